@@ -1,0 +1,1 @@
+"""modelbus: an event-driven ModelOps platform."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``modelbus`` CLI, one module per area."""

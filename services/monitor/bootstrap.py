@@ -1,0 +1,14 @@
+"""Wiring of the monitor service: its migrations, handlers, routes and workers."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
+
+
+async def build(infra: Infrastructure) -> ServiceParts:
+    return ServiceParts()
+
+
+DEFINITION = ServiceDefinition("monitor", resources.files("services.monitor") / "migrations", build)

@@ -1,0 +1,1 @@
+"""Code every modelbus service shares: contracts on the bus, reliable messaging, storage, operations."""

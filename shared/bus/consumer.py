@@ -1,0 +1,196 @@
+"""Applying a consumed batch exactly once in effect, and dead-lettering what cannot be applied.
+
+For each batch of records:
+
+1. every record is decoded and validated; one that fails (not JSON, wrong schema, unknown
+   type, too large, wrong topic) becomes a dead letter;
+2. in one transaction: the inbox claims the event ids, handlers run for the new ones, and
+   dead letters are queued in the outbox for ``<topic>.dlq`` with headers naming the
+   original topic, partition, offset, error class and message;
+3. only then does the caller commit the offsets.
+
+A handler that raises a transient error (database or broker unreachable) rolls the whole
+batch back; it is retried with capped backoff until it succeeds and nothing is
+dead-lettered. A handler that raises anything else rolls the batch back once, which is
+then applied event by event in savepoints so that the failing event alone is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from shared import metrics
+from shared.bus import inbox, outbox
+from shared.bus.retry import Backoff, is_transient
+from shared.bus.unit_of_work import UnitOfWork
+from shared.errors import InvalidEvent
+from shared.events.envelope import Event, decode
+from shared.events.topics import TOPICS
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Event[Any], UnitOfWork], Awaitable[None]]
+
+
+class Record(Protocol):
+    """The parts of a Kafka consumer record the processor reads (aiokafka's ConsumerRecord)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass
+class DeadLetter:
+    record: Record
+    error: BaseException
+
+    @property
+    def dedupe_id(self) -> str:
+        return f"dlq:{self.record.topic}:{self.record.partition}:{self.record.offset}"
+
+
+@dataclass
+class Decoded:
+    record: Record
+    event: Event[Any]
+
+
+class _HandlerFailed(Exception):
+    pass
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        service: str,
+        consumer: str,
+        handlers: dict[str, Handler],
+        max_event_bytes: int = 1_048_576,
+    ) -> None:
+        self.pool = pool
+        self.service = service
+        self.consumer = consumer
+        self.handlers = handlers
+        self.max_event_bytes = max_event_bytes
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.handlers)
+
+    def decode(self, record: Record) -> Decoded | DeadLetter:
+        try:
+            if record.value is not None and len(record.value) > self.max_event_bytes:
+                raise InvalidEvent(
+                    f"value of {len(record.value)} bytes exceeds the event limit of "
+                    f"{self.max_event_bytes} bytes"
+                )
+            return Decoded(record, decode(record.value, expected=TOPICS[record.topic]))
+        except InvalidEvent as exc:
+            return DeadLetter(record, exc)
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Apply a batch; returns only once it is durably applied (then offsets may commit)."""
+        if not records:
+            return
+        items = [self.decode(r) for r in records]
+        backoff = Backoff()
+        started = time.perf_counter()
+        while True:
+            try:
+                await self._apply(items)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                metrics.CONSUMER_RETRIES.labels(self.service).inc()
+                await backoff.wait(log, "consumer.retry", exc)
+        metrics.BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    async def _apply(self, items: list[Decoded | DeadLetter]) -> None:
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await self._apply_in(conn, items, isolate=False)
+            except _HandlerFailed:
+                async with conn.transaction():
+                    await self._apply_in(conn, items, isolate=True)
+
+    async def _apply_in(
+        self, conn: asyncpg.Connection, items: list[Decoded | DeadLetter], *, isolate: bool
+    ) -> None:
+        ids = [i.event.id if isinstance(i, Decoded) else i.dedupe_id for i in items]
+        new = await inbox.claim(conn, self.consumer, ids)
+        for item, item_id in zip(items, ids, strict=True):
+            if item_id not in new:
+                metrics.EVENTS_DUPLICATE.labels(self.service, item.record.topic).inc()
+                continue
+            new.discard(item_id)  # a duplicate inside the same batch is skipped too
+            if isinstance(item, DeadLetter):
+                await self._dead_letter(conn, item)
+            elif isolate:
+                try:
+                    async with conn.transaction():
+                        await self._handle(conn, item)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    await self._dead_letter(conn, DeadLetter(item.record, exc))
+            else:
+                try:
+                    await self._handle(conn, item)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    raise _HandlerFailed() from exc
+
+    async def _handle(self, conn: asyncpg.Connection, item: Decoded) -> None:
+        event = item.event
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.id, correlation_id=event.correlationid, model=event.subject
+        ):
+            uow = UnitOfWork(conn, self.service, cause=event)
+            await self.handlers[item.record.topic](event, uow)
+        metrics.EVENTS_CONSUMED.labels(self.service, item.record.topic).inc()
+
+    async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
+        record, error = letter.record, letter.error
+        message = str(error) or type(error).__name__
+        log.warning(
+            "consumer.dead_letter",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error_class=type(error).__name__,
+            error=message[:500],
+        )
+        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+        headers.update(
+            {
+                "modelbus.dlq.topic": record.topic,
+                "modelbus.dlq.partition": str(record.partition),
+                "modelbus.dlq.offset": str(record.offset),
+                "modelbus.dlq.error_class": type(error).__name__,
+                "modelbus.dlq.error_message": message[:4000],
+                "modelbus.dlq.consumer": self.consumer,
+            }
+        )
+        await outbox.add_raw(
+            conn,
+            topic=TOPICS[record.topic].dead_letter,
+            key=(record.key or b"").decode("utf-8", "replace"),
+            value=record.value or b"",
+            headers=headers,
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic, type(error).__name__).inc()

@@ -1,0 +1,50 @@
+"""Transactional outbox: events are written in the same transaction as the state they describe.
+
+Nothing in modelbus publishes to Kafka directly after a commit; a crash between "commit"
+and "publish" would lose the event. Instead :func:`add` inserts the encoded event into
+``outbox`` on the caller's connection, inside the caller's transaction, and the relay
+(:mod:`shared.bus.relay`) publishes it later. A rolled-back transaction publishes nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import asyncpg
+import orjson
+
+from shared.events.envelope import CONTENT_TYPE, Event, encode
+from shared.events.topics import BY_EVENT_TYPE
+
+SLOTS = 64
+_INSERT = "INSERT INTO outbox (topic, key, slot, value, headers) VALUES ($1, $2, $3, $4, $5)"
+
+
+def slot_of(key: str) -> int:
+    """Stable slot of a key: all rows of one key share a slot, and a slot has one relay at a time."""
+    return zlib.crc32(key.encode()) % SLOTS
+
+
+def _row(topic: str, key: str, value: bytes, headers: dict[str, str]) -> tuple[Any, ...]:
+    return (topic, key, slot_of(key), value, orjson.dumps(headers).decode())
+
+
+def _event_row(event: Event[Any]) -> tuple[Any, ...]:
+    headers = {"content-type": CONTENT_TYPE, "ce_id": event.id, "ce_type": event.type}
+    return _row(BY_EVENT_TYPE[event.type].name, event.key, encode(event), headers)
+
+
+async def add(conn: asyncpg.Connection, *events: Event[Any]) -> None:
+    """Queue events for publication on their topics, inside the caller's transaction."""
+    if len(events) == 1:
+        await conn.execute(_INSERT, *_event_row(events[0]))
+    elif events:
+        await conn.executemany(_INSERT, [_event_row(e) for e in events])
+
+
+async def add_raw(
+    conn: asyncpg.Connection, *, topic: str, key: str, value: bytes, headers: dict[str, str]
+) -> None:
+    """Queue bytes that are not a modelbus event (a dead letter keeps the original value)."""
+    await conn.execute(_INSERT, *_row(topic, key, value, headers))

@@ -1,0 +1,56 @@
+"""The faststream side of consuming: one batch subscriber per service, offsets committed last.
+
+``AckPolicy.NACK_ON_ERROR`` with auto-commit off means faststream commits the consumer's
+position only after :meth:`BatchProcessor.process` returned, that is after the batch's
+transaction committed; if processing raises, the partitions are rewound to the batch's
+first offsets and the records are delivered again (the inbox makes that harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from shared.bus.consumer import BatchProcessor
+from shared.settings import Settings
+
+
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Sets ``joined`` once the consumer has been through its first group assignment."""
+
+    def __init__(self, joined: asyncio.Event) -> None:
+        self.joined = joined
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.joined.set()
+
+
+def subscribe(
+    settings: Settings, processor: BatchProcessor, *, group_id: str
+) -> tuple[KafkaBroker, asyncio.Event]:
+    broker = KafkaBroker(settings.kafka_bootstrap, logger=None)
+    joined = asyncio.Event()
+
+    @broker.subscriber(
+        *processor.topics,
+        group_id=group_id,
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        batch_timeout_ms=100,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        listener=_Joined(joined),
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    async def on_batch(message: KafkaMessage) -> None:
+        records = message.raw_message
+        await processor.process(records if isinstance(records, tuple) else (records,))
+
+    return broker, joined

@@ -1,0 +1,76 @@
+"""One error hierarchy for modelbus: each error knows its HTTP status and whether a retry can help.
+
+Consumers use ``retryable`` to decide between retrying with backoff (the world may get
+better: a database restart, a broker election) and dead-lettering (the input itself is
+wrong and will be wrong forever).
+"""
+
+from __future__ import annotations
+
+
+class ModelbusError(Exception):
+    status_code: int = 500
+    retryable: bool = False
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, detail: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or {}
+
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"error": self.message, "code": self.code}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+class InvalidInput(ModelbusError):
+    status_code = 400
+    code = "invalid_input"
+
+
+class InvalidEvent(InvalidInput):
+    """An event that cannot be decoded or validated; it goes to the dead-letter topic."""
+
+    code = "invalid_event"
+
+
+class Unauthorized(ModelbusError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ModelbusError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ModelbusError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ModelbusError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ModelbusError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ArtifactCorrupt(InvalidInput):
+    """Stored or submitted bytes whose SHA-256 differs from the one announced."""
+
+    status_code = 422
+    code = "artifact_corrupt"
+
+
+class Unavailable(ModelbusError):
+    """A dependency (database, broker, artifact store) cannot be reached right now."""
+
+    status_code = 503
+    retryable = True
+    code = "unavailable"

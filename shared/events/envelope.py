@@ -1,0 +1,102 @@
+"""CloudEvents 1.0 envelope in structured JSON mode, and its strict decoding.
+
+Every value modelbus writes to Kafka is one of these, serialised as
+``application/cloudevents+json``; any CloudEvents SDK can read it. ``correlationid``
+ties a whole lifecycle chain together, ``causationid`` names the event that caused this one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.errors import InvalidEvent
+from shared.events.common import Payload
+from shared.events.topics import BY_EVENT_TYPE, Topic, topic_for_payload
+
+CONTENT_TYPE = "application/cloudevents+json"
+P = TypeVar("P", bound=Payload)
+
+
+class Event(BaseModel, Generic[P]):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    subject: str | None = None
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: str
+    causationid: str | None = None
+    data: P
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the model name, so one model's events stay ordered on one partition."""
+        return str(getattr(self.data, "model_name"))
+
+
+def new_event(
+    data: P,
+    *,
+    source: str,
+    subject: str | None = None,
+    caused_by: Event[Any] | None = None,
+    correlation_id: str | None = None,
+) -> Event[P]:
+    """Make an event for ``data``; an event caused by another inherits its correlation id."""
+    topic = topic_for_payload(data)
+    event_id = str(uuid.uuid4())
+    if correlation_id is None:
+        correlation_id = caused_by.correlationid if caused_by is not None else event_id
+    return Event[type(data)](  # type: ignore[misc]
+        id=event_id,
+        source=f"/modelbus/{source}",
+        type=topic.event_type,
+        subject=subject or getattr(data, "model_name", None),
+        time=datetime.now(UTC),
+        correlationid=correlation_id,
+        causationid=caused_by.id if caused_by is not None else None,
+        data=data,
+    )
+
+
+def encode(event: Event[Any]) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def decode(raw: bytes | None, *, expected: Topic | None = None) -> Event[Any]:
+    """Parse and validate one event; anything wrong raises :class:`InvalidEvent` with the reason."""
+    if raw is None:
+        raise InvalidEvent("empty value (tombstone) where an event was expected")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"value is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidEvent("value is JSON but not a CloudEvents object")
+    event_type = doc.get("type")
+    topic = BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
+    if topic is None:
+        raise InvalidEvent(f"unknown event type {event_type!r}")
+    if expected is not None and topic.name != expected.name:
+        raise InvalidEvent(f"event type {event_type!r} does not belong on topic {expected.name!r}")
+    try:
+        return Event[topic.payload].model_validate(doc)  # type: ignore[name-defined]
+    except ValidationError as exc:
+        raise InvalidEvent(f"event does not match {topic.event_type}: {_brief(exc)}") from exc
+
+
+def _brief(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,130 @@
+"""The topic table: every topic on the bus, its payload, its key, who produces and consumes it.
+
+This table is the single source for topic creation at start-up, for decoding (CloudEvents
+``type`` -> payload model), for the AsyncAPI document and for docs/ARCHITECTURE.md.
+Every event is keyed by its model name so that all events of one model stay in order
+on one partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.events.common import Payload
+from shared.events.deployment import (
+    DeploymentFailed,
+    ModelDeployed,
+    ModelPromoted,
+    ModelRolledBack,
+    PredictionLogged,
+)
+from shared.events.governance import (
+    AuditRecord,
+    ModelApproved,
+    ModelRejected,
+    ModelRetired,
+    ModelSuspended,
+    ReviewRequested,
+)
+from shared.events.monitoring import (
+    AlertResolved,
+    DriftDetected,
+    LabelsReceived,
+    MonitorMetrics,
+    PerformanceDegraded,
+)
+from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
+from shared.events.training import TrainingCompleted, TrainingFailed, TrainingRequested
+
+EXTERNAL = "external systems"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    payload: type[Payload]
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    description: str
+    partitions: int = 3
+    version: int = 1
+    key: str = "model_name"
+
+    @property
+    def event_type(self) -> str:
+        """The CloudEvents ``type`` of this topic's events, e.g. ``io.modelbus.model.registered.v1``."""
+        return f"io.modelbus.{self.name}.v{self.version}"
+
+    @property
+    def dead_letter(self) -> str:
+        return f"{self.name}.dlq"
+
+    @property
+    def public(self) -> bool:
+        """Produced by systems outside modelbus: a public, validated contract."""
+        return EXTERNAL in self.producers
+
+
+LIFECYCLE = ("registry", "governance")  # consumers of every lifecycle event
+
+_TABLE = [
+    Topic("training.requested", TrainingRequested, (EXTERNAL, "cli", "trainer"), ("trainer",),
+          "Ask for a model to be trained; also the trainer's own retraining decisions."),
+    Topic("training.completed", TrainingCompleted, ("trainer",), ("registry", "governance"),
+          "A training job produced a verified ONNX artifact."),
+    Topic("training.failed", TrainingFailed, ("trainer",), ("governance",),
+          "A training job failed, with the reason."),
+    Topic("model.submitted", ModelSubmitted, (EXTERNAL,), ("registry",),
+          "A model trained elsewhere, submitted by claim check for registration."),
+    Topic("model.registered", ModelRegistered, ("registry",), ("governance", "monitor", "registry"),
+          "A new model version passed validation and was registered."),
+    Topic("model.registration_failed", ModelRegistrationFailed, ("registry",), ("governance",),
+          "A submission or training result was refused, with the reason."),
+    Topic("review.requested", ReviewRequested, ("governance",), LIFECYCLE,
+          "A version needs human approval before it may serve."),
+    Topic("model.approved", ModelApproved, ("governance",), ("deployer", *LIFECYCLE),
+          "A version may serve, with the decision and deployment strategy."),
+    Topic("model.rejected", ModelRejected, ("governance",), LIFECYCLE,
+          "A version may not serve, naming each failed check."),
+    Topic("model.suspended", ModelSuspended, ("governance",), ("deployer", *LIFECYCLE),
+          "Kill switch: a version must stop serving now."),
+    Topic("model.retired", ModelRetired, ("governance",), ("deployer", *LIFECYCLE),
+          "A version leaves service for good."),
+    Topic("model.deployed", ModelDeployed, ("deployer",), ("monitor", *LIFECYCLE),
+          "A version is loaded and serving on an arm."),
+    Topic("model.promoted", ModelPromoted, ("deployer",), LIFECYCLE,
+          "A candidate became the stable version."),
+    Topic("model.rolled_back", ModelRolledBack, ("deployer",), LIFECYCLE,
+          "A version was taken out of service and the previous one restored."),
+    Topic("deployment.failed", DeploymentFailed, ("deployer",), LIFECYCLE,
+          "A version could not be loaded; the previous one keeps serving."),
+    Topic("predictions.logged", PredictionLogged, ("deployer",), ("monitor",),
+          "One record per inference, failures included.", partitions=6),
+    Topic("labels.received", LabelsReceived, (EXTERNAL,), ("monitor",),
+          "Ground truth for earlier predictions, joined by request id."),
+    Topic("drift.detected", DriftDetected, ("monitor",), ("trainer", "deployer", *LIFECYCLE),
+          "Feature or prediction drift beyond threshold in a window."),
+    Topic("performance.degraded", PerformanceDegraded, ("monitor",),
+          ("trainer", "deployer", *LIFECYCLE),
+          "A performance metric on labelled traffic fell below threshold."),
+    Topic("monitor.alert_resolved", AlertResolved, ("monitor",), LIFECYCLE,
+          "A drift or performance episode ended."),
+    Topic("monitor.metrics", MonitorMetrics, ("monitor",), (EXTERNAL,),
+          "Windowed metrics per model version and arm."),
+    Topic("governance.audit", AuditRecord, ("governance",), (EXTERNAL,),
+          "The hash-chained audit trail, one record per lifecycle event, in order per model."),
+]
+
+TOPICS: dict[str, Topic] = {t.name: t for t in _TABLE}
+BY_EVENT_TYPE: dict[str, Topic] = {t.event_type: t for t in _TABLE}
+
+
+def topic(name: str) -> Topic:
+    return TOPICS[name]
+
+
+def topic_for_payload(payload: Payload) -> Topic:
+    for t in _TABLE:
+        if type(payload) is t.payload:
+            return t
+    raise KeyError(f"no topic carries {type(payload).__name__}")

@@ -1,0 +1,87 @@
+"""Payloads of the training topics: asks for training and what became of them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from shared.events.common import ArtifactRef, ModelMetadata, Payload, Task
+
+
+class DatasetSpec(Payload):
+    """A dataset scikit-learn ships (``builtin``) or a CSV/Parquet file by claim check."""
+
+    builtin: Literal["iris", "wine", "breast_cancer", "digits", "diabetes"] | None = None
+    artifact: ArtifactRef | None = None
+    format: Literal["csv", "parquet"] | None = None
+    schema_: dict[str, Literal["float", "int", "str", "bool"]] | None = Field(
+        default=None, alias="schema"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> DatasetSpec:
+        if (self.builtin is None) == (self.artifact is None):
+            raise ValueError("dataset needs exactly one of 'builtin' or 'artifact'")
+        return self
+
+
+class CandidateSpec(Payload):
+    algorithm: Literal[
+        "logistic_regression", "linear_regression", "ridge", "random_forest",
+        "hist_gradient_boosting", "mlp",
+    ]
+    search_space: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class TrainingRequested(Payload):
+    request_id: str
+    model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    dataset: DatasetSpec
+    target: str | None = None
+    task: Task
+    candidates: list[CandidateSpec] = Field(default_factory=list)
+    metric: str | None = None
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
+    cv_folds: int = Field(default=3, ge=2, le=10)
+    search: Literal["grid", "random"] = "grid"
+    max_trials_per_candidate: int = Field(default=8, ge=1)
+    seed: int = 0
+    metadata: ModelMetadata = Field(default_factory=ModelMetadata)
+    parent_version: int | None = None
+    reason: Literal["manual", "drift", "performance", "schedule"] = "manual"
+
+
+class CandidateResult(Payload):
+    algorithm: str
+    params: dict[str, Any]
+    cv_score: float
+    cv_std: float
+
+
+class TrainingCompleted(Payload):
+    request_id: str
+    job_id: str
+    model_name: str
+    task: Task
+    algorithm: str
+    artifact: ArtifactRef
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    candidates: list[CandidateResult]
+    dataset_sha256: str
+    reference_profile: ArtifactRef | None = None
+    feature_importance: dict[str, float] = Field(default_factory=dict)
+    fairness: dict[str, float] = Field(default_factory=dict)
+    parity_passed: bool
+    duration_s: float
+    metadata: ModelMetadata = Field(default_factory=ModelMetadata)
+    parent_version: int | None = None
+
+
+class TrainingFailed(Payload):
+    request_id: str
+    job_id: str | None = None
+    model_name: str
+    reason: str
+    error_class: str

@@ -1,0 +1,52 @@
+"""Settings for every modelbus process, read from ``MODELBUS_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS = {
+    "deployer": 8080,
+    "registry": 8081,
+    "governance": 8082,
+    "monitor": 8083,
+    "trainer": 8084,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELBUS_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/modelbus"
+    database_pool_min: int = 1
+    database_pool_max: int = 10
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # None means: ask the broker whether it supports idempotent producers.
+    kafka_idempotence: bool | None = None
+    kafka_default_partitions: int = 3
+    kafka_max_message_bytes: int = 1_048_576
+
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".modelbus")
+    artifact_store: str = ""  # "file:///path" or "postgres"; empty: file store under home
+
+    log_level: str = "INFO"
+    relay_batch_size: int = 500
+    consumer_batch_size: int = 500
+
+    def port_for(self, service: str) -> int:
+        return self.http_port if self.http_port is not None else DEFAULT_PORTS[service]
+
+    def artifact_store_url(self) -> str:
+        return self.artifact_store or (self.home / "artifacts").as_uri()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

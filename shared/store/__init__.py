@@ -1,0 +1,1 @@
+"""Postgres access, forward-only migrations and the content-addressed artifact store."""

@@ -1,0 +1,61 @@
+"""Session-wide infrastructure: one database and one broker for every test that asks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings
+from tests.support.infra import Broker, start_broker, start_postgres
+
+_broker_kind: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("infra")
+
+
+@pytest.fixture(scope="session")
+def database_url(workdir: Path) -> Iterator[str]:
+    url, server = start_postgres(workdir)
+    yield url
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(workdir: Path) -> Iterator[Broker]:
+    started = start_broker(workdir)
+    _broker_kind.append(started.kind)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(broker: Broker) -> str:
+    return broker.bootstrap
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix: tests share the broker and database and isolate by name."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        home=tmp_path / "home",
+        http_port=0,
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _broker_kind:
+        terminalreporter.write_line(f"Kafka broker used by this run: {_broker_kind[0]}")

@@ -1,0 +1,1 @@
+"""Helpers the test tiers share: infrastructure for the session, polling with deadlines."""
