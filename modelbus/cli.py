@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
-# Each module has ``register(subparsers)``; a subcommand's parser sets ``func(args) -> int``.
-COMMAND_MODULES = [
-    "modelbus.commands.platform",
-]
+
+
+def command_modules() -> list[str]:
+    """Every module in ``modelbus.commands``; each has ``register(subparsers)`` and its
+    subcommands set ``func(args) -> int``."""
+    import modelbus.commands
+
+    return sorted(
+        f"modelbus.commands.{m.name}" for m in pkgutil.iter_modules(modelbus.commands.__path__)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelbus", description="Event-driven ModelOps platform")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMAND_MODULES:
+    for module_name in command_modules():
         importlib.import_module(module_name).register(subparsers)
     return parser
 

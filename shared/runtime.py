@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
@@ -19,6 +20,7 @@ import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
+from faststream.kafka import KafkaBroker
 
 from shared import metrics
 from shared.bus.consumer import BatchProcessor, Handler
@@ -27,6 +29,7 @@ from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, is_transient
 from shared.bus.subscriber import subscribe
 from shared.http.app import create_app
+from shared.http.auth import TokenAuthority
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
 from shared.store.artifacts import ArtifactStore, open_store
@@ -45,6 +48,7 @@ class Infrastructure:
     pool: asyncpg.Pool
     artifacts: ArtifactStore
     producer: AIOKafkaProducer
+    auth: TokenAuthority
 
 
 @dataclass
@@ -81,53 +85,92 @@ async def connect_and_migrate(definition: ServiceDefinition, settings: Settings)
             await backoff.wait(log, "database.unavailable", exc)
 
 
-async def run_service(definition: ServiceDefinition, settings: Settings | None = None) -> None:
-    settings = settings or get_settings()
-    name = definition.name
-    configure_logging(name, settings.log_level)
-    ready = asyncio.Event()
-    metrics.READY.labels(name).set(0)
+class ServiceProcess:
+    """One running service: start it, serve until told to stop, then stop in reverse order."""
 
-    pool = await connect_and_migrate(definition, settings)
-    artifacts = await open_store(settings.artifact_store_url(), pool)
-    await ensure_topics(settings)
-    producer = await start_producer(settings)
-    infra = Infrastructure(name, settings, pool, artifacts, producer)
-    parts = await definition.build(infra)
+    def __init__(self, definition: ServiceDefinition, settings: Settings) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.ready = asyncio.Event()
+        self.infra: Infrastructure | None = None
+        self.server: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._broker: KafkaBroker | None = None
 
-    tasks = [asyncio.create_task(OutboxRelay(pool, producer, schema=name,
-                                             batch_size=settings.relay_batch_size).run())]
-    broker = None
-    if parts.handlers:
-        processor = BatchProcessor(pool, service=name, consumer=parts.consumer_group or name,
-                                   handlers=parts.handlers,
-                                   max_event_bytes=settings.kafka_max_message_bytes)
-        broker, joined = subscribe(settings, processor, group_id=parts.consumer_group or name)
-        await broker.start()
-        tasks.append(asyncio.create_task(_mark_ready_after(joined, ready)))
-    else:
-        ready.set()
-    tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
+    @property
+    def port(self) -> int:
+        """The bound HTTP port (useful when settings asked for port 0)."""
+        assert self.server is not None and self.server.servers, "server not started"
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
 
-    app = create_app(name, ready.is_set, parts.routers)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.http_host,
-                                           port=settings.port_for(name), log_level="warning",
-                                           lifespan="off", access_log=False))
-    log.info("service.starting", port=settings.port_for(name))
-    try:
-        await server.serve()
-    finally:
-        log.info("service.stopping")
+    async def start(self) -> None:
+        settings, name = self.settings, self.definition.name
         metrics.READY.labels(name).set(0)
-        if broker is not None:
-            await broker.stop()
-        for task in tasks:
+        pool = await connect_and_migrate(self.definition, settings)
+        artifacts = await open_store(settings.artifact_store_url(), pool)
+        await ensure_topics(settings)
+        producer = await start_producer(settings)
+        auth = TokenAuthority(pool)
+        await auth.ensure_schema()
+        self.infra = infra = Infrastructure(name, settings, pool, artifacts, producer, auth)
+        parts = await self.definition.build(infra)
+
+        relay = OutboxRelay(pool, producer, schema=name, batch_size=settings.relay_batch_size)
+        self._tasks.append(asyncio.create_task(relay.run()))
+        if parts.handlers:
+            group = parts.consumer_group or name
+            processor = BatchProcessor(pool, service=name, consumer=group,
+                                       handlers=parts.handlers,
+                                       max_event_bytes=settings.kafka_max_message_bytes)
+            self._broker, joined = subscribe(settings, processor, group_id=group)
+            await self._broker.start()
+            self._tasks.append(asyncio.create_task(_mark_ready_after(joined, self.ready)))
+        else:
+            self.ready.set()
+        self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
+
+        app = create_app(name, self.ready.is_set, parts.routers, auth)
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host=settings.http_host, port=settings.port_for(name), log_level="warning",
+            lifespan="off", access_log=False))
+        config = self.server.config
+        config.load()
+        self.server.lifespan = config.lifespan_class(config)
+        await self.server.startup()
+        log.info("service.started", port=self.port)
+
+    async def stop(self) -> None:
+        log.info("service.stopping")
+        metrics.READY.labels(self.definition.name).set(0)
+        if self.server is not None:
+            self.server.should_exit = True
+            await self.server.shutdown()
+        if self._broker is not None:
+            await self._broker.stop()
+        for task in self._tasks:
             task.cancel()
-        for task in tasks:
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await producer.stop()
-        await pool.close()
+        if self.infra is not None:
+            await self.infra.producer.stop()
+            await self.infra.pool.close()
+
+
+async def run_service(definition: ServiceDefinition, settings: Settings | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly."""
+    settings = settings or get_settings()
+    configure_logging(definition.name, settings.log_level)
+    service = ServiceProcess(definition, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await service.start()
+        await stop.wait()
+    finally:
+        await service.stop()
 
 
 async def _mark_ready_after(joined: asyncio.Event, ready: asyncio.Event) -> None:

@@ -10,13 +10,20 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.errors import ModelbusError
+from shared.http.auth import TokenAuthority
 
 # Routes any caller may reach without a token; every other route needs one.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def create_app(service: str, is_ready: Callable[[], bool], routers: list[APIRouter]) -> FastAPI:
+def create_app(
+    service: str,
+    is_ready: Callable[[], bool],
+    routers: list[APIRouter],
+    auth: TokenAuthority,
+) -> FastAPI:
     app = FastAPI(title=f"modelbus {service}", version="1")
+    app.state.auth = auth
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

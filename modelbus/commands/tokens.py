@@ -1,0 +1,56 @@
+"""``modelbus token create|revoke``: the admin bootstrap, run against the database directly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from shared.http.auth import ROLES, TokenAuthority
+from shared.settings import get_settings
+
+
+def register(subparsers: Any) -> None:
+    token = subparsers.add_parser("token", help="create or revoke API tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a token and print it once")
+    create.add_argument("--name", required=True, help="who the token is for")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.set_defaults(func=create_token)
+    revoke = actions.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=revoke_token)
+
+
+async def _authority() -> TokenAuthority:
+    import asyncpg
+
+    pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
+    authority = TokenAuthority(pool)
+    await authority.ensure_schema()
+    return authority
+
+
+def create_token(args: argparse.Namespace) -> int:
+    async def issue() -> str:
+        authority = await _authority()
+        try:
+            return await authority.issue(args.name, args.role, created_by="cli")
+        finally:
+            await authority.pool.close()
+
+    print(asyncio.run(issue()))
+    return 0
+
+
+def revoke_token(args: argparse.Namespace) -> int:
+    async def revoke() -> None:
+        authority = await _authority()
+        try:
+            await authority.revoke(args.token_id)
+        finally:
+            await authority.pool.close()
+
+    asyncio.run(revoke())
+    print(f"revoked {args.token_id}")
+    return 0

@@ -1,0 +1,79 @@
+"""Talking to the broker directly from a test: publish events, read what services emitted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.events.common import Payload
+from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_event
+from shared.events.topics import topic_for_payload
+
+
+async def publish(bootstrap: str, *items: Payload | Event[Any], source: str = "test") -> list[Event[Any]]:
+    """Publish payloads (wrapped in fresh envelopes) or ready events; return the events."""
+    events = [i if isinstance(i, Event) else new_event(i, source=source) for i in items]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                topic_for_payload(event.data).name, encode(event), key=event.key.encode(),
+                headers=[("content-type", CONTENT_TYPE.encode())],
+            )
+    finally:
+        await producer.stop()
+    return events
+
+
+async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes = b"k") -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def collect(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Any]], bool],
+    where: Callable[[Any], bool] = lambda _: True,
+    raw: bool = False,
+    timeout: float = 60.0,
+) -> list[Any]:
+    """Read ``topic`` from the beginning until ``until(matches)`` holds; fail at the deadline.
+
+    Items are decoded events (or aiokafka records with ``raw=True``) for which ``where`` holds.
+    """
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await consumer.start()
+    matches: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not until(matches):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{topic}: condition not met within {timeout}s; {len(matches)} matches"
+                )
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    item = record if raw else decode(record.value)
+                    if where(item):
+                        matches.append(item)
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()
+    return matches
