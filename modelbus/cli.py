@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 
-
 def command_modules() -> list[str]:
     """Every module in ``modelbus.commands``; each has ``register(subparsers)`` and its
     subcommands set ``func(args) -> int``."""

@@ -8,7 +8,9 @@ EVENTS_CONSUMED = Counter(
     "modelbus_events_consumed_total", "Events applied by a consumer", ["service", "topic"]
 )
 EVENTS_DUPLICATE = Counter(
-    "modelbus_events_duplicate_total", "Redelivered events skipped by the inbox", ["service", "topic"]
+    "modelbus_events_duplicate_total",
+    "Redelivered events skipped by the inbox",
+    ["service", "topic"],
 )
 EVENTS_DEAD_LETTERED = Counter(
     "modelbus_events_dead_lettered_total",

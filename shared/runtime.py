@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -38,7 +39,7 @@ from shared.store.migrations import SHARED_SQL, load_migrations, migrate
 
 log = structlog.get_logger(__name__)
 
-Worker = Callable[[], Awaitable[None]]
+Worker = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,13 @@ class ServiceProcess:
         self._tasks.append(asyncio.create_task(relay.run()))
         if parts.handlers:
             group = parts.consumer_group or name
-            processor = BatchProcessor(pool, service=name, consumer=group,
-                                       handlers=parts.handlers,
-                                       max_event_bytes=settings.kafka_max_message_bytes)
+            processor = BatchProcessor(
+                pool,
+                service=name,
+                consumer=group,
+                handlers=parts.handlers,
+                max_event_bytes=settings.kafka_max_message_bytes,
+            )
             self._broker, joined = subscribe(settings, processor, group_id=group)
             await self._broker.start()
             self._tasks.append(asyncio.create_task(_mark_ready_after(joined, self.ready)))
@@ -130,9 +135,16 @@ class ServiceProcess:
         self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
 
         app = create_app(name, self.ready.is_set, parts.routers, auth)
-        self.server = uvicorn.Server(uvicorn.Config(
-            app, host=settings.http_host, port=settings.port_for(name), log_level="warning",
-            lifespan="off", access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.http_host,
+                port=settings.port_for(name),
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+        )
         config = self.server.config
         config.load()
         self.server.lifespan = config.lifespan_class(config)

@@ -11,6 +11,7 @@ from typing import Any
 
 SERVICES = ("registry", "trainer", "governance", "deployer", "monitor")
 ASYNCAPI_PATH = Path("docs/asyncapi.json")
+ARCHITECTURE_PATH = Path("docs/ARCHITECTURE.md")
 
 
 def register(subparsers: Any) -> None:
@@ -21,8 +22,10 @@ def register(subparsers: Any) -> None:
     up = subparsers.add_parser("up", help="start the whole platform on embedded defaults")
     up.set_defaults(func=run_up)
 
-    asyncapi = subparsers.add_parser("asyncapi", help="write or check the AsyncAPI document")
-    asyncapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    asyncapi = subparsers.add_parser(
+        "asyncapi", help="write or check the AsyncAPI document and the topic table in the docs"
+    )
+    asyncapi.add_argument("--check", action="store_true", help="exit 1 if either is stale")
     asyncapi.add_argument("--path", type=Path, default=ASYNCAPI_PATH)
     asyncapi.set_defaults(func=run_asyncapi)
 
@@ -49,15 +52,21 @@ def run_up(args: argparse.Namespace) -> int:
 
 def run_asyncapi(args: argparse.Namespace) -> int:
     from shared.events.asyncapi import render
+    from shared.events.topic_table import with_table
 
-    current = render()
+    wanted = {
+        args.path: render(),
+        ARCHITECTURE_PATH: with_table(ARCHITECTURE_PATH.read_text()),
+    }
+    stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if args.check:
-        if not args.path.exists() or args.path.read_text() != current:
-            print(f"{args.path} is stale: run `modelbus asyncapi`", file=sys.stderr)
-            return 1
-        print(f"{args.path} is current")
-        return 0
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    args.path.write_text(current)
-    print(f"wrote {args.path}")
+        for path in stale:
+            print(f"{path} is stale: run `modelbus asyncapi`", file=sys.stderr)
+        if not stale:
+            print(f"{args.path} and the topic table in {ARCHITECTURE_PATH} are current")
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(wanted[path])
+        print(f"wrote {path}")
     return 0

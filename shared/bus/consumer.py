@@ -32,6 +32,7 @@ from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidEvent
 from shared.events.envelope import Event, decode
 from shared.events.topics import TOPICS
+from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +129,7 @@ class BatchProcessor:
                     await self._apply_in(conn, items, isolate=True)
 
     async def _apply_in(
-        self, conn: asyncpg.Connection, items: list[Decoded | DeadLetter], *, isolate: bool
+        self, conn: Connection, items: list[Decoded | DeadLetter], *, isolate: bool
     ) -> None:
         ids = [i.event.id if isinstance(i, Decoded) else i.dedupe_id for i in items]
         new = await inbox.claim(conn, self.consumer, ids)
@@ -155,7 +156,7 @@ class BatchProcessor:
                         raise
                     raise _HandlerFailed() from exc
 
-    async def _handle(self, conn: asyncpg.Connection, item: Decoded) -> None:
+    async def _handle(self, conn: Connection, item: Decoded) -> None:
         event = item.event
         with structlog.contextvars.bound_contextvars(
             event_id=event.id, correlation_id=event.correlationid, model=event.subject
@@ -164,7 +165,7 @@ class BatchProcessor:
             await self.handlers[item.record.topic](event, uow)
         metrics.EVENTS_CONSUMED.labels(self.service, item.record.topic).inc()
 
-    async def _dead_letter(self, conn: asyncpg.Connection, letter: DeadLetter) -> None:
+    async def _dead_letter(self, conn: Connection, letter: DeadLetter) -> None:
         record, error = letter.record, letter.error
         message = str(error) or type(error).__name__
         log.warning(

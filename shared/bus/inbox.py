@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import asyncpg
+from shared.store.db import Connection
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, ids: Iterable[str]) -> set[str]:
+async def claim(conn: Connection, consumer: str, ids: Iterable[str]) -> set[str]:
     rows = await conn.fetch(
         "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[])"
         " ON CONFLICT DO NOTHING RETURNING event_id",

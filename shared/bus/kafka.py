@@ -45,8 +45,9 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
         await producer.stop()
         if wanted is True:
             raise
-        log.warning("kafka.idempotence_unsupported", bootstrap=settings.kafka_bootstrap,
-                    error=repr(exc))
+        log.warning(
+            "kafka.idempotence_unsupported", bootstrap=settings.kafka_bootstrap, error=repr(exc)
+        )
     producer = AIOKafkaProducer(**producer_options(settings, idempotent=False))
     await producer.start()
     return producer

@@ -11,11 +11,11 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-import asyncpg
 import orjson
 
 from shared.events.envelope import CONTENT_TYPE, Event, encode
 from shared.events.topics import BY_EVENT_TYPE
+from shared.store.db import Connection
 
 SLOTS = 64
 _INSERT = "INSERT INTO outbox (topic, key, slot, value, headers) VALUES ($1, $2, $3, $4, $5)"
@@ -35,7 +35,7 @@ def _event_row(event: Event[Any]) -> tuple[Any, ...]:
     return _row(BY_EVENT_TYPE[event.type].name, event.key, encode(event), headers)
 
 
-async def add(conn: asyncpg.Connection, *events: Event[Any]) -> None:
+async def add(conn: Connection, *events: Event[Any]) -> None:
     """Queue events for publication on their topics, inside the caller's transaction."""
     if len(events) == 1:
         await conn.execute(_INSERT, *_event_row(events[0]))
@@ -44,7 +44,7 @@ async def add(conn: asyncpg.Connection, *events: Event[Any]) -> None:
 
 
 async def add_raw(
-    conn: asyncpg.Connection, *, topic: str, key: str, value: bytes, headers: dict[str, str]
+    conn: Connection, *, topic: str, key: str, value: bytes, headers: dict[str, str]
 ) -> None:
     """Queue bytes that are not a modelbus event (a dead letter keeps the original value)."""
     await conn.execute(_INSERT, *_row(topic, key, value, headers))

@@ -35,7 +35,7 @@ class Backoff:
     def next_delay(self) -> float:
         delay = min(self.cap_s, self.initial_s * 2**self.attempt)
         self.attempt += 1
-        return delay * random.uniform(0.5, 1.0)
+        return float(delay * random.uniform(0.5, 1.0))
 
     async def wait(self, log: Any, what: str, exc: BaseException) -> None:
         delay = self.next_delay()

@@ -12,6 +12,7 @@ import asyncpg
 from shared.bus import outbox
 from shared.events.common import Payload
 from shared.events.envelope import Event, new_event
+from shared.store.db import Connection
 
 
 @dataclass
@@ -23,7 +24,7 @@ class UnitOfWork:
     correlation id and name it as their cause.
     """
 
-    conn: asyncpg.Connection
+    conn: Connection
     source: str
     cause: Event[Any] | None = None
     correlation_id: str | None = None

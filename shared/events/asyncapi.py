@@ -32,8 +32,9 @@ def build_broker() -> KafkaBroker:
     broker = KafkaBroker("kafka:9092")
     for t in TOPICS.values():
         envelope: Any = Event[t.payload]  # type: ignore[name-defined]
-        broker.publisher(t.name, title=f"{t.name}:publish", description=_describe(t),
-                         schema=envelope)
+        broker.publisher(
+            t.name, title=f"{t.name}:publish", description=_describe(t), schema=envelope
+        )
         for consumer in t.consumers:
             if " " in consumer:  # "external systems" is not a modelbus consumer group
                 continue
@@ -42,14 +43,23 @@ def build_broker() -> KafkaBroker:
                 return None
 
             _handler.__annotations__["event"] = envelope
-            broker.subscriber(t.name, group_id=consumer, title=f"{t.name}:{consumer}",
-                              description=f"{consumer} consumes {t.name}")(_handler)
+            broker.subscriber(
+                t.name,
+                group_id=consumer,
+                title=f"{t.name}:{consumer}",
+                description=f"{consumer} consumes {t.name}",
+            )(_handler)
     return broker
 
 
 def render() -> str:
-    spec = AsyncAPI(build_broker(), title=TITLE, version=VERSION,
-                    description="Topics, payloads and consumers of the modelbus event bus.",
-                    schema_version="3.0.0")
-    return json.dumps(json.loads(spec.to_specification().to_json()), indent=2,
-                      sort_keys=True) + "\n"
+    spec = AsyncAPI(
+        build_broker(),
+        title=TITLE,
+        version=VERSION,
+        description="Topics, payloads and consumers of the modelbus event bus.",
+        schema_version="3.0.0",
+    )
+    return (
+        json.dumps(json.loads(spec.to_specification().to_json()), indent=2, sort_keys=True) + "\n"
+    )

@@ -39,7 +39,7 @@ class Event(BaseModel, Generic[P]):
     @property
     def key(self) -> str:
         """Kafka key: the model name, so one model's events stay ordered on one partition."""
-        return str(getattr(self.data, "model_name"))
+        return str(self.data.model_name)  # type: ignore[attr-defined]
 
 
 def new_event(
@@ -55,7 +55,8 @@ def new_event(
     event_id = str(uuid.uuid4())
     if correlation_id is None:
         correlation_id = caused_by.correlationid if caused_by is not None else event_id
-    return Event[type(data)](  # type: ignore[misc]
+    event_class: Any = Event[type(data)]  # type: ignore[misc]
+    event: Event[P] = event_class(
         id=event_id,
         source=f"/modelbus/{source}",
         type=topic.event_type,
@@ -65,6 +66,7 @@ def new_event(
         causationid=caused_by.id if caused_by is not None else None,
         data=data,
     )
+    return event
 
 
 def encode(event: Event[Any]) -> bytes:

@@ -28,8 +28,12 @@ class DatasetSpec(Payload):
 
 class CandidateSpec(Payload):
     algorithm: Literal[
-        "logistic_regression", "linear_regression", "ridge", "random_forest",
-        "hist_gradient_boosting", "mlp",
+        "logistic_regression",
+        "linear_regression",
+        "ridge",
+        "random_forest",
+        "hist_gradient_boosting",
+        "mlp",
     ]
     search_space: dict[str, list[Any]] = Field(default_factory=dict)
 

@@ -81,7 +81,11 @@ class TokenAuthority:
         await self.pool.execute(
             "INSERT INTO auth.tokens (id, name, role, secret_hash, created_by)"
             " VALUES ($1, $2, $3, $4, $5)",
-            token_id, name, role, _hash(secret), created_by,
+            token_id,
+            name,
+            role,
+            _hash(secret),
+            created_by,
         )
         return f"mb_{token_id}_{secret}"
 

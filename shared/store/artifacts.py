@@ -122,13 +122,17 @@ class PostgresArtifactStore:
             data,
         )
         return ArtifactRef(
-            uri=f"{PG_SCHEME}://artifacts/{digest}", sha256=digest, size=len(data),
+            uri=f"{PG_SCHEME}://artifacts/{digest}",
+            sha256=digest,
+            size=len(data),
             media_type=media_type,
         )
 
     async def get(self, ref: ArtifactRef) -> bytes:
         digest = urlparse(ref.uri).path.strip("/")
-        data = await self.pool.fetchval("SELECT data FROM artifacts.blobs WHERE sha256 = $1", digest)
+        data = await self.pool.fetchval(
+            "SELECT data FROM artifacts.blobs WHERE sha256 = $1", digest
+        )
         if data is None:
             raise NotFound(f"artifact {ref.uri} is not in the store")
         return verify(bytes(data), ref)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.settings import Settings
+
+# What a pool hands out and what a plain connect returns; code takes either.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Errors that say "the database is not reachable right now", not "your query is wrong".
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-import asyncpg
+from shared.store.db import Connection
 
 SHARED_SQL = resources.files("shared.store") / "sql"
 
@@ -41,7 +41,7 @@ def load_migrations(*folders: Traversable) -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
+async def migrate(conn: Connection, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply what is missing; return the ids applied now. Refuses an edited, applied file."""
     applied_now: list[str] = []
     async with conn.transaction():

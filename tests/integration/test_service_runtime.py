@@ -25,8 +25,9 @@ def definition(schema: str) -> ServiceDefinition:
         await infra.pool.execute("CREATE TABLE IF NOT EXISTS seen (event_id text, model text)")
 
         async def on_labels(event: Event[Any], uow: UnitOfWork) -> None:
-            await uow.conn.execute("INSERT INTO seen VALUES ($1, $2)", event.id,
-                                   event.data.model_name)
+            await uow.conn.execute(
+                "INSERT INTO seen VALUES ($1, $2)", event.id, event.data.model_name
+            )
 
         router = APIRouter()
 
@@ -48,11 +49,13 @@ async def test_service_consumes_its_own_outbox_and_guards_routes(
         pool = service.infra.pool
         async with unit_of_work(pool, schema) as uow:
             for i in range(20):
-                await uow.emit(LabelsReceived(model_name=f"m-{unique}",
-                                              labels=[Label(request_id=str(i), value=1)]))
+                await uow.emit(
+                    LabelsReceived(
+                        model_name=f"m-{unique}", labels=[Label(request_id=str(i), value=1)]
+                    )
+                )
         await eventually(
-            lambda: pool.fetchval("SELECT count(*) = 20 FROM seen WHERE model = $1",
-                                  f"m-{unique}"),
+            lambda: pool.fetchval("SELECT count(*) = 20 FROM seen WHERE model = $1", f"m-{unique}"),
             what="20 events applied",
         )
         async with http(service) as client:

@@ -15,7 +15,9 @@ from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_even
 from shared.events.topics import topic_for_payload
 
 
-async def publish(bootstrap: str, *items: Payload | Event[Any], source: str = "test") -> list[Event[Any]]:
+async def publish(
+    bootstrap: str, *items: Payload | Event[Any], source: str = "test"
+) -> list[Event[Any]]:
     """Publish payloads (wrapped in fresh envelopes) or ready events; return the events."""
     events = [i if isinstance(i, Event) else new_event(i, source=source) for i in items]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -23,7 +25,9 @@ async def publish(bootstrap: str, *items: Payload | Event[Any], source: str = "t
     try:
         for event in events:
             await producer.send_and_wait(
-                topic_for_payload(event.data).name, encode(event), key=event.key.encode(),
+                topic_for_payload(event.data).name,
+                encode(event),
+                key=event.key.encode(),
                 headers=[("content-type", CONTENT_TYPE.encode())],
             )
     finally:
@@ -32,8 +36,9 @@ async def publish(bootstrap: str, *items: Payload | Event[Any], source: str = "t
 
 
 async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes = b"k") -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                max_request_size=8 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
+    )
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key)
@@ -55,8 +60,11 @@ async def collect(
     Items are decoded events (or aiokafka records with ``raw=True``) for which ``where`` holds.
     """
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     matches: list[Any] = []

@@ -36,15 +36,19 @@ class Broker:
         if self.tansu is not None:
             self.tansu.stop()
         elif self.data_dir is not None:
-            subprocess.run([str(REPO / "deploy/kafka/stop.sh"), "--data-dir", str(self.data_dir)],
-                           check=False)
+            subprocess.run(
+                [str(REPO / "deploy/kafka/stop.sh"), "--data-dir", str(self.data_dir)], check=False
+            )
 
     def start_again(self) -> None:
         """Restart an Apache Kafka broker on its durable logs (for restart tests)."""
         assert self.data_dir is not None, "only the Apache Kafka broker can restart"
         port = self.bootstrap.rsplit(":", 1)[1]
-        subprocess.run([str(REPO / "deploy/kafka/start.sh"), "--port", port,
-                        "--data-dir", str(self.data_dir)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(REPO / "deploy/kafka/start.sh"), "--port", port, "--data-dir", str(self.data_dir)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def apache_kafka_possible() -> bool:
@@ -59,8 +63,11 @@ def start_broker(workdir: Path) -> Broker:
     if apache_kafka_possible():
         port = pick_free_port()
         data_dir = workdir / "kafka"
-        subprocess.run([str(REPO / "deploy/kafka/start.sh"), "--port", str(port),
-                        "--data-dir", str(data_dir)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(REPO / "deploy/kafka/start.sh"), "--port", str(port), "--data-dir", str(data_dir)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return Broker(f"127.0.0.1:{port}", APACHE, data_dir=data_dir)
     if os.environ.get("MODELBUS_REQUIRE_APACHE_KAFKA") == "1":
         raise RuntimeError(

@@ -13,7 +13,9 @@ from tests.support.polling import eventually
 
 
 @asynccontextmanager
-async def running(definition: ServiceDefinition, settings: Settings) -> AsyncIterator[ServiceProcess]:
+async def running(
+    definition: ServiceDefinition, settings: Settings
+) -> AsyncIterator[ServiceProcess]:
     service = ServiceProcess(definition, settings)
     try:
         await service.start()
@@ -29,5 +31,6 @@ async def _is_set(service: ServiceProcess) -> bool:
 
 def http(service: ServiceProcess, token: str | None = None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}", headers=headers,
-                             timeout=30)
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{service.port}", headers=headers, timeout=30
+    )

@@ -1,0 +1,67 @@
+"""docker-compose.yml and the Kubernetes manifests run every service with the right settings.
+
+Docker does not run on the machines that test modelbus, so these files are checked by parsing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from modelbus.commands.platform import SERVICES
+from shared.settings import DEFAULT_PORTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_apache_kafka_in_kraft_mode_and_postgres() -> None:
+    services = compose()["services"]
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]
+    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert services["postgres"]["image"].startswith("postgres:")
+
+
+def test_compose_runs_every_service_from_the_project_image_with_its_port_and_settings() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        service = services[name]
+        port = DEFAULT_PORTS[name]
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert service["command"] == ["service", name]
+        assert service["ports"] == [f"{port}:{port}"]
+        env = service["environment"]
+        assert env["MODELBUS_HTTP_PORT"] == str(port)
+        assert env["MODELBUS_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["MODELBUS_DATABASE_URL"].startswith("postgresql://")
+        assert "@postgres:5432/" in env["MODELBUS_DATABASE_URL"]
+        assert {"kafka", "postgres"} <= set(service["depends_on"])
+
+
+def test_dockerfile_installs_the_project_and_runs_the_cli() -> None:
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    for folder in ("shared", "services", "modelbus"):
+        assert f"COPY {folder} ./{folder}" in dockerfile
+    assert 'ENTRYPOINT ["modelbus"]' in dockerfile
+    assert "USER modelbus" in dockerfile
+
+
+def test_kubernetes_manifests_have_a_probed_deployment_and_service_per_service() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/modelbus.yaml").read_text()))
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    for name in SERVICES:
+        container = deployments[f"modelbus-{name}"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == ["service", name]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        env = {e["name"]: e for e in container["env"]}
+        assert env["MODELBUS_HTTP_PORT"]["value"] == str(DEFAULT_PORTS[name])
+        assert "secretKeyRef" in env["MODELBUS_DATABASE_URL"]["valueFrom"]
+        assert services[f"modelbus-{name}"]["spec"]["ports"][0]["port"] == DEFAULT_PORTS[name]
