@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,9 @@ def start_postgres(workdir: Path) -> tuple[str, EmbeddedPostgres | None]:
     external = os.environ.get("MODELBUS_TEST_DATABASE_URL")
     if external:
         return external, None
-    server = EmbeddedPostgres(workdir / "postgres", port=pick_free_port())
+    # Not under pytest's tmp_path: pytest makes that 0700 for root, and Postgres runs as an
+    # unprivileged user that must reach its data directory.
+    data_dir = Path(tempfile.mkdtemp(prefix="modelbus-test-pg-")) / "postgres"
+    server = EmbeddedPostgres(data_dir, port=pick_free_port())
     server.start()
     return server.url, server

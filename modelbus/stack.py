@@ -1,0 +1,397 @@
+"""``modelbus up``: infrastructure (embedded or given) plus the five services, as processes.
+
+Order is kept in both directions: Postgres, then the broker, then the services on the way
+up; the services, then the broker, then Postgres on the way down, so no service sees its
+database or broker vanish while it is still draining.
+
+Embedded infrastructure is started with blocking calls on purpose: a signal that arrives
+meanwhile is handled once the call returns, so nothing can be spawned after the shutdown
+that should have stopped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from modelbus.embedded import (
+    STOP_TIMEOUT_S,
+    EmbeddedPostgres,
+    EmbeddedStartError,
+    PortInUse,
+    TansuBroker,
+    log_tail,
+    open_log,
+    port_is_free,
+    spawn_in_own_session,
+    stop_processes,
+)
+from shared.settings import DEFAULT_PORTS
+
+HOST = "127.0.0.1"
+SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)  # deployer, registry, governance, monitor, trainer
+# Secrets a service refuses to start without; a laptop stack generates its own (see below).
+LOCAL_SECRETS = ("MODELBUS_GOVERNANCE_AUDIT_KEY",)
+
+
+class StackSettings(BaseSettings):
+    """What ``modelbus up`` needs, read from ``MODELBUS_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELBUS_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".modelbus")
+    database_url: str | None = None  # unset: embedded Postgres under home/postgres
+    kafka_bootstrap: str | None = None  # unset: embedded Tansu broker
+    postgres_port: int = 5432
+    kafka_port: int = 9092
+    deployer_port: int = DEFAULT_PORTS["deployer"]
+    registry_port: int = DEFAULT_PORTS["registry"]
+    governance_port: int = DEFAULT_PORTS["governance"]
+    monitor_port: int = DEFAULT_PORTS["monitor"]
+    trainer_port: int = DEFAULT_PORTS["trainer"]
+    ready_timeout_s: float = 90.0
+    stop_timeout_s: float = STOP_TIMEOUT_S
+    # The service name is appended; tests point this at a stand-in process.
+    service_command: list[str] = Field(
+        default_factory=lambda: [sys.executable, "-m", "modelbus", "service"]
+    )
+
+    @field_validator("database_url", "kafka_bootstrap")
+    @classmethod
+    def _empty_means_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    def service_port(self, name: str) -> int:
+        port: int = getattr(self, f"{name}_port")
+        return port
+
+
+class StackError(Exception):
+    """A failure of ``modelbus up`` that is reported as a message, not a traceback."""
+
+    exit_code = 1
+
+
+class PortConflict(StackError):
+    """Needed ports are taken or assigned twice; nothing was started."""
+
+    exit_code = 2
+
+
+class StackStartError(StackError):
+    """Something did not become ready; everything that was started has been stopped."""
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass
+class RunningStack:
+    """The URLs of a running stack, and the processes to stop."""
+
+    home: Path
+    database_url: str = ""
+    kafka_bootstrap: str = ""
+    postgres: EmbeddedPostgres | None = None
+    broker: TansuBroker | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return {name: svc.url for name, svc in self.services.items()}
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def port_conflicts(settings: StackSettings) -> list[str]:
+    """Why the needed ports cannot be used (empty when all are free and distinct)."""
+    needs: list[tuple[int, str, str]] = []
+    if settings.database_url is None:
+        hint = "set MODELBUS_POSTGRES_PORT, or MODELBUS_DATABASE_URL to use a running database"
+        needs.append((settings.postgres_port, "embedded Postgres", hint))
+    if settings.kafka_bootstrap is None:
+        hint = "set MODELBUS_KAFKA_PORT, or MODELBUS_KAFKA_BOOTSTRAP to use a running broker"
+        needs.append((settings.kafka_port, "the embedded Kafka broker (Tansu)", hint))
+    for name in SERVICES:
+        hint = f"set MODELBUS_{name.upper()}_PORT to use another port"
+        needs.append((settings.service_port(name), f"the {name} service", hint))
+
+    problems: list[str] = []
+    claimed: dict[int, str] = {}
+    for port, wanted_by, hint in needs:
+        if port in claimed:
+            problems.append(f"port {port} is assigned to both {claimed[port]} and {wanted_by}")
+        elif not port_is_free(HOST, port):
+            problems.append(str(PortInUse(port, wanted_by, HOST, hint)))
+        claimed.setdefault(port, wanted_by)
+    return problems
+
+
+def refuse_port_conflicts(settings: StackSettings) -> None:
+    problems = port_conflicts(settings)
+    if problems:
+        raise PortConflict("refusing to start:\n  " + "\n  ".join(problems))
+
+
+# --------------------------------------------------------------------------- start
+
+
+def _start_infrastructure(stack: RunningStack, settings: StackSettings) -> None:
+    if settings.database_url is not None:
+        stack.database_url = settings.database_url
+    else:
+        stack.postgres = EmbeddedPostgres(settings.home / "postgres", port=settings.postgres_port)
+        print(f"Postgres data directory: {stack.postgres.data_dir}", flush=True)
+        stack.postgres.start()
+        stack.database_url = stack.postgres.url
+
+    if settings.kafka_bootstrap is not None:
+        stack.kafka_bootstrap = settings.kafka_bootstrap
+    else:
+        stack.broker = TansuBroker(port=settings.kafka_port, log_dir=stack.log_dir)
+        stack.broker.start()
+        stack.kafka_bootstrap = stack.broker.bootstrap
+
+
+def _local_secret(home: Path, env_name: str) -> str:
+    """A secret for a laptop stack: from the environment, else generated once per home.
+
+    Services refuse default secrets, so ``modelbus up`` makes a random one and keeps it in
+    ``home/secrets`` (mode 0600): stable across restarts, known to nobody else.
+    """
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    path = home / "secrets" / env_name.lower()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _service_env(stack: RunningStack, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({name: _local_secret(stack.home, name) for name in LOCAL_SECRETS})
+    env.update(
+        MODELBUS_HOME=str(stack.home),
+        MODELBUS_DATABASE_URL=stack.database_url,
+        MODELBUS_KAFKA_BOOTSTRAP=stack.kafka_bootstrap,
+        MODELBUS_HTTP_PORT=str(port),
+        PYTHONUNBUFFERED="1",  # so a failing service's log tail is complete
+    )
+    if stack.broker is not None:
+        env["MODELBUS_KAFKA_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer
+    return env
+
+
+def _start_services(stack: RunningStack, settings: StackSettings) -> None:
+    for name in SERVICES:
+        port = settings.service_port(name)
+        log_path = stack.log_dir / f"{name}.log"
+        log_file = open_log(log_path, f"the {name} service")
+        popen = spawn_in_own_session(
+            [*settings.service_command, name], log_file, env=_service_env(stack, port)
+        )
+        stack.services[name] = ServiceProcess(name, port, popen, log_path, log_file)
+
+
+def _failure_report(svc: ServiceProcess, reason: str) -> str:
+    tail = textwrap.indent(log_tail(svc.log_path) or "(empty)", "    ")
+    return f"{svc.name} {reason}; last lines of {svc.log_path}:\n{tail}"
+
+
+async def _is_ready(client: httpx.AsyncClient, svc: ServiceProcess) -> bool:
+    try:
+        response = await client.get(f"{svc.url}/readyz")
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+async def _poll_until_ready(pending: dict[str, ServiceProcess]) -> None:
+    """Poll every /readyz until all answer 200, removing each from ``pending`` as it does."""
+    # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback calls.
+    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+        while pending:
+            for name, svc in list(pending.items()):
+                code = svc.popen.poll()
+                if code is not None:
+                    raise StackStartError(_failure_report(svc, f"exited with code {code}"))
+                if await _is_ready(client, svc):
+                    print(f"  {name} ready at {svc.url}", flush=True)
+                    del pending[name]
+            if pending:
+                await asyncio.sleep(0.25)
+
+
+async def _wait_until_ready(stack: RunningStack, deadline_s: float) -> None:
+    """Fail fast when a service exits; name every service still not ready at the deadline."""
+    pending = dict(stack.services)
+    try:
+        async with asyncio.timeout(deadline_s):
+            await _poll_until_ready(pending)
+    except TimeoutError:
+        reason = f"was not ready within {deadline_s:.0f}s"
+        report = "\n".join(_failure_report(svc, reason) for svc in pending.values())
+        raise StackStartError(report) from None
+
+
+async def start_stack(settings: StackSettings) -> RunningStack:
+    """Start infrastructure and services; return once every service's /readyz answers 200.
+
+    Raises PortConflict before starting anything, StackStartError or EmbeddedStartError
+    after stopping everything it had started.
+    """
+    refuse_port_conflicts(settings)
+    stack = RunningStack(home=settings.home)
+    try:
+        _start_infrastructure(stack, settings)
+        # Give the loop a moment to deliver a signal that arrived during the blocking
+        # starts, so Ctrl-C there cancels us before any service is spawned.
+        await asyncio.sleep(0.05)
+        print("Starting services...", flush=True)
+        _start_services(stack, settings)
+        await _wait_until_ready(stack, settings.ready_timeout_s)
+    except BaseException:  # including cancellation by a signal: never leave processes behind
+        stop_stack(stack, settings.stop_timeout_s)
+        raise
+    return stack
+
+
+def stop_stack(stack: RunningStack, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop services (SIGTERM, one shared deadline, then SIGKILL), the broker, then Postgres.
+
+    Idempotent: stopping an already stopped stack does nothing.
+    """
+    stop_processes([svc.popen for svc in stack.services.values()], timeout=timeout)
+    for svc in stack.services.values():
+        svc.log_file.close()
+    if stack.broker is not None:
+        stack.broker.stop(timeout)
+    if stack.postgres is not None:
+        stack.postgres.stop(timeout)
+
+
+@asynccontextmanager
+async def running_stack(settings: StackSettings | None = None) -> AsyncIterator[RunningStack]:
+    """``async with running_stack() as stack:`` a ready stack, stopped on exit."""
+    settings = settings or StackSettings()
+    stack = await start_stack(settings)
+    try:
+        yield stack
+    finally:
+        stop_stack(stack, settings.stop_timeout_s)
+
+
+# --------------------------------------------------------------------------- foreground
+
+
+def format_endpoints(stack: RunningStack) -> str:
+    rows = [(name, svc.url) for name, svc in stack.services.items()]
+    kafka_note = " (embedded Tansu, memory only)" if stack.broker else ""
+    db_note = f" (embedded, data in {stack.postgres.data_dir})" if stack.postgres else ""
+    rows += [
+        ("kafka", stack.kafka_bootstrap + kafka_note),
+        ("database", stack.database_url + db_note),
+        ("logs", str(stack.log_dir)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def _first_exited(stack: RunningStack) -> str | None:
+    """Which process of a running stack has died, if any."""
+    for svc in stack.services.values():
+        if svc.popen.poll() is not None:
+            return _failure_report(svc, f"exited with code {svc.popen.returncode}")
+    for infra in (stack.postgres, stack.broker):
+        if infra is not None and not infra.is_running():
+            return f"{infra.__class__.__name__} exited; see {infra.log_path}"
+    return None
+
+
+def cancel_on_signals(task: asyncio.Task[Any]) -> list[str]:
+    """Turn SIGINT/SIGTERM/SIGHUP into cancelling ``task``; returns the names received."""
+    received: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not received:
+            print(f"\nReceived {sig.name}; stopping modelbus...", flush=True)
+        received.append(sig.name)
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, on_signal, sig)
+    return received
+
+
+async def up(settings: StackSettings) -> int:
+    """Run the stack in the foreground until a signal or a crash; return the exit code."""
+    task = asyncio.current_task()
+    assert task is not None
+    received = cancel_on_signals(task)
+    try:
+        async with running_stack(settings) as stack:
+            print(f"modelbus is up:\n{format_endpoints(stack)}\nPress Ctrl-C to stop.", flush=True)
+            # Polling is the simple way to notice a child's exit among several processes.
+            while (crash := _first_exited(stack)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(1.0)
+            print(f"modelbus up: {crash}\nStopping everything.", file=sys.stderr, flush=True)
+            return 1
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        print("modelbus stopped.", flush=True)
+        return 0
+
+
+def run_up(settings: StackSettings | None = None) -> int:
+    """Entry point of ``modelbus up``. Returns the exit code: 0 stopped by a signal,
+    1 something failed to start or crashed, 2 refused (ports, settings). No tracebacks."""
+    try:
+        return asyncio.run(up(settings or StackSettings()))
+    except ValidationError as exc:
+        print(f"modelbus up: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    except PortInUse as exc:  # lost a race with another process after the check
+        print(f"modelbus up: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    except StackError as exc:
+        print(f"modelbus up: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except EmbeddedStartError as exc:
+        print(f"modelbus up: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
