@@ -58,5 +58,5 @@ def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -
     assert up.returncode == 0, output
     for name, port in ports.items():
         assert str(port) in output, f"{name}'s endpoint is not printed"
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left behind: {[p.pid for p in alive]}"
