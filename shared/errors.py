@@ -7,6 +7,12 @@ wrong and will be wrong forever).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.events.common import Payload
+
 
 class ModelbusError(Exception):
     status_code: int = 500
@@ -34,6 +40,31 @@ class InvalidEvent(InvalidInput):
     """An event that cannot be decoded or validated; it goes to the dead-letter topic."""
 
     code = "invalid_event"
+
+
+class Refused(InvalidInput):
+    """Well-formed input refused for good, with events that tell its sender why.
+
+    Raised by a handler, its event is dead-lettered and ``notices`` are emitted (caused by
+    the refused event) in the transaction that marks the event handled, so both happen
+    exactly once, while the handler's own writes are rolled back: nothing refused is kept.
+    """
+
+    status_code = 422
+    code = "refused"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notices: Sequence[Payload] = (),
+        status_code: int | None = None,
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.notices = tuple(notices)
+        if status_code is not None:
+            self.status_code = status_code
 
 
 class Unauthorized(ModelbusError):

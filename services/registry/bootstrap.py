@@ -1,14 +1,46 @@
-"""Wiring of the registry service: its migrations, handlers, routes and workers."""
+"""Wiring of the registry service: its migrations, handlers, routes and workers.
+
+The one place that binds dependencies (artifact store, registry settings) into the plain
+handlers and routes. :func:`definition` takes the registry's settings so that a test can
+run the service with, say, a lower size cap; ``DEFINITION`` reads them from the environment.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 
+from services.registry import handlers
+from services.registry.api import aliases, lifecycle, models, upload
+from services.registry.lifecycle_rules import lifecycle_topics
+from services.registry.settings import RegistrySettings
+from shared.bus.consumer import Handler
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
-async def build(infra: Infrastructure) -> ServiceParts:
-    return ServiceParts()
+def definition(registry_settings: RegistrySettings | None = None) -> ServiceDefinition:
+    async def build(infra: Infrastructure) -> ServiceParts:
+        settings = registry_settings or RegistrySettings()
+        store, pool = infra.artifacts, infra.pool
+        consumed: dict[str, Handler] = {
+            "training.completed": partial(
+                handlers.on_training_completed, store=store, settings=settings
+            ),
+            "model.submitted": partial(handlers.on_model_submitted, store=store, settings=settings),
+        }
+        for topic in lifecycle_topics():
+            consumed[topic] = partial(handlers.on_lifecycle_event, topic=topic)
+        return ServiceParts(
+            handlers=consumed,
+            routers=[
+                models.router(pool, store),
+                upload.router(pool, store, settings),
+                aliases.router(pool),
+                lifecycle.router(pool),
+            ],
+        )
+
+    return ServiceDefinition("registry", resources.files("services.registry") / "migrations", build)
 
 
-DEFINITION = ServiceDefinition("registry", resources.files("services.registry") / "migrations", build)
+DEFINITION = definition()

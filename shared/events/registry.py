@@ -19,6 +19,7 @@ class ModelSubmitted(Payload):
     metadata: ModelMetadata = Field(default_factory=ModelMetadata)
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
+    algorithm: str | None = None
     dataset_sha256: str | None = None
     reference_profile: ArtifactRef | None = None
     feature_importance: dict[str, float] = Field(default_factory=dict)
@@ -36,6 +37,7 @@ class ModelRegistered(Payload):
     source: Literal["trainer", "submission", "upload"]
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
+    algorithm: str | None = None
     metadata: ModelMetadata = Field(default_factory=ModelMetadata)
     parent_version: int | None = None
     dataset_sha256: str | None = None

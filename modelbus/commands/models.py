@@ -1,0 +1,134 @@
+"""``modelbus models list|show|register|alias``: the model registry from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from modelbus.client import ServiceClient
+
+
+def register(subparsers: Any) -> None:
+    models = subparsers.add_parser("models", help="list, show, register and alias model versions")
+    actions = models.add_subparsers(dest="action", required=True)
+
+    listing = actions.add_parser("list", help="list models, optionally filtered")
+    listing.add_argument("--name", help="part of the model name")
+    listing.add_argument("--tag", help="a tag key, or KEY=VALUE")
+    listing.add_argument("--owner")
+    listing.add_argument("--status", help="has a version in this status, e.g. serving")
+    listing.set_defaults(func=list_models)
+
+    show = actions.add_parser("show", help="a model, or one of its versions, as JSON")
+    show.add_argument("name")
+    show.add_argument("version", nargs="?", type=int)
+    show.set_defaults(func=show_model)
+
+    upload = actions.add_parser("register", help="upload an ONNX file as a new version")
+    upload.add_argument("name")
+    upload.add_argument("file", type=Path, help="the .onnx file")
+    upload.add_argument("--task", choices=("classification", "regression"),
+                        default="classification", help="default: classification")  # fmt: skip
+    upload.add_argument("--owner")
+    upload.add_argument("--team")
+    upload.add_argument("--description")
+    upload.add_argument("--intended-use")
+    upload.add_argument("--risk-tier", choices=("low", "medium", "high"), default="low")
+    upload.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    upload.add_argument("--metrics", type=Path, help="a JSON file of metric -> value")
+    upload.add_argument("--profile", type=Path, help="a reference profile (JSON) for monitoring")
+    upload.add_argument("--parent-version", type=int)
+    upload.add_argument("--upload-id", help="retrying with the same id registers once")
+    upload.set_defaults(func=register_model)
+
+    alias = actions.add_parser("alias", help="point an alias (e.g. champion) at a version")
+    alias.add_argument("name")
+    alias.add_argument("alias")
+    alias.add_argument("version", nargs="?", type=int)
+    alias.add_argument("--delete", action="store_true", help="remove the alias instead")
+    alias.set_defaults(func=set_alias)
+
+
+def list_models(args: argparse.Namespace) -> int:
+    filters = {k: getattr(args, k) for k in ("name", "tag", "owner", "status")}
+    found = ServiceClient("registry").get(
+        "/models", params={k: v for k, v in filters.items() if v is not None}
+    )
+    rows = [("NAME", "LATEST", "OWNER", "RISK", "DESCRIPTION")]
+    for model in found:
+        meta = model["metadata"]
+        rows.append((model["name"], str(model["latest_version"]), meta.get("owner") or "-",
+                     meta.get("risk_tier") or "-", meta.get("description") or ""))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        print("  ".join([*cells, row[4]]).rstrip())
+    return 0
+
+
+def show_model(args: argparse.Namespace) -> int:
+    path = f"/models/{args.name}"
+    if args.version is not None:
+        path += f"/versions/{args.version}"
+    _print(ServiceClient("registry").get(path))
+    return 0
+
+
+def register_model(args: argparse.Namespace) -> int:
+    data = args.file.read_bytes()
+    tags = dict(_key_value(tag) for tag in args.tag)
+    metadata = {
+        "task": args.task,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "upload_id": args.upload_id,
+        "parent_version": args.parent_version,
+        "metrics": json.loads(args.metrics.read_text()) if args.metrics else {},
+        "metadata": {
+            "owner": args.owner,
+            "team": args.team,
+            "description": args.description,
+            "intended_use": args.intended_use,
+            "risk_tier": args.risk_tier,
+            "tags": tags,
+        },
+    }
+    files = {"artifact": (args.file.name, data, "application/onnx")}
+    if args.profile:
+        files["reference_profile"] = (
+            args.profile.name,
+            args.profile.read_bytes(),
+            "application/json",
+        )
+    version = ServiceClient("registry", timeout=300).post(
+        f"/models/{args.name}/versions", files=files, data={"metadata": json.dumps(metadata)}
+    )
+    print(f"registered {version['model_name']} version {version['version']} "
+          f"(sha256 {version['artifact']['sha256']})")  # fmt: skip
+    return 0
+
+
+def set_alias(args: argparse.Namespace) -> int:
+    client, path = ServiceClient("registry"), f"/models/{args.name}/aliases/{args.alias}"
+    if args.delete:
+        client.request("DELETE", path)
+        print(f"deleted alias {args.alias} of {args.name}")
+        return 0
+    if args.version is None:
+        raise SystemExit("give the VERSION the alias should point to (or --delete)")
+    moved = client.request("PUT", path, json={"version": args.version})
+    print(f"{args.name}@{args.alias} -> version {moved['version']} (since {moved['since']})")
+    return 0
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--tag needs KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _print(document: Any) -> None:
+    print(json.dumps(document, indent=2, sort_keys=True))

@@ -1,0 +1,24 @@
+"""The registry's HTTP API: thin routes that parse, call a plain function, and answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Path, Query
+
+from services.registry.domain import NAME_PATTERN
+from shared.http.auth import Principal, require
+
+ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="the model's name")]
+Version = Annotated[int, Path(ge=1, description="a version number")]
+At = Annotated[datetime | None, Query(description="ISO 8601 time (UTC if no zone); default: now")]
+DataScientist = Annotated[Principal, Depends(require("data-scientist"))]
+VIEWER = Depends(require("viewer"))
+
+
+def as_utc(at: datetime | None) -> datetime | None:
+    """A ``?at=`` time; one without a zone is taken as UTC."""
+    if at is not None and at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at

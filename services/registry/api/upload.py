@@ -1,0 +1,74 @@
+"""The third door: a data scientist uploads an ONNX file with its metadata (multipart)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from pydantic import ValidationError
+
+from services.registry import intake, versions
+from services.registry.api import DataScientist, ModelName
+from services.registry.api.schemas import VersionView
+from services.registry.domain import Check, Refusal
+from services.registry.registration import refuse_upload, register_upload
+from services.registry.settings import RegistrySettings
+from shared.errors import InvalidInput
+from shared.store.artifacts import ArtifactStore
+
+
+def router(pool: asyncpg.Pool, store: ArtifactStore, settings: RegistrySettings) -> APIRouter:
+    api = APIRouter(prefix="/models", tags=["upload"])
+
+    @api.post(
+        "/{name}/versions",
+        response_model=VersionView,
+        status_code=201,
+        responses={
+            200: {"description": "this upload_id was registered before; that version"},
+            413: {"description": "the artifact is over the size limit"},
+            422: {"description": "the model was refused; the body names each failed check"},
+        },
+    )
+    async def upload_version(
+        name: ModelName,
+        response: Response,
+        artifact: Annotated[UploadFile, File(description="the ONNX file")],
+        principal: DataScientist,
+        metadata: Annotated[str, Form(description="JSON: task, sha256, metadata, ...")] = "{}",
+        reference_profile: Annotated[UploadFile | None, File(description="JSON")] = None,
+    ) -> Any:
+        """Register a new version. A refusal also emits ``model.registration_failed``."""
+        try:
+            described = intake.UploadMetadata.model_validate_json(metadata)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}"
+                for e in exc.errors()[:5]
+            )
+            raise InvalidInput(f"metadata is not valid: {problems}") from exc
+        candidate = intake.from_upload(name, described, principal.name)
+        cap = settings.max_artifact_bytes
+        for part in (artifact, reference_profile):
+            if part is not None and part.size is not None and part.size > cap:
+                refusal = Refusal.of(
+                    Check.SIZE, f"{part.filename} is {part.size} bytes, limit {cap}"
+                )
+                raise await refuse_upload(pool, candidate, refusal)
+        profile = await reference_profile.read() if reference_profile is not None else None
+        registered, created = await register_upload(
+            pool,
+            candidate,
+            await artifact.read(),
+            profile,
+            expected_sha256=described.sha256,
+            store=store,
+            settings=settings,
+        )
+        if not created:
+            response.status_code = 200
+        async with pool.acquire() as conn:
+            return await versions.get_version(conn, name, registered.version)
+
+    return api

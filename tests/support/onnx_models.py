@@ -1,0 +1,123 @@
+"""Small ONNX models built in the test from scikit-learn's bundled datasets.
+
+Each builder returns a :class:`BuiltModel`: the ONNX bytes, a holdout ``X`` (float32) and
+what scikit-learn predicted for it, so a test can check that whoever serves the bytes
+answers like the original estimator. Classifiers are exported without ZipMap: their
+probability output is a plain ``FP32`` tensor, which the Open Inference Protocol can carry.
+Builders are cached (the fit is deterministic), so tests may call them freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+from skl2onnx import to_onnx
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    onnx: bytes
+    X_holdout: np.ndarray
+    expected: np.ndarray  # labels for classifiers, predictions for regressors
+
+
+def _split(loader: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    X, y = loader(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X.astype(np.float32), y, test_size=0.2, random_state=0
+    )
+    return X_train, X_test, y_train, y_test
+
+
+def _export(estimator: Any, X_train: np.ndarray, classifier: bool) -> bytes:
+    options = {id(estimator): {"zipmap": False}} if classifier else None
+    exported = to_onnx(estimator, X_train[:1], options=options, target_opset=17)
+    return bytes(exported.SerializeToString())
+
+
+@cache
+def logistic_regression_onnx() -> BuiltModel:
+    """Binary classifier on breast_cancer: inputs ``X`` FP32 [-1, 30]."""
+    X_train, X_test, y_train, _ = _split(load_breast_cancer)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    model.fit(X_train, y_train)
+    return BuiltModel(_export(model, X_train, True), X_test, model.predict(X_test))
+
+
+@cache
+def gradient_boosting_onnx(n_estimators: int = 20) -> BuiltModel:
+    """Tree ensemble on breast_cancer (``ai.onnx.ml`` operators); grows with ``n_estimators``."""
+    X_train, X_test, y_train, _ = _split(load_breast_cancer)
+    model = GradientBoostingClassifier(n_estimators=n_estimators, max_depth=3, random_state=0)
+    model.fit(X_train, y_train)
+    return BuiltModel(_export(model, X_train, True), X_test, model.predict(X_test))
+
+
+@cache
+def regression_onnx() -> BuiltModel:
+    """Linear regression on diabetes: inputs ``X`` FP32 [-1, 10], output ``variable``."""
+    X_train, X_test, y_train, _ = _split(load_diabetes)
+    model = LinearRegression().fit(X_train, y_train)
+    return BuiltModel(_export(model, X_train, False), X_test, model.predict(X_test))
+
+
+def custom_domain_onnx() -> bytes:
+    """A well-formed model whose only node is an operator from a non-standard domain."""
+    node = helper.make_node("Scramble", ["X"], ["Y"], domain="com.example.secret")
+    graph = helper.make_graph(
+        [node],
+        "custom",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 4])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example.secret", 1)],
+    )
+    return bytes(model.SerializeToString())
+
+
+def external_data_onnx(location: str = "../../etc/weights.bin") -> bytes:
+    """A model whose initializer claims to live in a file next to (or outside) the artifact."""
+    weights = helper.make_tensor("W", TensorProto.FLOAT, [4], [1.0, 2.0, 3.0, 4.0])
+    weights.ClearField("float_data")
+    weights.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "16")):
+        entry = weights.external_data.add()
+        entry.key, entry.value = key, value
+    node = helper.make_node("Add", ["X", "W"], ["Y"])
+    graph = helper.make_graph(
+        [node],
+        "external",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 4])],
+        initializer=[weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return bytes(model.SerializeToString())
+
+
+def predict(onnx_bytes: bytes, X: np.ndarray) -> np.ndarray:
+    """The first output of the model on ``X`` (labels for classifiers, values for regressors)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {session.get_inputs()[0].name: X})[0])
+
+
+def tagged(onnx_bytes: bytes, note: str) -> bytes:
+    """The same model with ``note`` as its doc string: equal behaviour, distinct digest."""
+    model = onnx.load_from_string(onnx_bytes)
+    model.doc_string = note
+    return bytes(model.SerializeToString())

@@ -1,0 +1,112 @@
+"""The three doors become one candidate; a claim that cannot be honoured is a refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from services.registry import intake
+from services.registry.claims import load_claim
+from services.registry.domain import Check, Refusal
+from services.registry.registration import register_claimed
+from services.registry.settings import RegistrySettings
+from shared.bus.unit_of_work import UnitOfWork
+from shared.errors import Refused
+from shared.events.common import ArtifactRef, ModelMetadata
+from shared.events.registry import ModelRegistrationFailed, ModelSubmitted
+from shared.events.training import TrainingCompleted
+from shared.store.artifacts import sha256_hex
+from tests.unit.registry.fakes import FakeArtifactStore
+
+REF = ArtifactRef(uri="pg://artifacts/" + "a" * 64, sha256="a" * 64, size=10)
+
+
+def training(**changes: Any) -> TrainingCompleted:
+    fields: dict[str, Any] = {
+        "request_id": "req-1", "job_id": "job-1", "model_name": "churn", "task": "classification",
+        "algorithm": "random_forest", "artifact": REF, "metrics": {"f1": 0.8},
+        "params": {"n_estimators": 100}, "candidates": [], "dataset_sha256": "d" * 64,
+        "parity_passed": True, "duration_s": 3.0, "parent_version": 4,
+        "metadata": ModelMetadata(owner="ana", risk_tier="high"),
+    }  # fmt: skip
+    return TrainingCompleted(**{**fields, **changes})
+
+
+def test_a_training_result_is_known_by_its_job_and_named_by_its_request() -> None:
+    candidate = intake.from_training(training())
+    assert (candidate.source, candidate.origin, candidate.reference) == (
+        "trainer",
+        "job-1",
+        "req-1",
+    )
+    assert candidate.algorithm == "random_forest" and candidate.training_job_id == "job-1"
+    assert candidate.parent_version == 4 and candidate.metadata.owner == "ana"
+
+
+def test_a_submission_is_known_by_its_id_and_credits_its_sender() -> None:
+    submitted = ModelSubmitted(submission_id="ci-9", model_name="churn", artifact=REF,
+                               task="regression", algorithm="xgboost")  # fmt: skip
+    candidate = intake.from_submission(submitted, submitter="/ci/pipeline")
+    assert (candidate.origin, candidate.reference) == ("ci-9", "ci-9")
+    assert candidate.registered_by == "/ci/pipeline" and candidate.algorithm == "xgboost"
+
+
+def test_an_upload_without_an_id_gets_a_fresh_one() -> None:
+    upload = intake.UploadMetadata(task="regression")
+    first, second = (intake.from_upload("m", upload, "dana") for _ in range(2))
+    assert first.origin != second.origin and first.reference == first.origin
+    given = intake.from_upload("m", intake.UploadMetadata(task="regression", upload_id="u1"), "d")
+    assert given.origin == "u1"
+
+
+@pytest.mark.parametrize(
+    ("case", "check"),
+    [("missing", Check.FETCH), ("tampered", Check.DIGEST), ("huge", Check.SIZE),
+     ("ftp", Check.FETCH), ("device", Check.FETCH), ("grown", Check.SIZE)],
+)  # fmt: skip
+async def test_claims_that_cannot_be_honoured_are_refusals(
+    case: str, check: Check, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"0123456789")
+    digest = sha256_hex(b"0123456789")
+    big = tmp_path / "big.onnx"
+    big.write_bytes(b"0" * 2_000)
+    ref = {
+        "missing": ArtifactRef(uri=(tmp_path / "gone").as_uri(), sha256=digest, size=10),
+        "tampered": ArtifactRef(uri=path.as_uri(), sha256="b" * 64, size=10),
+        "huge": ArtifactRef(uri=path.as_uri(), sha256=digest, size=10_000),
+        "ftp": ArtifactRef(uri="ftp://example.org/m.onnx", sha256=digest, size=10),
+        "device": ArtifactRef(uri="file:///dev/zero", sha256=digest, size=10),
+        "grown": ArtifactRef(uri=big.as_uri(), sha256=digest, size=10),  # announced small
+    }[case]
+    with pytest.raises(Refusal) as caught:
+        await load_claim(ref, FakeArtifactStore(), max_bytes=1_000)
+    assert list(caught.value.failures) == [check]
+
+
+async def test_a_refused_training_result_carries_its_notice_and_stores_nothing() -> None:
+    store = FakeArtifactStore()
+    corrupt = await store.put(b"\x08\x07 definitely not onnx")
+    uow = UnitOfWork(conn=cast(Any, None), source="registry")  # refused before any SQL
+    with pytest.raises(Refused) as caught:
+        await register_claimed(uow, intake.from_training(training(artifact=corrupt)), corrupt,
+                               None, store=store, settings=RegistrySettings())  # fmt: skip
+    refused = caught.value
+    assert refused.status_code == 422 and refused.detail == {"failed_checks": ["onnx_parse"]}
+    [notice] = refused.notices
+    assert isinstance(notice, ModelRegistrationFailed)
+    assert (notice.source, notice.reference, notice.failed_checks) == (
+        "trainer",
+        "req-1",
+        ["onnx_parse"],
+    )
+    assert list(store.blobs) == [corrupt.sha256]  # only what the trainer had put there
+
+
+def test_size_alone_is_413_anything_else_422() -> None:
+    assert Refusal.of(Check.SIZE, "big").status_code == 413
+    assert Refusal({Check.SIZE: "big", Check.DIGEST: "wrong"}).status_code == 422
+    assert Refusal.of(Check.DOMAINS, "x").reason == "operator_domains: x"
