@@ -1,22 +1,25 @@
 """Applying a consumed batch exactly once in effect, and dead-lettering what cannot be applied.
 
-For each batch of records:
+For each batch of records, partition by partition (partitions concurrently, each in log order):
 
 1. every record is decoded and validated; one that fails (not JSON, wrong schema, unknown
    type, too large, wrong topic) becomes a dead letter;
-2. in one transaction: the inbox claims the event ids, handlers run for the new ones, and
-   dead letters are queued in the outbox for ``<topic>.dlq`` with headers naming the
-   original topic, partition, offset, error class and message;
-3. only then does the caller commit the offsets.
+2. in one transaction per partition: the inbox claims the event ids, handlers run for the
+   new ones, and dead letters are queued in the outbox for ``<topic>.dlq`` with headers
+   naming the original topic, partition, offset, error class and message;
+3. only once every partition's transaction committed does the caller commit the offsets.
 
-A handler that raises a transient error (database or broker unreachable) rolls the whole
-batch back; it is retried with capped backoff until it succeeds and nothing is
-dead-lettered. A handler that raises anything else rolls the batch back once, which is
+A handler that raises a transient error (database or broker unreachable) rolls its
+partition's records back; they are retried with capped backoff until they succeed and nothing
+is dead-lettered. A handler that raises anything else rolls them back once, and they are
 then applied event by event in savepoints so that the failing event alone is dead-lettered.
+A handler that raises :class:`shared.errors.Refused` also has its ``notices`` emitted, in
+the same transaction as the dead letter (the sender learns why, exactly once).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from shared import metrics
 from shared.bus import inbox, outbox
 from shared.bus.retry import Backoff, is_transient
 from shared.bus.unit_of_work import UnitOfWork
-from shared.errors import InvalidEvent
+from shared.errors import InvalidEvent, Refused
 from shared.events.envelope import Event, decode
 from shared.events.topics import TOPICS
 from shared.store.db import Connection
@@ -79,12 +82,16 @@ class BatchProcessor:
         consumer: str,
         handlers: dict[str, Handler],
         max_event_bytes: int = 1_048_576,
+        concurrency: int = 4,
     ) -> None:
         self.pool = pool
         self.service = service
         self.consumer = consumer
         self.handlers = handlers
         self.max_event_bytes = max_event_bytes
+        # Partitions applied at once; each holds a pooled connection, and the pool must keep
+        # some for handlers, HTTP requests and the relay.
+        self.concurrency = concurrency
 
     @property
     def topics(self) -> list[str]:
@@ -102,22 +109,44 @@ class BatchProcessor:
             return DeadLetter(record, exc)
 
     async def process(self, records: Sequence[Record]) -> None:
-        """Apply a batch; returns only once it is durably applied (then offsets may commit)."""
+        """Apply a batch; returns only once it is durably applied (then offsets may commit).
+
+        Each partition's records are applied in log order in one transaction; different
+        partitions are applied concurrently (at most ``concurrency`` at a time), each on its
+        own connection, exactly as two replicas of the service would apply them.
+        """
         if not records:
             return
+        started = time.perf_counter()
+        partitions: dict[tuple[str, int], list[Record]] = {}
+        for record in records:
+            partitions.setdefault((record.topic, record.partition), []).append(record)
+        if len(partitions) == 1:
+            await self._process_partition(records)
+        else:
+            limit = asyncio.Semaphore(self.concurrency)
+
+            async def limited(part: list[Record]) -> None:
+                async with limit:
+                    await self._process_partition(part)
+
+            async with asyncio.TaskGroup() as group:
+                for part in partitions.values():
+                    group.create_task(limited(part))
+        metrics.BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    async def _process_partition(self, records: Sequence[Record]) -> None:
         items = [self.decode(r) for r in records]
         backoff = Backoff()
-        started = time.perf_counter()
         while True:
             try:
                 await self._apply(items)
-                break
+                return
             except Exception as exc:
                 if not is_transient(exc):
                     raise
                 metrics.CONSUMER_RETRIES.labels(self.service).inc()
                 await backoff.wait(log, "consumer.retry", exc)
-        metrics.BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
 
     async def _apply(self, items: list[Decoded | DeadLetter]) -> None:
         async with self.pool.acquire() as conn:
@@ -148,6 +177,10 @@ class BatchProcessor:
                     if is_transient(exc):
                         raise
                     await self._dead_letter(conn, DeadLetter(item.record, exc))
+                    if isinstance(exc, Refused):
+                        uow = UnitOfWork(conn, self.service, cause=item.event)
+                        for notice in exc.notices:
+                            await uow.emit(notice)
             else:
                 try:
                     await self._handle(conn, item)

@@ -31,7 +31,13 @@ def _row(topic: str, key: str, value: bytes, headers: dict[str, str]) -> tuple[A
 
 
 def _event_row(event: Event[Any]) -> tuple[Any, ...]:
-    headers = {"content-type": CONTENT_TYPE, "ce_id": event.id, "ce_type": event.type}
+    # No ce_* headers: they mark binary content mode, and SDKs that detect the mode by them
+    # (the Python SDK's from_kafka) would then misread this structured event.
+    headers = {
+        "content-type": CONTENT_TYPE,
+        "modelbus.event_id": event.id,
+        "modelbus.event_type": event.type,
+    }
     return _row(BY_EVENT_TYPE[event.type].name, event.key, encode(event), headers)
 
 
