@@ -22,6 +22,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
+from starlette.types import ASGIApp
 
 from shared import metrics
 from shared.bus.consumer import BatchProcessor, Handler
@@ -60,6 +61,10 @@ class ServiceParts:
     # Replicas sharing a group split the partitions; a service whose every replica must
     # see every event (the deployer's served state) gives each replica its own group.
     consumer_group: str | None = None
+    # Wrappers around the finished HTTP app, innermost first: a measured hot path (the
+    # deployer's inference route) answering before the framework's middleware stack. They
+    # may only answer routes that ``routers`` also declare, so the route audit sees them all.
+    asgi_wrappers: list[Callable[[ASGIApp], ASGIApp]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,9 @@ class ServiceProcess:
             self.ready.set()
         self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
 
-        app = create_app(name, self.ready.is_set, parts.routers, auth)
+        app: ASGIApp = create_app(name, self.ready.is_set, parts.routers, auth)
+        for wrap in parts.asgi_wrappers:
+            app = wrap(app)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 app,

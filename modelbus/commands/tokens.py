@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.http.auth import ROLES, TokenAuthority
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.http.auth import TokenAuthority
+
+# Kept here rather than imported: importing shared.http.auth loads FastAPI, a second
+# per CLI call; tests check the two lists agree.
+ROLES = ("viewer", "data-scientist", "approver", "admin")
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +30,8 @@ def register(subparsers: Any) -> None:
 
 async def _authority() -> TokenAuthority:
     import asyncpg
+
+    from shared.http.auth import TokenAuthority
 
     pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
     authority = TokenAuthority(pool)

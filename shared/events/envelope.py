@@ -70,7 +70,10 @@ def new_event(
 
 
 def encode(event: Event[Any]) -> bytes:
-    return orjson.dumps(event.model_dump(mode="json", by_alias=True, exclude_none=True))
+    # CloudEvents attributes are absent rather than null; payload fields keep their nulls.
+    doc = event.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"data"})
+    doc["data"] = event.data.model_dump(mode="json", by_alias=True)
+    return orjson.dumps(doc)
 
 
 def decode(raw: bytes | None, *, expected: Topic | None = None) -> Event[Any]:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.events.common import ArtifactRef, CheckResult, DeploymentStrategy, Payload
+from shared.events.common import (
+    ArtifactRef,
+    CheckResult,
+    DeploymentStrategy,
+    ModelMetadata,
+    Payload,
+    RiskTier,
+)
 
 
 class Decision(Payload):
+    """Why a version may or may not serve: the policy (name, version, digest of its file),
+    every check with its value, threshold and result, and the people who approved."""
+
     policy: str
     policy_version: str
     policy_digest: str
     checks: list[CheckResult]
     approvers: list[str] = Field(default_factory=list)
     strategy: DeploymentStrategy = Field(default_factory=DeploymentStrategy)
+    risk_tier: RiskTier | None = None
+    required_approvals: int = 0
+    comments: dict[str, str] = Field(default_factory=dict)  # approver -> comment
 
 
 class ReviewRequested(Payload):
@@ -28,6 +41,9 @@ class ModelApproved(Payload):
     version: int
     artifact: ArtifactRef
     decision: Decision
+    # The registered metadata, carried so the deployer need not read another service's
+    # state: it needs at least ``redact_fields`` for prediction logs.
+    metadata: ModelMetadata = Field(default_factory=ModelMetadata)
 
 
 class ModelRejected(Payload):
@@ -54,9 +70,19 @@ class ModelRetired(Payload):
 
 
 class AuditRecord(Payload):
-    """One link of the hash chain: ``hash = sha256(prev_hash || canonical(record without hash))``."""
+    """One link of a model's hash chain, one per lifecycle event of that model.
+
+    ``hash = sha256(canonical(record without seq and hash))`` where canonical is
+    ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` of the
+    fields as they appear in the event's ``data`` (null fields omitted). The record includes
+    ``prev_hash``, the hash of the model's previous record (64 zeros for the first), and
+    ``model_seq``, its position in the model's chain. ``seq`` is the position in governance's
+    global log (where it is bound by a second chain and signed checkpoints); it is left out
+    of ``hash`` so that replaying the topics into a fresh log gives every model the same chain.
+    """
 
     seq: int
+    model_seq: int = Field(default=1, ge=1)
     time: str
     actor: str
     action: str

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from shared.events.common import Payload, Window
+from shared.events.common import ArtifactRef, Payload, Window
 
 
 class Label(Payload):
@@ -20,6 +20,10 @@ class LabelsReceived(Payload):
 
 
 class FeatureDrift(Payload):
+    """One statistic of one feature in one window. ``threshold`` is the p-value bound
+    (after the Bonferroni correction) for ``ks`` and ``chi2``, else the statistic's bound;
+    ``wasserstein`` is in reference standard deviations."""
+
     feature: str
     method: Literal["psi", "ks", "chi2", "jensen_shannon", "wasserstein"]
     statistic: float
@@ -39,6 +43,9 @@ class DriftDetected(Payload):
     features: list[FeatureDrift]
     top_features: list[str]
     prediction_drift: FeatureDrift | None = None
+    # Recent labelled production rows (CSV: training feature columns + target column),
+    # for the trainer to append when it retrains.
+    labelled_data: ArtifactRef | None = None
 
 
 class PerformanceDegraded(Payload):
@@ -51,12 +58,14 @@ class PerformanceDegraded(Payload):
     baseline: float
     threshold: float
     window: Window
+    labelled_data: ArtifactRef | None = None
 
 
 class AlertResolved(Payload):
     model_name: str
     version: int
     alert_id: str
+    arm: str = "stable"
     kind: Literal["drift", "performance"]
     window: Window
 

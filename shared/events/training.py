@@ -54,13 +54,19 @@ class TrainingRequested(Payload):
     metadata: ModelMetadata = Field(default_factory=ModelMetadata)
     parent_version: int | None = None
     reason: Literal["manual", "drift", "performance", "schedule"] = "manual"
+    # Recent labelled production data (CSV: the same feature columns plus the target),
+    # appended to the training split; the holdout comes from ``dataset`` alone.
+    extra_data: ArtifactRef | None = None
 
 
 class CandidateResult(Payload):
+    """One trial of the search: an algorithm, its hyperparameters, its k-fold CV score."""
+
     algorithm: str
     params: dict[str, Any]
     cv_score: float
     cv_std: float
+    fit_time_s: float = 0.0
 
 
 class TrainingCompleted(Payload):
@@ -81,6 +87,11 @@ class TrainingCompleted(Payload):
     duration_s: float
     metadata: ModelMetadata = Field(default_factory=ModelMetadata)
     parent_version: int | None = None
+    reason: Literal["manual", "drift", "performance", "schedule"] = "manual"
+    # Permutation importance on the holdout, mean and std per feature (JSON).
+    importance: ArtifactRef | None = None
+    # The holdout as CSV (features, target, prediction): a reference sample for monitoring.
+    reference_sample: ArtifactRef | None = None
 
 
 class TrainingFailed(Payload):

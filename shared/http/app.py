@@ -22,7 +22,11 @@ def create_app(
     routers: list[APIRouter],
     auth: TokenAuthority,
 ) -> FastAPI:
-    app = FastAPI(title=f"modelbus {service}", version="1")
+    # No /docs, /redoc or /openapi.json: they would be routes without a token (deny by
+    # default); app.openapi() still builds the document for whoever needs it offline.
+    app = FastAPI(
+        title=f"modelbus {service}", version="1", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.auth = auth
 
     @app.get("/healthz", include_in_schema=False)

@@ -14,9 +14,9 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import Request
@@ -129,6 +129,9 @@ def require(role: Role) -> AuthDependency:
     The authority is taken from ``app.state.auth``, set when the service is wired.
     """
 
+    if role not in GRANTS:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+
     async def dependency(request: Request) -> Principal:
         principal = await authenticate_request(request)
         if principal.role not in GRANTS[role]:
@@ -149,3 +152,47 @@ async def authenticate_request(request: Request) -> Principal:
     if principal is None:
         raise Unauthorized("invalid or revoked token")
     return principal
+
+
+@dataclass(frozen=True)
+class RouteRole:
+    """A route of an app and the role its dependencies require (``None``: nothing required)."""
+
+    path: str
+    methods: frozenset[str]
+    role: Role | None
+
+
+def route_roles(app: Any) -> Iterator[RouteRole]:
+    """Every route of a FastAPI ``app`` with its required role, for the deny-by-default audit.
+
+    Routers included into the app are walked with their effective (prefixed) paths and
+    inherited dependencies; a route counts as protected when any dependency in its tree was
+    made by :func:`require`, or, for a raw Starlette route (no dependencies: the inference
+    hot path), when its endpoint says which ``required_role`` it checks itself.
+    """
+    try:  # recent FastAPI keeps included routers nested; this walks them
+        from fastapi.routing import iter_route_contexts
+
+        routes: Any = iter_route_contexts(app.routes)
+    except ImportError:  # older FastAPI flattens included routes into app.routes
+        routes = app.routes
+    for route in routes:
+        dependant = getattr(route, "dependant", None)
+        methods = getattr(route, "methods", None) or {"WEBSOCKET"}
+        endpoint = getattr(route, "endpoint", None)
+        role = _required_role(dependant) or getattr(endpoint, "required_role", None)
+        yield RouteRole(route.path, frozenset(methods), role)
+
+
+def _required_role(dependant: Any) -> Role | None:
+    if dependant is None:
+        return None
+    role: Role | None = getattr(dependant.call, "required_role", None)
+    if role is not None:
+        return role
+    for sub in dependant.dependencies:
+        found = _required_role(sub)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,1 @@
+"""Governance's HTTP API: decisions by people, the kill switch, and the queries."""

@@ -1,0 +1,148 @@
+"""What an audit record says about an event: who did what to which version, in brief.
+
+The summary keeps what an auditor asks first (reason, artifact digest, policy verdict,
+approvers, arm); the full payload is pinned by its digest. Pure and deterministic: the
+same event always gives the same description, so replays rebuild identical records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.events.deployment import (
+    DeploymentFailed,
+    ModelDeployed,
+    ModelPromoted,
+    ModelRolledBack,
+)
+from shared.events.envelope import Event
+from shared.events.governance import (
+    ModelApproved,
+    ModelRejected,
+    ModelRetired,
+    ModelSuspended,
+    ReviewRequested,
+)
+from shared.events.monitoring import AlertResolved, DriftDetected, PerformanceDegraded
+from shared.events.registry import ModelRegistered, ModelRegistrationFailed
+from shared.events.topics import BY_EVENT_TYPE
+from shared.events.training import TrainingCompleted, TrainingFailed
+
+
+@dataclass(frozen=True)
+class Description:
+    actor: str
+    action: str
+    version: int | None
+    summary: dict[str, Any]
+
+
+def describe(event: Event[Any]) -> Description:
+    data = event.data
+    service = event.source.rsplit("/", 1)[-1]
+    actor = _actor(data) or service
+    version = getattr(data, "version", None)
+    summary = {k: v for k, v in _summary(data).items() if v is not None}
+    return Description(actor, BY_EVENT_TYPE[event.type].name, version, summary)
+
+
+def _actor(data: Any) -> str | None:
+    if isinstance(data, ModelRegistered):
+        return data.registered_by
+    if isinstance(data, ReviewRequested):
+        return "policy"
+    if isinstance(data, ModelApproved):
+        return ",".join(data.decision.approvers) or "policy"
+    if isinstance(
+        data, ModelRejected | ModelSuspended | ModelRetired | ModelPromoted | ModelRolledBack
+    ):
+        return data.actor
+    return None
+
+
+def _verdict(decision: Any) -> dict[str, Any]:
+    return {
+        "policy": decision.policy,
+        "policy_version": decision.policy_version,
+        "policy_digest": decision.policy_digest,
+        "risk_tier": decision.risk_tier,
+        "failed_checks": [c.name for c in decision.checks if not c.passed],
+    }
+
+
+def _summary(data: Any) -> dict[str, Any]:
+    match data:
+        case TrainingCompleted():
+            return {
+                "job_id": data.job_id,
+                "algorithm": data.algorithm,
+                "artifact_sha256": data.artifact.sha256,
+                "metrics": data.metrics,
+                "reason": data.reason,
+            }
+        case TrainingFailed():
+            return {
+                "request_id": data.request_id,
+                "reason": data.reason,
+                "error_class": data.error_class,
+            }
+        case ModelRegistered():
+            return {
+                "artifact_sha256": data.artifact.sha256,
+                "source": data.source,
+                "risk_tier": data.metadata.risk_tier,
+                "owner": data.metadata.owner,
+                "metrics": data.metrics,
+                "parent_version": data.parent_version,
+            }
+        case ModelRegistrationFailed():
+            return {
+                "reference": data.reference,
+                "reason": data.reason,
+                "failed_checks": data.failed_checks,
+            }
+        case ReviewRequested():
+            return {**_verdict(data.decision), "required_approvals": data.required_approvals}
+        case ModelApproved():
+            return {
+                **_verdict(data.decision),
+                "artifact_sha256": data.artifact.sha256,
+                "approvers": data.decision.approvers,
+                "comments": data.decision.comments,
+                "strategy": data.decision.strategy.kind,
+            }
+        case ModelRejected():
+            return {
+                **_verdict(data.decision),
+                "failed_checks": data.failed_checks,
+                "comment": data.comment or None,
+            }
+        case ModelSuspended() | ModelRetired():
+            return {"reason": data.reason}
+        case ModelDeployed():
+            return {
+                "arm": data.arm,
+                "weight": data.weight,
+                "strategy": data.strategy.kind,
+                "replica": data.replica,
+            }
+        case ModelPromoted():
+            return {"previous_version": data.previous_version, "reason": data.reason}
+        case ModelRolledBack():
+            return {"restored_version": data.restored_version, "reason": data.reason}
+        case DeploymentFailed():
+            return {"stage": data.stage, "reason": data.reason, "still_serving": data.still_serving}
+        case DriftDetected():
+            return {"alert_id": data.alert_id, "arm": data.arm, "top_features": data.top_features}
+        case PerformanceDegraded():
+            return {
+                "alert_id": data.alert_id,
+                "arm": data.arm,
+                "metric": data.metric,
+                "value": data.value,
+                "threshold": data.threshold,
+            }
+        case AlertResolved():
+            return {"alert_id": data.alert_id, "kind": data.kind}
+    return {}

@@ -1,0 +1,144 @@
+"""Verifying the audit log: both chains, then every signed checkpoint against them.
+
+The verifier walks records in ``seq`` order and stops at the first thing wrong, naming its
+sequence number: a missing or out-of-place ``seq`` (a row deleted or moved), a record whose
+content no longer gives its hash (a row edited), a record that does not link to its
+model's previous record or to the global chain (rows swapped or replaced), a checkpoint
+whose signature is not the key's (forged), a checkpoint the recomputed chain no longer
+matches (the log rewritten consistently, without the key), and a checkpoint beyond the end
+of the log (the tail truncated). Without checkpoints the walk still catches edits and
+deletions, but not a truncated tail or a consistent rewrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from services.governance.audit.hashing import GENESIS, chain_hash, checkpoint_valid, record_hash
+from services.governance.audit.log import Checkpoint, row_to_record
+from shared.events.governance import AuditRecord
+from shared.store.db import Connection
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    reason: str
+
+
+@dataclass
+class Report:
+    records: int = 0
+    checkpoints: int = 0
+    head_seq: int = 0
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class ChainVerifier:
+    """Feed it ``(record, chain_hash)`` in ``seq`` order, then call :meth:`finish`."""
+
+    key: bytes
+    checkpoints: list[Checkpoint]
+    report: Report = field(default_factory=Report)
+    _chain: str = GENESIS
+    _heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._pending = {c.seq: c for c in self.checkpoints}
+
+    def _fail(self, seq: int, reason: str) -> None:
+        if self.report.problem is None:
+            self.report.problem = Problem(seq, reason)
+
+    def feed(self, record: AuditRecord, stored_chain_hash: str) -> bool:
+        """Check one record; ``False`` once something is broken (stop feeding then)."""
+        if self.report.problem is not None:
+            return False
+        expected = self.report.head_seq + 1
+        seq = record.seq
+        if seq != expected:
+            what = "is missing" if seq > expected else "appears twice or out of order"
+            self._fail(expected, f"record {expected} {what} (found seq {seq} next)")
+            return False
+        model_seq, prev = self._heads.get(record.model_name, (0, GENESIS))
+        if record_hash(record) != record.hash:
+            self._fail(seq, "record content does not match its hash (edited)")
+        elif record.model_seq != model_seq + 1 or record.prev_hash != prev:
+            self._fail(
+                seq,
+                f"record does not follow {record.model_name}'s previous record "
+                f"(model_seq {record.model_seq}, expected {model_seq + 1})",
+            )
+        else:
+            self._chain = chain_hash(seq, self._chain, record.hash)
+            if self._chain != stored_chain_hash:
+                self._fail(seq, "record is not where the global chain put it (moved or swapped)")
+        if self.report.problem is None:
+            self._heads[record.model_name] = (record.model_seq, record.hash)
+            self.report.head_seq = seq
+            self.report.records += 1
+            self._check_checkpoint(seq)
+        return self.report.problem is None
+
+    def _check_checkpoint(self, seq: int) -> None:
+        checkpoint = self._pending.pop(seq, None)
+        if checkpoint is None:
+            return
+        if not checkpoint_valid(
+            self.key, checkpoint.seq, checkpoint.chain_hash, checkpoint.signature
+        ):
+            self._fail(seq, "checkpoint signature is invalid (forged, or not this key)")
+        elif checkpoint.chain_hash != self._chain:
+            self._fail(
+                seq,
+                "signed checkpoint does not match the chain: the log was rewritten "
+                f"at or before seq {seq}",
+            )
+        else:
+            self.report.checkpoints += 1
+
+    def finish(self) -> Report:
+        if self.report.problem is None and self._pending:
+            beyond = min(self._pending)
+            self._fail(
+                self.report.head_seq + 1,
+                f"the log ends at seq {self.report.head_seq} but a checkpoint was signed "
+                f"at seq {beyond}: records were removed from the end",
+            )
+        return self.report
+
+
+def verify_records(
+    key: bytes, checkpoints: list[Checkpoint], records: Iterable[tuple[AuditRecord, str]]
+) -> Report:
+    verifier = ChainVerifier(key, checkpoints)
+    for record, stored in records:
+        if not verifier.feed(record, stored):
+            break
+    return verifier.finish()
+
+
+async def verify_log(conn: Connection, key: bytes, page: int = 2000) -> Report:
+    """Verify the log in ``conn``'s schema, reading it page by page in ``seq`` order."""
+    checkpoints = [
+        Checkpoint(r["seq"], r["chain_hash"], r["signature"])
+        for r in await conn.fetch("SELECT seq, chain_hash, signature FROM audit_checkpoints")
+    ]
+    verifier = ChainVerifier(key, checkpoints)
+    after = None
+    while True:
+        rows = await conn.fetch(
+            "SELECT * FROM audit_log WHERE ($1::bigint IS NULL OR seq > $1) ORDER BY seq LIMIT $2",
+            after,
+            page,
+        )
+        if not rows or not all(verifier.feed(row_to_record(r), r["chain_hash"]) for r in rows):
+            break
+        after = rows[-1]["seq"]
+    return verifier.finish()

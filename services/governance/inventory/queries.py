@@ -1,0 +1,191 @@
+"""Read side of the inventory and the audit trail: what the HTTP queries return."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from services.governance.audit.log import row_to_record
+from services.governance.inventory.card import CardFacts
+from services.governance.inventory.serving import (
+    APPROVAL_ACTIONS,
+    SERVING_ACTIONS,
+    approved_after,
+    serving_after,
+    serving_versions,
+)
+from services.governance.policy.evaluate import Champion
+from shared.errors import NotFound
+from shared.events.governance import Decision
+from shared.events.registry import ModelRegistered
+from shared.store.db import Connection
+
+_MODELS = """
+SELECT m.*, latest.version AS latest_version, latest.status AS latest_status,
+       (SELECT coalesce(array_agg(r.version ORDER BY r.version), '{}') FROM reviews r
+         WHERE r.model_name = m.name AND r.status = 'open') AS open_reviews
+FROM models m
+LEFT JOIN LATERAL (SELECT v.version, v.status FROM versions v WHERE v.model_name = m.name
+                   ORDER BY v.version DESC LIMIT 1) AS latest ON true
+"""
+
+
+async def champion(conn: Connection, model: str, excluding: int) -> Champion | None:
+    """The version governance last approved for ``model`` and has not suspended or retired."""
+    row = await conn.fetchrow(
+        "SELECT version, registration -> 'metrics' AS metrics FROM versions"
+        " WHERE model_name = $1 AND status = 'approved' AND version <> $2"
+        " ORDER BY approved_at DESC, version DESC LIMIT 1",
+        model,
+        excluding,
+    )
+    return Champion(row["version"], json.loads(row["metrics"])) if row else None
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    serving = serving_versions(json.loads(row["serving"]))
+    # One word for a model: serving beats in review beats its latest version's status.
+    status = (
+        "serving"
+        if serving
+        else "in_review"
+        if row["open_reviews"]
+        else row["latest_status"] or "unregistered"
+    )
+    return {
+        "name": row["name"],
+        "owner": row["owner"],
+        "team": row["team"],
+        "risk_tier": row["risk_tier"],
+        "task": row["task"],
+        "status": status,
+        "latest_version": row["latest_version"],
+        "serving": serving,
+        "open_reviews": list(row["open_reviews"]),
+        "last_drift": json.loads(row["last_drift"]) if row["last_drift"] else None,
+        "last_approval": json.loads(row["last_approval"]) if row["last_approval"] else None,
+    }
+
+
+async def inventory(conn: Connection) -> list[dict[str, Any]]:
+    return [_entry(r) for r in await conn.fetch(_MODELS + " ORDER BY m.name")]
+
+
+async def model_detail(conn: Connection, model: str) -> dict[str, Any]:
+    row = await conn.fetchrow(_MODELS + " WHERE m.name = $1", model)
+    if row is None:
+        raise NotFound(f"governance knows no model named {model!r}")
+    versions = await conn.fetch(
+        "SELECT version, status, status_reason, registered_at, decided_at,"
+        " registration -> 'metrics' AS metrics FROM versions WHERE model_name = $1"
+        " ORDER BY version",
+        model,
+    )
+    return {
+        **_entry(row),
+        "versions": [
+            {
+                "version": v["version"],
+                "status": v["status"],
+                "reason": v["status_reason"],
+                "registered_at": v["registered_at"].isoformat(),
+                "decided_at": v["decided_at"].isoformat() if v["decided_at"] else None,
+                "metrics": json.loads(v["metrics"]),
+            }
+            for v in versions
+        ],
+    }
+
+
+async def open_reviews(conn: Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT r.model_name, r.version, r.required_approvals, r.requested_at,"
+        " v.registration -> 'metadata' ->> 'owner' AS owner,"
+        " v.registration -> 'metadata' ->> 'risk_tier' AS risk_tier,"
+        " coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at) FROM approvals a"
+        "   WHERE a.model_name = r.model_name AND a.version = r.version), '{}') AS approvers"
+        " FROM reviews r JOIN versions v USING (model_name, version)"
+        " WHERE r.status = 'open' ORDER BY r.requested_at"
+    )
+    return [
+        {
+            "model_name": r["model_name"],
+            "version": r["version"],
+            "owner": r["owner"],
+            "risk_tier": r["risk_tier"],
+            "required_approvals": r["required_approvals"],
+            "approvers": list(r["approvers"]),
+            "requested_at": r["requested_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+
+async def audit_records(
+    conn: Connection,
+    *,
+    model: str | None = None,
+    version: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Audit records in chain order; with ``limit``, the latest ``limit`` of them."""
+    rows = await conn.fetch(
+        "SELECT * FROM (SELECT * FROM audit_log"
+        " WHERE ($1::text IS NULL OR model_name = $1) AND ($2::int IS NULL OR version = $2)"
+        " ORDER BY seq DESC LIMIT $3) AS latest ORDER BY seq",
+        model,
+        version,
+        limit,
+    )
+    return [row_to_record(r).model_dump(mode="json") for r in rows]
+
+
+async def as_of(conn: Connection, moment: datetime, model: str | None) -> dict[str, Any]:
+    """What was approved and what was serving at ``moment``, per model, from the trail."""
+    rows = await conn.fetch(
+        "SELECT model_name, action, version, summary FROM audit_log"
+        " WHERE time <= $1 AND action = ANY($2::text[]) AND ($3::text IS NULL OR model_name = $3)"
+        " ORDER BY model_name, model_seq",
+        moment,
+        sorted(SERVING_ACTIONS | APPROVAL_ACTIONS),
+        model,
+    )
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_model.setdefault(r["model_name"], []).append(
+            {"action": r["action"], "version": r["version"], "summary": json.loads(r["summary"])}
+        )
+    return {
+        "time": moment.isoformat(),
+        "models": {
+            name: {
+                "approved": approved_after(records),
+                "serving": serving_versions(serving_after(records)),
+            }
+            for name, records in by_model.items()
+        },
+    }
+
+
+async def card_facts(conn: Connection, model: str, version: int) -> CardFacts:
+    row = await conn.fetchrow(
+        "SELECT status, status_reason, registration, decision FROM versions"
+        " WHERE model_name = $1 AND version = $2",
+        model,
+        version,
+    )
+    if row is None:
+        raise NotFound(f"governance knows no version {version} of {model!r}")
+    history = await conn.fetch(
+        "SELECT * FROM audit_log WHERE model_name = $1 AND version = $2 ORDER BY model_seq",
+        model,
+        version,
+    )
+    return CardFacts(
+        registration=ModelRegistered.model_validate_json(row["registration"]),
+        status=row["status"],
+        status_reason=row["status_reason"],
+        decision=Decision.model_validate_json(row["decision"]) if row["decision"] else None,
+        history=[row_to_record(r) for r in history],
+    )

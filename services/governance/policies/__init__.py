@@ -1,0 +1,1 @@
+"""Shipped governance policies (YAML); see services/governance/policy/rules.py."""

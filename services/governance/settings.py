@@ -1,0 +1,40 @@
+"""Settings of the governance service (``MODELBUS_GOVERNANCE_*``), next to the shared ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.secrets import StrongSecret
+
+SHIPPED_POLICIES = Path(__file__).resolve().parent / "policies"
+
+
+class GovernanceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELBUS_GOVERNANCE_", extra="ignore")
+
+    # Policies in this directory replace shipped ones of the same name and add new ones.
+    policy_dir: Path | None = None
+    # Signs audit checkpoints. Kept outside Postgres on purpose: whoever can rewrite the
+    # audit tables must not also be able to forge the checkpoints that expose the rewrite.
+    audit_key: StrongSecret
+    # A signed checkpoint is written after every this many audit records.
+    checkpoint_every: int = Field(default=100, ge=1)
+
+
+class ConfigurationError(RuntimeError):
+    """Governance refuses to start: a setting is missing, empty, or a known default."""
+
+
+def load_settings() -> GovernanceSettings:
+    """The settings from the environment, or one error naming every bad variable."""
+    try:
+        return GovernanceSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MODELBUS_GOVERNANCE_{'_'.join(str(p) for p in e['loc']).upper()} {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigurationError(f"governance cannot start: {problems}") from exc

@@ -1,0 +1,81 @@
+"""The viewer's queries: inventory, what was approved and serving at time T, trail, card."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.integration.governance.conftest import FOREIGN_REPLIES, LOOP, Governance
+from tests.unit.governance.factories import deployed, drift, promoted, registered
+
+pytestmark = [pytest.mark.integration, LOOP]
+
+
+async def test_inventory_point_in_time_trail_and_card(governance: Governance, unique: str) -> None:
+    name = f"inv-{unique}"
+    [reg1] = await governance.publish(registered(name, 1, accuracy=0.91))
+    await governance.next_event("model.approved", name)
+    [dep1] = await governance.publish(deployed(name, 1), source="deployer")
+    await governance.wait_for(lambda: governance.audited(dep1), "v1 deployment audited")
+    serving_v1_only = datetime.now(UTC)
+    await governance.publish(registered(name, 2, accuracy=0.93))
+    await governance.next_event("model.approved", name, count=2)
+    for payload in (deployed(name, 2, "canary", 0.1), promoted(name, 2, 1), drift(name, 2)):
+        [event] = await governance.publish(payload, source="deployer")
+        await governance.wait_for(lambda e=event: governance.audited(e), payload.__class__.__name__)
+
+    async with governance.client("vic") as viewer:
+        inventory = (await viewer.get("/models")).json()
+        [entry] = [m for m in inventory if m["name"] == name]
+        assert entry["owner"] == "olivia" and entry["risk_tier"] == "low"
+        assert entry["status"] == "serving" and entry["latest_version"] == 2
+        assert entry["serving"] == [{"version": 2, "arm": "stable", "weight": 1.0}]
+        assert entry["open_reviews"] == []
+        assert entry["last_approval"]["version"] == 2
+        assert entry["last_drift"]["version"] == 2
+        assert entry["last_drift"]["top_features"] == ["petal_length"]
+
+        detail = (await viewer.get(f"/models/{name}")).json()
+        assert [(v["version"], v["status"]) for v in detail["versions"]] == [
+            (1, "approved"),
+            (2, "approved"),
+        ]
+
+        then = (
+            await viewer.get("/as-of", params={"time": serving_v1_only.isoformat(), "model": name})
+        ).json()["models"][name]
+        assert then == {
+            "approved": [1],
+            "serving": [{"version": 1, "arm": "stable", "weight": 1.0}],
+        }
+        before = (await viewer.get("/as-of", params={"time": reg1.time.isoformat()})).json()
+        assert name not in before["models"]
+        naive = await viewer.get("/as-of", params={"time": "2025-01-01T00:00:00"})
+        assert naive.status_code == 400
+
+        trail = (await viewer.get(f"/models/{name}/audit")).json()
+        mine = [r for r in trail if r["action"] not in FOREIGN_REPLIES]
+        assert [r["action"] for r in mine] == [
+            "model.registered",
+            "model.approved",
+            "model.deployed",
+            "model.registered",
+            "model.approved",
+            "model.deployed",
+            "model.promoted",
+            "drift.detected",
+        ]
+        assert [r["model_seq"] for r in trail] == list(range(1, len(trail) + 1))
+        assert all(r["prev_hash"] == p["hash"] for p, r in itertools.pairwise(trail))
+
+        card = await viewer.get(f"/models/{name}/versions/2/card")
+        assert card.headers["content-type"].startswith("text/markdown")
+        assert "# Model card" in card.text and "| accuracy | 0.93 |" in card.text
+        assert "| metric.accuracy | pass | 0.93 |" in card.text
+        assert "model.promoted" in card.text and "drift.detected" in card.text
+        assert (await viewer.get(f"/models/{name}/versions/7/card")).status_code == 404
+
+        tail = (await viewer.get("/audit", params={"model": name, "limit": 2})).json()
+        assert [r["seq"] for r in tail] == [r["seq"] for r in trail[-2:]]

@@ -1,0 +1,161 @@
+"""Deny by default, for every service: each HTTP route declares the role it needs.
+
+Each service's app is built exactly as the runtime builds it (its ``DEFINITION.build`` on
+real infrastructure, then ``create_app``), but in a throwaway schema and without starting
+its consumers or workers, so nothing it would do in the background happens. Then:
+
+* every route outside the explicit public list carries a :func:`shared.http.auth.require`
+  dependency (found by its ``required_role``);
+* without a token, or with a bad one, every such route answers 401 with
+  ``WWW-Authenticate: Bearer``; with a token whose role is not enough, 403;
+* with a role that is enough, safe (GET) routes never answer 401 or 403. Unsafe routes are
+  not called with sufficient roles here: that would act; each service's own role table
+  covers them (governance: tests/integration/governance/test_roles.py).
+
+Services are discovered from the default port table, so a new service is covered as soon
+as it exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from shared.bus.kafka import start_producer
+from shared.http.app import PUBLIC_PATHS, create_app
+from shared.http.auth import GRANTS, ROLES, RouteRole, TokenAuthority, route_roles
+from shared.runtime import Infrastructure, ServiceDefinition, connect_and_migrate
+from shared.settings import DEFAULT_PORTS, Settings
+from shared.store.artifacts import open_store
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+SERVICES = tuple(sorted(DEFAULT_PORTS))
+# Routes a caller may reach without a token, per service, on top of PUBLIC_PATHS: the
+# Open Inference Protocol's health endpoints, which KServe clients probe without a token.
+EXTRA_PUBLIC = {"deployer": frozenset({"/v2/health/live", "/v2/health/ready"})}
+# Secrets a service refuses to start without (there are no defaults).
+SECRETS = {"MODELBUS_GOVERNANCE_AUDIT_KEY": "auth-routes-test-7c1f9a2e4b6d8c0e2f4a6b8d"}
+
+
+@dataclass
+class Built:
+    app: FastAPI
+    routes: list[RouteRole]
+    tokens: dict[str, str]  # role -> token
+
+
+def _public(service: str, path: str) -> bool:
+    return path in PUBLIC_PATHS | EXTRA_PUBLIC.get(service, frozenset())
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def built(
+    database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Built]]:
+    settings = Settings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        home=tmp_path_factory.mktemp("auth-routes"),
+        http_port=0,
+    )
+    suffix = uuid.uuid4().hex[:8]
+    producer = await start_producer(settings)
+    pools: list[Any] = []
+    apps: dict[str, Built] = {}
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in SECRETS.items():
+                env.setenv(name, value)
+            for service in SERVICES:
+                real: ServiceDefinition = importlib.import_module(
+                    f"services.{service}.bootstrap"
+                ).DEFINITION
+                probe = ServiceDefinition(
+                    f"authprobe_{service}_{suffix}", real.migrations, real.build
+                )
+                pool = await connect_and_migrate(probe, settings)
+                pools.append((pool, probe.name))
+                auth = TokenAuthority(pool)
+                await auth.ensure_schema()
+                infra = Infrastructure(
+                    probe.name,
+                    settings,
+                    pool,
+                    await open_store(settings.artifact_store_url(), pool),
+                    producer,
+                    auth,
+                )
+                parts = await real.build(infra)
+                app = create_app(service, lambda: True, parts.routers, auth)
+                tokens = {role: await auth.issue(f"probe-{role}", role) for role in ROLES}
+                apps[service] = Built(app, list(route_roles(app)), tokens)
+        yield apps
+    finally:
+        for pool, schema in pools:
+            await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await pool.close()
+        await producer.stop()
+
+
+def _url(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def _guarded(built: Built, service: str) -> list[tuple[str, RouteRole]]:
+    return [
+        (method, r)
+        for r in built.routes
+        if not _public(service, r.path)
+        for method in sorted(r.methods)
+        if method not in ("HEAD", "WEBSOCKET")
+    ]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_route_declares_a_role(built: dict[str, Built], service: str) -> None:
+    unguarded = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in built[service].routes
+        if r.role is None and not _public(service, r.path)
+    ]
+    assert unguarded == [], f"{service} has routes anyone can call"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_missing_bad_and_insufficient_tokens(built: dict[str, Built], service: str) -> None:
+    app = built[service]
+    transport = httpx.ASGITransport(app=app.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
+        for method, route in _guarded(app, service):
+            url = _url(route.path)
+            for headers in ({}, {"Authorization": "Bearer mb_000000000000_forged"}):
+                response = await client.request(method, url, headers=headers)
+                assert response.status_code == 401, f"{method} {route.path}: {response.text}"
+                assert response.headers.get("www-authenticate") == "Bearer"
+            for role in ROLES:
+                headers = {"Authorization": f"Bearer {app.tokens[role]}"}
+                if role in GRANTS[route.role]:  # type: ignore[index]
+                    if method == "GET":
+                        response = await client.request(method, url, headers=headers)
+                        assert response.status_code not in (401, 403), (
+                            f"{method} {route.path} as {role}: {response.text}"
+                        )
+                    continue
+                response = await client.request(method, url, headers=headers)
+                assert response.status_code == 403, f"{method} {route.path} as {role}"
+
+
+async def test_public_routes_are_only_the_listed_ones(built: dict[str, Built]) -> None:
+    for service, app in built.items():
+        public = {r.path for r in app.routes if r.role is None}
+        assert public <= PUBLIC_PATHS | EXTRA_PUBLIC.get(service, frozenset()), service

@@ -1,0 +1,101 @@
+"""Audit descriptions of events, and the serving fold used for "now" and "as of T"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.governance.audit.describe import describe
+from services.governance.handlers import AUDITED_TOPICS
+from services.governance.inventory.serving import approved_after, next_serving, serving_after
+from shared.events.envelope import new_event
+from shared.events.governance import Decision, ModelApproved, ModelSuspended
+from tests.unit.governance.factories import SHA, deployed, promoted, registered, rolled_back
+
+LIFECYCLE = {
+    "training.completed",
+    "training.failed",
+    "model.registered",
+    "model.registration_failed",
+    "review.requested",
+    "model.approved",
+    "model.rejected",
+    "model.suspended",
+    "model.retired",
+    "model.deployed",
+    "model.promoted",
+    "model.rolled_back",
+    "deployment.failed",
+    "drift.detected",
+    "performance.degraded",
+    "monitor.alert_resolved",
+}
+
+
+def test_governance_consumes_every_lifecycle_topic_it_must_audit() -> None:
+    assert set(AUDITED_TOPICS) == LIFECYCLE
+
+
+def test_descriptions_name_actor_version_and_what_an_auditor_asks_first() -> None:
+    reg = registered("m", registered_by="ci-bot")
+    about = describe(new_event(reg, source="registry"))
+    assert (about.actor, about.action, about.version) == ("ci-bot", "model.registered", 1)
+    assert about.summary["artifact_sha256"] == SHA
+    decision = Decision(
+        policy="default",
+        policy_version="1",
+        policy_digest="d" * 64,
+        checks=[],
+        approvers=["ann", "bob"],
+        comments={"ann": "ok"},
+    )
+    approved = describe(
+        new_event(
+            ModelApproved(model_name="m", version=1, artifact=reg.artifact, decision=decision),
+            source="governance",
+        )
+    )
+    assert approved.actor == "ann,bob"
+    assert approved.summary["policy_digest"] == "d" * 64
+    assert approved.summary["comments"] == {"ann": "ok"}
+    deploy = describe(new_event(deployed("m", 1, "canary", 0.1), source="deployer"))
+    assert deploy.actor == "deployer" and deploy.summary["arm"] == "canary"
+    assert "replica" in deploy.summary and None not in deploy.summary.values()
+
+
+def _fold(*payloads: Any) -> list[dict[str, Any]]:
+    records = []
+    for p in payloads:
+        about = describe(new_event(p, source="test"))
+        records.append({"action": about.action, "version": about.version, "summary": about.summary})
+    return records
+
+
+def test_canary_promotion_and_rollback() -> None:
+    steps = _fold(deployed("m", 1), deployed("m", 2, "canary", 0.1))
+    assert serving_after(steps) == {
+        "1": {"arm": "stable", "weight": 1.0},
+        "2": {"arm": "canary", "weight": 0.1},
+    }
+    promoted_state = serving_after([*steps, *_fold(promoted("m", 2, 1))])
+    assert promoted_state == {"2": {"arm": "stable", "weight": 1.0}}
+    rolled = serving_after([*steps, *_fold(promoted("m", 2, 1), rolled_back("m", 2, 1))])
+    assert rolled == {"1": {"arm": "stable", "weight": 1.0}}
+
+
+def test_a_new_stable_deployment_replaces_the_old_and_suspension_stops_serving() -> None:
+    assert serving_after(_fold(deployed("m", 1), deployed("m", 2))) == {
+        "2": {"arm": "stable", "weight": 1.0}
+    }
+    suspended = ModelSuspended(model_name="m", version=2, reason="bias", actor="root")
+    assert serving_after(_fold(deployed("m", 2), suspended)) == {}
+    assert next_serving({}, "model.deployed", None, {}) == {}
+
+
+def test_approved_versions_as_of_a_point_in_the_trail() -> None:
+    records = [
+        {"action": "model.approved", "version": 1},
+        {"action": "model.approved", "version": 2},
+        {"action": "model.suspended", "version": 1},
+    ]
+    assert approved_after(records[:2]) == [1, 2]
+    assert approved_after(records) == [2]
