@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 
+from services.monitor import api, handlers
+from services.monitor.config import MonitorSettings
+from services.monitor.versions import VersionCache
+from services.monitor.worker import Worker
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
-async def build(infra: Infrastructure) -> ServiceParts:
-    return ServiceParts()
+def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
+    """The monitor, with its own settings (tests pass short horizons and ticks)."""
+
+    async def build(infra: Infrastructure) -> ServiceParts:
+        config = settings or MonitorSettings()
+        worker = Worker(infra.pool, infra.artifacts, config, VersionCache())
+        return ServiceParts(
+            handlers={
+                "model.registered": partial(
+                    handlers.on_model_registered, store=infra.artifacts, settings=config
+                ),
+                "model.deployed": handlers.on_model_deployed,
+                "predictions.logged": partial(handlers.on_prediction_logged, settings=config),
+                "labels.received": handlers.on_labels_received,
+            },
+            routers=[api.router(infra.pool)],
+            workers=[worker.run],
+        )
+
+    return ServiceDefinition("monitor", resources.files("services.monitor") / "migrations", build)
 
 
-DEFINITION = ServiceDefinition("monitor", resources.files("services.monitor") / "migrations", build)
+DEFINITION = definition()
