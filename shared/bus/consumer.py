@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+import orjson
 import structlog
 
 from shared import metrics
@@ -67,6 +68,11 @@ class DeadLetter:
 class Decoded:
     record: Record
     event: Event[Any]
+
+
+# What a dead letter keeps of the original's key and headers at most (see _fit_dead_letter).
+_KEEP_KEY_BYTES = 1024
+_KEEP_HEADER_BYTES = 16 * 1024
 
 
 class _HandlerFailed(Exception):
@@ -209,8 +215,8 @@ class BatchProcessor:
             error_class=type(error).__name__,
             error=message[:500],
         )
-        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
-        headers.update(
+        key, value, headers = _fit_dead_letter(
+            record,
             {
                 "modelbus.dlq.topic": record.topic,
                 "modelbus.dlq.partition": str(record.partition),
@@ -218,13 +224,33 @@ class BatchProcessor:
                 "modelbus.dlq.error_class": type(error).__name__,
                 "modelbus.dlq.error_message": message[:4000],
                 "modelbus.dlq.consumer": self.consumer,
-            }
+            },
         )
         await outbox.add_raw(
-            conn,
-            topic=TOPICS[record.topic].dead_letter,
-            key=(record.key or b"").decode("utf-8", "replace"),
-            value=record.value or b"",
-            headers=headers,
+            conn, topic=TOPICS[record.topic].dead_letter, key=key, value=value, headers=headers
         )
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic, type(error).__name__).inc()
+
+
+def _fit_dead_letter(record: Record, reason: dict[str, str]) -> tuple[str, bytes, dict[str, str]]:
+    """The dead letter's key, value and headers, cut to what the relay can publish.
+
+    A dead letter that could not be published would stall the relay, and every event queued
+    behind it, for good. So the original key, headers and value are kept as far as they fit
+    into one record, and a header says what was cut (the original stays at its offset).
+    """
+    raw_key = record.key or b""
+    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+    if sum(len(k) + len(v) for k, v in headers.items()) > _KEEP_HEADER_BYTES:
+        headers = {"modelbus.dlq.headers_dropped": str(len(headers))}
+    if len(raw_key) > _KEEP_KEY_BYTES:
+        headers["modelbus.dlq.key_truncated_from"] = str(len(raw_key))
+    key = raw_key[:_KEEP_KEY_BYTES].decode("utf-8", "replace")
+    headers.update(reason)
+    value = record.value or b""
+    # Room left for the value, keeping some for the one header that may still be added.
+    room = outbox.MAX_RECORD_BYTES - len(key.encode()) - len(orjson.dumps(headers)) - 64
+    if len(value) > room:
+        headers["modelbus.dlq.value_truncated_from"] = str(len(value))
+        value = value[:room]
+    return key, value, headers

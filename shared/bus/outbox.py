@@ -13,11 +13,16 @@ from typing import Any
 
 import orjson
 
+from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES
+from shared.errors import PayloadTooLarge
 from shared.events.envelope import CONTENT_TYPE, Event, encode
 from shared.events.topics import BY_EVENT_TYPE
 from shared.store.db import Connection
 
 SLOTS = 64
+# The largest key + value + headers the relay's producer sends (its max_request_size is the
+# topic limit), less room for the record's own framing.
+MAX_RECORD_BYTES = TOPIC_MAX_MESSAGE_BYTES - 16 * 1024
 _INSERT = "INSERT INTO outbox (topic, key, slot, value, headers) VALUES ($1, $2, $3, $4, $5)"
 
 
@@ -27,7 +32,16 @@ def slot_of(key: str) -> int:
 
 
 def _row(topic: str, key: str, value: bytes, headers: dict[str, str]) -> tuple[Any, ...]:
-    return (topic, key, slot_of(key), value, orjson.dumps(headers).decode())
+    encoded_headers = orjson.dumps(headers).decode()
+    size = len(value) + len(key.encode()) + len(encoded_headers)
+    if size > MAX_RECORD_BYTES:
+        # Refused here, in the writer's transaction: a row the relay cannot send would stall
+        # every row queued behind it.
+        raise PayloadTooLarge(
+            f"a {topic} record of {size} bytes exceeds the {MAX_RECORD_BYTES}-byte limit; "
+            "large things travel by claim check (uri, sha256, size)"
+        )
+    return (topic, key, slot_of(key), value, encoded_headers)
 
 
 def _event_row(event: Event[Any]) -> tuple[Any, ...]:

@@ -23,7 +23,10 @@ P = TypeVar("P", bound=Payload)
 
 
 class Event(BaseModel, Generic[P]):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Extension attributes other producers add (traceparent, partitionkey, ...) are legal
+    # CloudEvents and must not dead-letter an event; modelbus does not carry them on.
+    # The payload, by contrast, is strict (extra="forbid" on every Payload).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     specversion: Literal["1.0"] = "1.0"
     id: str

@@ -1,0 +1,111 @@
+"""What the consumer decides before touching the database: dead letter or event, retry or not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError
+
+from shared.bus.consumer import BatchProcessor, DeadLetter, Decoded
+from shared.bus.retry import Backoff, is_transient
+from shared.errors import Conflict, InvalidEvent, InvalidInput, Unavailable
+from shared.events.envelope import encode, new_event
+from tests.unit.events.samples import SAMPLES
+
+
+def record(topic: str, value: bytes | None, offset: int = 7) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic=topic,
+        partition=2,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"m",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value or b""),
+        headers=(),
+    )
+
+
+def processor(max_event_bytes: int = 1_048_576) -> BatchProcessor:
+    pool: Any = None  # decoding never touches the database
+    return BatchProcessor(
+        pool, service="svc", consumer="svc", handlers={}, max_event_bytes=max_event_bytes
+    )
+
+
+def test_a_valid_event_is_decoded() -> None:
+    event = new_event(SAMPLES["labels.received"], source="test")
+    decoded = processor().decode(record("labels.received", encode(event)))
+    assert isinstance(decoded, Decoded)
+    assert decoded.event == event
+
+
+@pytest.mark.parametrize(
+    ("topic", "value", "reason"),
+    [
+        ("labels.received", b"{", "value is not JSON"),
+        ("labels.received", None, "tombstone"),
+        (
+            "model.submitted",
+            encode(new_event(SAMPLES["labels.received"], source="t")),
+            "does not belong on topic 'model.submitted'",
+        ),
+        ("labels.received", b" " * 2048, "value of 2048 bytes exceeds the event limit of 1024"),
+    ],
+)
+def test_undecodable_records_become_dead_letters(
+    topic: str, value: bytes | None, reason: str
+) -> None:
+    decoded = processor(max_event_bytes=1024).decode(record(topic, value))
+    assert isinstance(decoded, DeadLetter)
+    assert isinstance(decoded.error, InvalidEvent)
+    assert reason in str(decoded.error)
+    # One dead letter per record position, however often the record is redelivered.
+    assert decoded.dedupe_id == f"dlq:{topic}:2:7"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        Unavailable("db down"),
+        ConnectionRefusedError(),
+        asyncpg.exceptions.ConnectionDoesNotExistError("gone"),
+        asyncpg.exceptions.CannotConnectNowError("starting"),
+        asyncpg.exceptions.AdminShutdownError("shutdown"),
+        asyncpg.exceptions.DeadlockDetectedError("deadlock"),
+        KafkaConnectionError(),
+    ],
+)
+def test_outages_are_transient(exc: BaseException) -> None:
+    assert is_transient(exc)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        InvalidInput("bad"),
+        InvalidEvent("bad"),
+        Conflict("taken"),
+        ValueError("bug"),
+        asyncpg.exceptions.UndefinedTableError("no table"),
+        UnknownTopicOrPartitionError(),
+    ],
+)
+def test_bad_input_and_bugs_are_not_transient(exc: BaseException) -> None:
+    assert not is_transient(exc)
+
+
+def test_backoff_grows_to_its_cap_and_resets() -> None:
+    backoff = Backoff(initial_s=0.1, cap_s=1.0)
+    delays = [backoff.next_delay() for _ in range(8)]
+    assert 0.05 <= delays[0] <= 0.1
+    assert all(d <= 1.0 for d in delays)
+    assert delays[-1] >= 0.5  # capped, jittered down by at most half
+    backoff.reset()
+    assert backoff.next_delay() <= 0.1
