@@ -1,11 +1,12 @@
 """Throughput of the reliable path next to raw aiokafka, measured in one run on one broker.
 
     ./run bench bus [--events N] [--keys K] [--per-transaction T] [--repeat R]
-                    [--concurrency C] [--effect insert|none]
+                    [--concurrency C] [--effect insert-batch|insert|none]
 
 reliable: events written with ``shared.bus.outbox.add`` in transactions of T, published by
     ``OutboxRelay``, consumed by the shared faststream subscriber into ``BatchProcessor``
-    (inbox claim, one INSERT per event by the handler, dead-letter checks), offsets committed
+    (inbox claim, the handler's INSERT per event -- one executemany per run of events with
+    the default batch handler, a round trip each with ``insert`` -- dead-letter checks), offsets committed
     after each batch. Timed from the first outbox write until the last effect is committed.
 raw: the same encoded values and keys through a producer built the same way (acks=all,
     idempotent where the broker allows) and an ``AIOKafkaConsumer`` that commits after
@@ -38,7 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from modelbus.embedded import EmbeddedPostgres, TansuBroker, pick_free_port
 from shared.bus import outbox
-from shared.bus.consumer import BatchProcessor
+from shared.bus.consumer import BatchHandler, BatchProcessor, Handler, batch
 from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
 from shared.bus.subscriber import subscribe
@@ -177,7 +178,18 @@ async def no_effect(event: Event[Any], uow: UnitOfWork) -> None:
     """For comparison: what the path costs without the handler's own round trip."""
 
 
-HANDLERS = {"insert": insert_effect, "none": no_effect}
+async def insert_batch_effect(events: list[Event[Any]], uow: UnitOfWork) -> None:
+    """The same INSERTs from a batch handler: one ``executemany`` per run of events."""
+    await uow.conn.executemany(
+        "INSERT INTO effects (event_id, model) VALUES ($1, $2)", [(e.id, e.key) for e in events]
+    )
+
+
+HANDLERS: dict[str, Handler | BatchHandler] = {
+    "insert": insert_effect,
+    "insert-batch": batch(insert_batch_effect),
+    "none": no_effect,
+}
 
 
 async def reliable_run(
@@ -302,7 +314,7 @@ def main() -> None:
     parser.add_argument(
         "--effect",
         choices=sorted(HANDLERS),
-        default="insert",
+        default="insert-batch",
         help="the handler's side effect per event",
     )
     args = parser.parse_args()

@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from starlette.types import ASGIApp
 
 from shared import metrics
-from shared.bus.consumer import BatchProcessor, Handler
+from shared.bus.consumer import BatchHandler, BatchProcessor, Handler
 from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, is_transient
@@ -55,7 +55,7 @@ class Infrastructure:
 
 @dataclass
 class ServiceParts:
-    handlers: dict[str, Handler] = field(default_factory=dict)
+    handlers: dict[str, Handler | BatchHandler] = field(default_factory=dict)
     routers: list[APIRouter] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     # Replicas sharing a group split the partitions; a service whose every replica must

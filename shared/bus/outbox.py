@@ -23,6 +23,7 @@ SLOTS = 64
 # The largest key + value + headers the relay's producer sends (its max_request_size is the
 # topic limit), less room for the record's own framing.
 MAX_RECORD_BYTES = TOPIC_MAX_MESSAGE_BYTES - 16 * 1024
+_COLUMNS = ("topic", "key", "slot", "value", "headers")
 _INSERT = "INSERT INTO outbox (topic, key, slot, value, headers) VALUES ($1, $2, $3, $4, $5)"
 
 
@@ -60,7 +61,10 @@ async def add(conn: Connection, *events: Event[Any]) -> None:
     if len(events) == 1:
         await conn.execute(_INSERT, *_event_row(events[0]))
     elif events:
-        await conn.executemany(_INSERT, [_event_row(e) for e in events])
+        # COPY: about twice as fast as executemany for a batch, and as transactional.
+        await conn.copy_records_to_table(
+            "outbox", records=[_event_row(e) for e in events], columns=_COLUMNS
+        )
 
 
 async def add_raw(

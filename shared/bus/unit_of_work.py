@@ -29,12 +29,14 @@ class UnitOfWork:
     cause: Event[Any] | None = None
     correlation_id: str | None = None
 
-    async def emit(self, data: Payload, *, subject: str | None = None) -> Event[Any]:
+    async def emit(
+        self, data: Payload, *, subject: str | None = None, caused_by: Event[Any] | None = None
+    ) -> Event[Any]:
         event = new_event(
             data,
             source=self.source,
             subject=subject,
-            caused_by=self.cause,
+            caused_by=caused_by or self.cause,
             correlation_id=self.correlation_id,
         )
         await outbox.add(self.conn, event)

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.bus.consumer import BatchProcessor
+from shared.bus.consumer import BatchProcessor, batch
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import Unavailable
 from shared.events.envelope import Event, encode
@@ -59,3 +59,33 @@ async def test_transient_failure_in_one_partition_retries_that_partition(
     rows = await pool.fetch("SELECT model, seq FROM effects ORDER BY n")
     for part in events.values():  # each partition applied in log order
         assert [r["seq"] for r in rows if r["model"] == part[0].key] == [seq_of(e) for e in part]
+
+
+async def test_a_batch_handler_applies_a_run_at_once_and_a_poison_event_alone_is_dead_lettered(
+    pool: asyncpg.Pool, schema: str
+) -> None:
+    events = [metrics_event(f"{schema}-m", seq) for seq in range(20)]
+    records = [record_of(encode(e), partition=0, offset=i) for i, e in enumerate(events)]
+    calls: list[int] = []
+
+    async def insert_all(batch_of: list[Event[Any]], uow: UnitOfWork) -> None:
+        calls.append(len(batch_of))
+        if any(seq_of(e) == 7 for e in batch_of):
+            raise ValueError("seq 7 cannot be applied")
+        await uow.conn.executemany(
+            "INSERT INTO effects (event_id, model, seq) VALUES ($1, $2, $3)",
+            [(e.id, e.key, seq_of(e)) for e in batch_of],
+        )
+
+    processor = BatchProcessor(
+        pool, service=schema, consumer=schema, handlers={TOPIC.name: batch(insert_all)}
+    )
+    await processor.process(records + records[:3])  # with three redeliveries
+
+    # One call for the whole run; after it failed, one call per event in isolation.
+    assert calls == [20] + [1] * 20
+    rows = await pool.fetch("SELECT seq FROM effects ORDER BY n")
+    assert [r["seq"] for r in rows] == [s for s in range(20) if s != 7]
+    dead = await pool.fetch("SELECT headers FROM outbox WHERE topic = $1", TOPIC.dead_letter)
+    assert len(dead) == 1
+    assert "seq 7 cannot be applied" in dead[0]["headers"]

@@ -21,7 +21,7 @@ class NoConnection:
     async def execute(self, *args: Any) -> str:
         raise AssertionError("an oversized row must be refused before it is written")
 
-    async def executemany(self, *args: Any) -> None:
+    async def copy_records_to_table(self, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("an oversized row must be refused before it is written")
 
 
