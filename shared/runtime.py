@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -55,7 +55,7 @@ class Infrastructure:
 
 @dataclass
 class ServiceParts:
-    handlers: dict[str, Handler | BatchHandler] = field(default_factory=dict)
+    handlers: Mapping[str, Handler | BatchHandler] = field(default_factory=dict)
     routers: list[APIRouter] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     # Replicas sharing a group split the partitions; a service whose every replica must

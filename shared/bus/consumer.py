@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -103,7 +103,7 @@ class BatchProcessor:
         *,
         service: str,
         consumer: str,
-        handlers: dict[str, Handler | BatchHandler],
+        handlers: Mapping[str, Handler | BatchHandler],
         max_event_bytes: int = 1_048_576,
         concurrency: int = 4,
     ) -> None:

@@ -47,7 +47,9 @@ def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -
     try:
         deadline = time.monotonic() + 150
         while not all(_ready(p) for p in ports.values()):
-            assert up.poll() is None, f"modelbus up exited early:\n{up.stdout.read() if up.stdout else ''}"
+            assert up.poll() is None, (
+                f"modelbus up exited early:\n{up.stdout.read() if up.stdout else ''}"
+            )
             assert time.monotonic() < deadline, "services not ready within 150 s"
             time.sleep(0.5)
         children = psutil.Process(up.pid).children(recursive=True)

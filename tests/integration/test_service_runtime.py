@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Depends
@@ -32,7 +32,9 @@ def definition(schema: str) -> ServiceDefinition:
         router = APIRouter()
 
         @router.get("/whoami")
-        async def whoami(principal: Principal = Depends(require("viewer"))) -> dict[str, str]:
+        async def whoami(
+            principal: Annotated[Principal, Depends(require("viewer"))],
+        ) -> dict[str, str]:
             return {"name": principal.name, "role": principal.role}
 
         return ServiceParts(handlers={"labels.received": on_labels}, routers=[router])
