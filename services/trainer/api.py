@@ -1,0 +1,85 @@
+"""HTTP routes of the trainer: ask for a training, follow its job."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from services.trainer import intake, jobs
+from shared.errors import InvalidInput, NotFound
+from shared.events.training import TrainingRequested
+from shared.http.auth import Principal, require
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+DataScientist = Annotated[Principal, Depends(require("data-scientist"))]
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+
+
+def parse_request(body: dict[str, Any], principal: Principal) -> TrainingRequested:
+    """A request from an HTTP body: ``request_id`` defaults to a fresh one (send your own
+    to make retries idempotent), ``metadata.owner`` to the caller."""
+    body = {"request_id": uuid.uuid4().hex, **body}
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and not metadata.get("owner"):
+        body["metadata"] = {**metadata, "owner": principal.name}
+    elif metadata is None:
+        body["metadata"] = {"owner": principal.name}
+    try:
+        request = TrainingRequested.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
+            for e in exc.errors()[:5]
+        )
+        raise InvalidInput(f"invalid training request: {problems}") from exc
+    _check_feasible(request)
+    return request
+
+
+def _check_feasible(request: TrainingRequested) -> None:
+    """Refuse now what the job would refuse later (metric, algorithms, hyperparameters)."""
+    from services.trainer.training.candidates import resolve
+    from services.trainer.training.errors import RequestError
+    from services.trainer.training.metrics import resolve_metric
+
+    try:
+        resolve_metric(request.metric, request.task)
+        resolve(request.candidates, request.task)
+    except RequestError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def router(pool: asyncpg.Pool) -> APIRouter:
+    routes = APIRouter(prefix="/v1", tags=["trainer"])
+
+    @routes.post("/training-requests", status_code=202)
+    async def request_training(
+        body: Annotated[dict[str, Any], Body()], principal: DataScientist
+    ) -> JSONResponse:
+        job, created = await intake.submit(pool, parse_request(body, principal))
+        return JSONResponse(job, status_code=202 if created else 200)
+
+    @routes.get("/jobs/{job_id}")
+    async def get_job(job_id: str, principal: Viewer) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            job = await jobs.get(conn, job_id)
+        if job is None:
+            raise NotFound(f"no training job {job_id!r}")
+        return job
+
+    @routes.get("/jobs")
+    async def list_jobs(
+        principal: Viewer,
+        model: str | None = None,
+        status: JobStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return {"jobs": await jobs.find(conn, model=model, status=status, limit=limit)}
+
+    return routes

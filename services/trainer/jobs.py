@@ -1,0 +1,184 @@
+"""The job table: recording requests, claiming work under a lease, finishing exactly once.
+
+Invariants (see migrations/0001_jobs.sql):
+
+* one job per ``request_id``: :func:`record` is ``INSERT ... ON CONFLICT DO NOTHING``,
+  so a request delivered twice, or announced by HTTP and then consumed, is one job;
+* :func:`claim` takes the oldest queued job, or a running one whose lease expired (its
+  trainer died), ``FOR UPDATE SKIP LOCKED`` so concurrent workers never take the same
+  one, and gives it a fresh ``lease_token``;
+* :func:`renew` and :func:`finish` only act while the caller's token is the job's token:
+  a worker that lost its lease can neither extend it nor finish the job. ``finish``
+  returns whether it changed the row; the caller emits the outcome event only then, in
+  the same transaction, so a job's outcome is written once however often it runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from shared.events.envelope import Event, decode, encode
+from shared.events.training import TrainingRequested
+from shared.store.db import Connection
+
+UNFINISHED = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    token: str
+    attempts: int
+    event: Event[Any]  # the training.requested event the job answers
+
+    @property
+    def request(self) -> TrainingRequested:
+        return self.event.data  # type: ignore[no-any-return]
+
+
+async def record(conn: Connection, event: Event[Any]) -> str | None:
+    """Queue a job for the request in ``event``; the new job's id, or None if it exists."""
+    request: TrainingRequested = event.data
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "INSERT INTO jobs (id, request_id, model_name, reason, request, request_event)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (request_id) DO NOTHING"
+        " RETURNING id",
+        uuid.uuid4().hex,
+        request.request_id,
+        request.model_name,
+        request.reason,
+        request.model_dump_json(by_alias=True),
+        encode(event),
+    )
+
+
+_CLAIM = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1,
+       lease_expires_at = now() + make_interval(secs => $2), heartbeat_at = now(),
+       started_at = coalesce(started_at, now()), progress = 'claimed', progress_fraction = 0
+WHERE id = (
+    SELECT id FROM jobs
+    WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < now())
+    ORDER BY created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, attempts, request_event
+"""
+
+
+async def claim(conn: Connection, lease_s: float) -> Claim | None:
+    token = uuid.uuid4().hex
+    row = await conn.fetchrow(_CLAIM, token, lease_s)
+    if row is None:
+        return None
+    return Claim(row["id"], token, row["attempts"], decode(bytes(row["request_event"])))
+
+
+async def renew(
+    conn: Connection, claim: Claim, lease_s: float, progress: str, fraction: float
+) -> bool:
+    """Extend the lease and record progress; False if the job is no longer ours."""
+    updated = await conn.fetchval(
+        "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3),"
+        " heartbeat_at = now(), progress = $4, progress_fraction = $5"
+        " WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING true",
+        claim.job_id,
+        claim.token,
+        lease_s,
+        progress[:500],
+        fraction,
+    )
+    return bool(updated)
+
+
+async def finish(
+    conn: Connection,
+    claim: Claim,
+    *,
+    succeeded: bool,
+    outcome: dict[str, Any],
+    failure_reason: str | None = None,
+) -> bool:
+    """Mark the job succeeded or failed if the caller still holds it; True if it did."""
+    updated = await conn.fetchval(
+        "UPDATE jobs SET status = $3, outcome = $4::jsonb, failure_reason = $5,"
+        " finished_at = now(), lease_token = NULL, lease_expires_at = NULL,"
+        " progress = $6, progress_fraction = 1"
+        " WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING true",
+        claim.job_id,
+        claim.token,
+        "succeeded" if succeeded else "failed",
+        orjson.dumps(outcome).decode(),
+        failure_reason,
+        "succeeded" if succeeded else "failed",
+    )
+    return bool(updated)
+
+
+async def release(conn: Connection, claim: Claim) -> None:
+    """Give a job back (the trainer is stopping cleanly): queued again, attempt not counted."""
+    await conn.execute(
+        "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_token = NULL,"
+        " lease_expires_at = NULL, progress = 'released by a stopping trainer'"
+        " WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        claim.job_id,
+        claim.token,
+    )
+
+
+_COLUMNS = (
+    "id, request_id, model_name, reason, status, attempts, progress, progress_fraction,"
+    " failure_reason, created_at, started_at, heartbeat_at, finished_at"
+)
+
+
+async def get(conn: Connection, job_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS}, request, outcome FROM jobs WHERE id = $1", job_id
+    )
+    return _view(row) if row is not None else None
+
+
+async def find(
+    conn: Connection, *, model: str | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM jobs WHERE ($1::text IS NULL OR model_name = $1)"
+        " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
+        model,
+        status,
+        limit,
+    )
+    return [_view(r) for r in rows]
+
+
+async def latest_request(conn: Connection, model: str) -> TrainingRequested | None:
+    raw = await conn.fetchval(
+        "SELECT request FROM jobs WHERE model_name = $1 ORDER BY created_at DESC LIMIT 1", model
+    )
+    return TrainingRequested.model_validate_json(raw) if raw is not None else None
+
+
+async def pending_retraining(conn: Connection, model: str) -> str | None:
+    """The id of a retraining job of ``model`` that has not finished, if there is one."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT id FROM jobs WHERE model_name = $1 AND reason IN ('drift', 'performance')"
+        " AND status IN ('queued', 'running') LIMIT 1",
+        model,
+    )
+
+
+def _view(row: Any) -> dict[str, Any]:
+    view = {("job_id" if k == "id" else k): v for k, v in dict(row).items()}
+    for key in ("request", "outcome"):
+        if isinstance(view.get(key), str):
+            view[key] = orjson.loads(view[key])
+    for key in ("created_at", "started_at", "heartbeat_at", "finished_at"):
+        if view.get(key) is not None:
+            view[key] = view[key].isoformat()
+    return view

@@ -1,0 +1,151 @@
+"""A dataset ready for training, from scikit-learn's bundled data or from a file, and its checks.
+
+The digest that identifies a dataset in ``training.completed``:
+
+* a file: the SHA-256 of its bytes (the claim check the request announced);
+* a bundled dataset: the SHA-256 of a canonical serialisation of X and y
+  (:func:`canonical_digest`), so it does not depend on how scikit-learn stores it;
+* with ``extra_data``: the SHA-256 of ``"<dataset digest>+<extra digest>"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from services.trainer.training.errors import DataError
+from services.trainer.training.tables import (
+    ColumnType,
+    label_column,
+    numeric_column,
+    read_columns,
+    value_column,
+)
+from shared.events.common import Task
+from shared.events.training import DatasetSpec
+
+BUILTIN_TASKS: dict[str, Task] = {
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "digits": "classification",
+    "diabetes": "regression",
+}
+BUILTIN_TARGET = "target"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    X: np.ndarray  # float64, shape (rows, features), NaN where missing
+    y: np.ndarray  # int64 or str labels (classification), float64 (regression)
+    feature_names: list[str]
+    target: str
+    digest: str
+
+    @property
+    def rows(self) -> int:
+        return int(self.X.shape[0])
+
+
+def canonical_digest(X: np.ndarray, y: np.ndarray, feature_names: list[str], target: str) -> str:
+    """SHA-256 of a header (names, shape, label kind) then X and y as little-endian arrays."""
+    labels_are_text = y.dtype.kind in "US"
+    header = {
+        "features": feature_names,
+        "target": target,
+        "shape": list(X.shape),
+        "labels": "text" if labels_are_text else "number",
+    }
+    digest = hashlib.sha256(b"modelbus-dataset-v1\n" + orjson.dumps(header) + b"\n")
+    digest.update(np.ascontiguousarray(X, dtype="<f8").tobytes())
+    if labels_are_text:
+        digest.update("\n".join(y.tolist()).encode())
+    else:
+        digest.update(np.ascontiguousarray(y, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def load_builtin(name: str, task: Task) -> Dataset:
+    from sklearn import datasets
+
+    if BUILTIN_TASKS[name] != task:
+        raise DataError(f"the bundled dataset {name!r} is for {BUILTIN_TASKS[name]}, not {task}")
+    bunch: Any = getattr(datasets, f"load_{name}")()
+    X = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target, dtype=np.int64 if task == "classification" else np.float64)
+    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [
+        f"x{i}" for i in range(X.shape[1])
+    ]
+    return Dataset(X, y, names, BUILTIN_TARGET, canonical_digest(X, y, names, BUILTIN_TARGET))
+
+
+def load_file(
+    path: Path,
+    spec: DatasetSpec,
+    *,
+    target: str,
+    task: Task,
+    digest: str,
+    features: list[str] | None = None,
+) -> Dataset:
+    """Read a CSV/Parquet file; ``features`` (else the declared schema, else every column but
+    the target) fixes which columns are features and in which order."""
+    fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
+    columns = read_columns(path, fmt)
+    schema: dict[str, ColumnType] = dict(spec.schema_ or {})
+    if schema:
+        undeclared = [name for name in schema if name not in columns]
+        if undeclared:
+            raise DataError(f"declared columns missing from the dataset: {undeclared}")
+    if target not in columns:
+        raise DataError(
+            f"target column {target!r} is not in the dataset (columns: {sorted(columns)[:20]})"
+        )
+    if features is None:
+        features = [n for n in (schema or columns) if n != target]
+    absent = [n for n in features if n not in columns]
+    if absent:
+        raise DataError(f"feature columns missing from the dataset: {absent}")
+    if not features:
+        raise DataError("the dataset has no feature columns besides the target")
+    X = np.column_stack([numeric_column(n, columns[n], schema.get(n)) for n in features])
+    make_target = label_column if task == "classification" else value_column
+    y = make_target(target, columns[target], schema.get(target))
+    return Dataset(X.reshape(len(y), len(features)), y, list(features), target, digest)
+
+
+def check(data: Dataset, task: Task, *, cv_folds: int, holdout_fraction: float) -> None:
+    """Refuse data no model should be trained on, with a reason a person can act on."""
+    if data.rows == 0:
+        raise DataError("the dataset has no rows")
+    all_missing = [
+        n for n, col in zip(data.feature_names, data.X.T, strict=True) if np.isnan(col).all()
+    ]
+    if all_missing:
+        raise DataError(f"features with no values at all: {all_missing}")
+    holdout_rows = int(np.ceil(data.rows * holdout_fraction))
+    if data.rows - holdout_rows < 2 * cv_folds or holdout_rows < 2:
+        raise DataError(
+            f"{data.rows} rows are too few for a {holdout_fraction:.0%} holdout and "
+            f"{cv_folds}-fold cross-validation"
+        )
+    if task == "classification":
+        classes, counts = np.unique(data.y, return_counts=True)
+        if len(classes) < 2:
+            raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
+        rare = {str(c): int(n) for c, n in zip(classes, counts, strict=True) if n < cv_folds + 1}
+        if rare:
+            raise DataError(
+                f"classes with too few rows for {cv_folds}-fold CV plus a holdout: {rare}"
+            )
+    elif np.ptp(data.y) == 0:
+        raise DataError(f"the target is constant ({data.y[0]!r}); there is nothing to learn")
+
+
+def combined_digest(*digests: str) -> str:
+    return hashlib.sha256("+".join(digests).encode()).hexdigest()

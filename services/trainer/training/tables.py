@@ -1,0 +1,140 @@
+"""Reading a CSV or Parquet file into typed columns, checking a declared schema on the way.
+
+The model's input is one FP32 tensor, so every feature must be numeric: ``float``,
+``int`` and ``bool`` columns are; a ``str`` column can only be the (classification)
+target. Empty cells and ``NA``/``NaN``/``null`` are missing values (NaN).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from services.trainer.training.errors import DataError
+
+ColumnType = Literal["float", "int", "str", "bool"]
+Columns = dict[str, list[Any]]
+
+MISSING = frozenset({"", "na", "nan", "null", "none"})
+_TRUE = frozenset({"true", "1", "yes", "t", "y"})
+_FALSE = frozenset({"false", "0", "no", "f", "n"})
+
+
+def read_columns(path: Path, fmt: Literal["csv", "parquet"]) -> Columns:
+    """All columns of the file by name, values as read (strings from CSV)."""
+    columns = _read_parquet(path) if fmt == "parquet" else _read_csv(path)
+    if not columns:
+        raise DataError("the dataset has no columns")
+    return columns
+
+
+def _read_csv(path: Path) -> Columns:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise DataError("the CSV file is empty (no header row)")
+        names = [h.strip() for h in header]
+        if len(set(names)) != len(names):
+            raise DataError(f"the CSV header repeats a column name: {names}")
+        columns: Columns = {name: [] for name in names}
+        for line_no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(names):
+                raise DataError(
+                    f"CSV line {line_no} has {len(row)} fields, the header has {len(names)}"
+                )
+            for name, value in zip(names, row, strict=True):
+                columns[name].append(value)
+    return columns
+
+
+def _read_parquet(path: Path) -> Columns:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # an optional dependency: say what is missing
+        raise DataError("reading Parquet needs the pyarrow package on the trainer") from exc
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"the Parquet file cannot be read: {exc}") from exc
+    return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip().lower() in MISSING
+
+
+def numeric_column(name: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
+    """A float64 column (NaN for missing), or :class:`DataError` naming the first bad value."""
+    if declared == "str":
+        raise DataError(
+            f"feature {name!r} is declared str; the model input is one FP32 tensor, so "
+            "encode it as numbers before training"
+        )
+    out = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        if is_missing(value):
+            out[i] = np.nan
+        elif declared == "bool":
+            out[i] = _to_bool(name, value)
+        else:
+            out[i] = _to_number(name, value, declared)
+    return out
+
+
+def _to_number(name: str, value: Any, declared: ColumnType | None) -> float:
+    if isinstance(value, bool):
+        number = float(value)
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            hint = "" if declared else "; every feature must be numeric"
+            raise DataError(f"column {name!r} has the non-numeric value {value!r}{hint}") from None
+    if declared == "int" and not number.is_integer():
+        raise DataError(f"column {name!r} is declared int but has the value {value!r}")
+    return number
+
+
+def _to_bool(name: str, value: Any) -> float:
+    if isinstance(value, bool | int | float):
+        if value in (0, 1):
+            return float(value)
+    elif str(value).strip().lower() in _TRUE:
+        return 1.0
+    elif str(value).strip().lower() in _FALSE:
+        return 0.0
+    raise DataError(f"column {name!r} is declared bool but has the value {value!r}")
+
+
+def label_column(name: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
+    """Class labels: int64 when every label is an integer, else strings (ONNX supports both)."""
+    if any(is_missing(v) for v in values):
+        raise DataError(f"target {name!r} has missing values")
+    if declared != "str":
+        try:
+            numbers = [float(v) for v in values]
+            if all(n.is_integer() for n in numbers):
+                return np.asarray(numbers, dtype=np.int64)
+        except (TypeError, ValueError):
+            if declared in ("int", "float"):
+                raise DataError(f"target {name!r} is declared {declared} but is not") from None
+    return np.asarray([str(v).strip() for v in values], dtype=str)
+
+
+def value_column(name: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
+    """A regression target: numeric, nothing missing."""
+    column = numeric_column(name, values, declared)
+    if np.isnan(column).any():
+        raise DataError(f"target {name!r} has missing values")
+    return column

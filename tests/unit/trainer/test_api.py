@@ -1,0 +1,69 @@
+"""HTTP requests become training requests, or a 400 that says why not."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.trainer.api import parse_request, router
+from shared.errors import InvalidInput
+from shared.http.auth import Principal
+
+ANA = Principal("ana", "data-scientist", "t1")
+
+
+def test_defaults_are_filled_from_the_caller() -> None:
+    request = parse_request(
+        {"model_name": "m", "task": "classification", "dataset": {"builtin": "iris"}}, ANA
+    )
+    assert request.metadata.owner == "ana" and len(request.request_id) == 32
+    explicit = parse_request(
+        {
+            "request_id": "mine",
+            "model_name": "m",
+            "task": "regression",
+            "dataset": {"builtin": "diabetes"},
+            "metadata": {"owner": "bob"},
+        },
+        ANA,
+    )
+    assert (explicit.request_id, explicit.metadata.owner) == ("mine", "bob")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"model_name": "Bad Name", "task": "classification", "dataset": {"builtin": "iris"}},
+            "model_name",
+        ),
+        (
+            {
+                "model_name": "m",
+                "task": "classification",
+                "dataset": {"builtin": "iris"},
+                "metric": "rmse",
+            },
+            "not available for classification",
+        ),
+        (
+            {
+                "model_name": "m",
+                "task": "regression",
+                "dataset": {"builtin": "diabetes"},
+                "candidates": [{"algorithm": "logistic_regression"}],
+            },
+            "cannot be used",
+        ),
+        ({"model_name": "m", "task": "regression", "dataset": {}}, "exactly one"),
+    ],
+)
+def test_bad_requests_are_refused(body: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_request(body, ANA)
+
+
+def test_every_route_requires_a_role() -> None:
+    routes = router(pool=None).routes  # type: ignore[arg-type]
+    for route in routes:
+        roles = [getattr(d.call, "required_role", None) for d in route.dependant.dependencies]  # type: ignore[attr-defined]
+        assert any(roles), route.path  # type: ignore[attr-defined]
