@@ -10,6 +10,11 @@ from shared.events.common import Arm, DeploymentStrategy, Payload
 
 
 class ModelDeployed(Payload):
+    """A version joined a route. ``weight`` is its share of answers: 1.0 for a stable
+    version, the canary weight for a canary, 0.0 for a shadow (it sees every request but
+    answers none). ``replica`` is the deployer replica that recorded the transition; every
+    replica serves it once loaded."""
+
     model_name: str
     version: int
     arm: Arm
@@ -45,6 +50,14 @@ class DeploymentFailed(Payload):
 
 
 class PredictionLogged(Payload):
+    """One inference. ``inputs`` and ``outputs`` map tensor names to nested lists shaped as
+    the tensors (a one-row request with input ``X`` of shape [1, 30] logs ``{"X": [[...30
+    numbers]]}``); BYTES tensors are lists of strings; a field named in the model's
+    ``redact_fields`` is replaced by ``"[redacted]"``. A failed inference has
+    ``status="error"``, the ``error`` message, and whatever inputs were understood (``{}``
+    when the request could not be read). A shadow run is logged with ``arm="shadow"`` and the
+    same ``request_id`` as the stable answer it mirrors."""
+
     request_id: str
     model_name: str
     version: int

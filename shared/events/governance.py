@@ -74,7 +74,7 @@ class AuditRecord(Payload):
 
     ``hash = sha256(canonical(record without seq and hash))`` where canonical is
     ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` of the
-    fields as they appear in the event's ``data`` (null fields omitted). The record includes
+    fields exactly as they appear in the event's ``data`` (nulls included). The record includes
     ``prev_hash``, the hash of the model's previous record (64 zeros for the first), and
     ``model_seq``, its position in the model's chain. ``seq`` is the position in governance's
     global log (where it is bound by a second chain and signed checkpoints); it is left out

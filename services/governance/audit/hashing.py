@@ -43,7 +43,7 @@ def format_time(moment: datetime) -> str:
 
 
 def record_hash(record: AuditRecord) -> str:
-    body = record.model_dump(mode="json", exclude_none=True, exclude={"seq", "hash"})
+    body = record.model_dump(mode="json", exclude={"seq", "hash"})
     return sha256_hex(canonical(body))
 
 

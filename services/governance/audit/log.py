@@ -153,7 +153,7 @@ def seal(event: Event[Any], *, seq: int, model_seq: int, prev_hash: str) -> Audi
 
 def payload_digest(event: Event[Any]) -> str:
     """SHA-256 of the canonical form of the event's ``data`` exactly as it goes on the wire."""
-    data = event.data.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = event.data.model_dump(mode="json", by_alias=True)
     return sha256_hex(canonical(data))
 
 
