@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from shared.logging import configure_logging
 from shared.settings import Settings
 from tests.support.infra import Broker, start_broker, start_postgres
 
 _broker_kind: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Services run in-process log as they do in production: JSON on stderr, never on the
+    # stdout that CLI tests read.
+    configure_logging("test", "INFO")
 
 
 @pytest.fixture(scope="session")

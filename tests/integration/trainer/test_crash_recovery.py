@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 import pytest
 
@@ -58,6 +59,19 @@ class TrainerProcess:
                 stderr=subprocess.STDOUT,
             )
 
+    async def ready(self) -> None:
+        """Wait for /readyz: the schema is migrated and the consumer has joined its group."""
+        url = f"http://127.0.0.1:{self.env['MODELBUS_HTTP_PORT']}/readyz"
+
+        async def answers() -> bool:
+            try:
+                async with httpx.AsyncClient(trust_env=False) as client:
+                    return (await client.get(url, timeout=2)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await eventually(answers, timeout=90, interval=0.2, what="trainer ready")
+
     def kill_tree(self) -> int:
         """SIGKILL the trainer and every process it started; how many there were."""
         assert self.process is not None
@@ -95,6 +109,7 @@ async def test_a_job_interrupted_by_a_killed_trainer_completes_once_after_restar
     model = f"crash-{unique}"
     ask = request(model, "breast_cancer", candidates=SLOW)
     trainer_process.start("first.log")
+    await trainer_process.ready()
     await publish(settings.kafka_bootstrap, ask)
 
     async def mid_search() -> dict[str, Any] | None:
