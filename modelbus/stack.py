@@ -182,7 +182,7 @@ def _start_infrastructure(stack: RunningStack, settings: StackSettings) -> None:
         stack.kafka_bootstrap = stack.broker.bootstrap
 
 
-def _local_secret(home: Path, env_name: str) -> str:
+def local_secret(home: Path, env_name: str) -> str:
     """A secret for a laptop stack: from the environment, else generated once per home.
 
     Services refuse default secrets, so ``modelbus up`` makes a random one and keeps it in
@@ -201,7 +201,7 @@ def _local_secret(home: Path, env_name: str) -> str:
 
 def _service_env(stack: RunningStack, port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({name: _local_secret(stack.home, name) for name in LOCAL_SECRETS})
+    env.update({name: local_secret(stack.home, name) for name in LOCAL_SECRETS})
     env.update(
         MODELBUS_HOME=str(stack.home),
         MODELBUS_DATABASE_URL=stack.database_url,

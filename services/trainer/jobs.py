@@ -164,12 +164,18 @@ async def latest_request(conn: Connection, model: str) -> TrainingRequested | No
     return TrainingRequested.model_validate_json(raw) if raw is not None else None
 
 
-async def pending_retraining(conn: Connection, model: str) -> str | None:
-    """The id of a retraining job of ``model`` that has not finished, if there is one."""
+async def pending_retraining(conn: Connection, model: str, version: int) -> str | None:
+    """A retraining job that makes a new one for an alert on ``version`` pointless: one of
+    ``model`` still unfinished, or one that already succeeded from ``version`` (its child
+    is on its way through governance and a canary; alerts on the parent keep coming until
+    it is promoted). A failed one does not count: the next alert may try again."""
     return await conn.fetchval(  # type: ignore[no-any-return]
         "SELECT id FROM jobs WHERE model_name = $1 AND reason IN ('drift', 'performance')"
-        " AND status IN ('queued', 'running') LIMIT 1",
+        " AND (status IN ('queued', 'running')"
+        "      OR (status = 'succeeded' AND (request->>'parent_version')::int = $2))"
+        " LIMIT 1",
         model,
+        version,
     )
 
 

@@ -54,7 +54,7 @@ async def on_alert(event: Event[Any], uow: UnitOfWork) -> None:
     if request is None:
         log.info("retraining.not_enabled", alert_id=alert.alert_id)
         return
-    pending = await jobs.pending_retraining(uow.conn, model)
+    pending = await jobs.pending_retraining(uow.conn, model, alert.version)
     if pending is not None:
         log.info("retraining.already_pending", alert_id=alert.alert_id, job_id=pending)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 
@@ -93,3 +94,18 @@ async def test_alerts_retrain_opted_in_models_once_at_a_time(
     assert [j["reason"] for j in jobs[auto]] == ["manual", "drift"]  # the second alert waited
     assert [j["reason"] for j in jobs[manual]] == ["manual"]  # never opted in
     await outcomes(settings.kafka_bootstrap, "training.completed", first.request_id)
+
+    # Alerts on version 3 keep coming until its retrained child is promoted: no new job.
+    # An alert on another version is news.
+    late = drift[0].model_copy(update={"alert_id": f"late-{unique}"})
+    child = drift[0].model_copy(update={"alert_id": f"child-{unique}", "version": 4})
+    await publish(settings.kafka_bootstrap, late, child, source="monitor")
+    [again] = await collect(
+        settings.kafka_bootstrap,
+        "training.requested",
+        until=lambda found: len(found) >= 1,
+        where=lambda e: e.data.model_name == auto and e.data.parent_version == 4,
+    )
+    jobs = {auto: await jobs_of(settings.database_url, auto)}
+    parents = [json.loads(j["request"]).get("parent_version") for j in jobs[auto]]
+    assert parents == [None, 3, 4], parents
