@@ -2,13 +2,90 @@
 
 from __future__ import annotations
 
+import gc
+from functools import partial
 from importlib import resources
 
+from services.deployer import handlers
+from services.deployer.api.deployments import deployments_router
+from services.deployer.api.fast_path import fast_path
+from services.deployer.api.infer_endpoint import InferEndpoint
+from services.deployer.api.v2 import v2_router
+from services.deployer.config import DeployerSettings
+from services.deployer.reconciler import Reconciler
+from services.deployer.serving.decisions import DecisionQueue
+from services.deployer.serving.inference import Inference
+from services.deployer.serving.prediction_log import PredictionLog
+from services.deployer.serving.table import ServingTable
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
-
-async def build(infra: Infrastructure) -> ServiceParts:
-    return ServiceParts()
+NAME = "deployer"
 
 
-DEFINITION = ServiceDefinition("deployer", resources.files("services.deployer") / "migrations", build)
+def tune_garbage_collector(young_threshold: int) -> None:
+    """Freeze what start-up created (imports, settings: never garbage, yet walked by every
+    full collection) and collect young objects less often; measured in bench/serving.py.
+    0 leaves the collector as it is (tests, which run many services in one process)."""
+    if young_threshold:
+        gc.freeze()
+        gc.set_threshold(young_threshold, 50, 100)
+
+
+def make_definition(config: DeployerSettings | None = None) -> ServiceDefinition:
+    """The deployer, with ``config`` or settings read from the environment at build time."""
+
+    async def build(infra: Infrastructure) -> ServiceParts:
+        settings = config or DeployerSettings()
+        tune_garbage_collector(settings.gc_young_threshold)
+        replica = settings.replica(infra.settings.port_for(NAME))
+        table = ServingTable()
+        reconciler = Reconciler(
+            infra.pool, infra.artifacts, table, settings, source=NAME, replica=replica
+        )
+        decisions = DecisionQueue(infra.pool, source=NAME, applied=reconciler.reconcile)
+        predictions = PredictionLog(
+            capacity=settings.prediction_log_buffer,
+            enabled=settings.prediction_log_enabled,
+            source=NAME,
+        )
+        inference = Inference(
+            table, predictions, decisions.submit, shadow_max_in_flight=settings.shadow_max_in_flight
+        )
+        poke = reconciler.poke
+        infer = InferEndpoint(inference, max_body_bytes=settings.max_body_bytes)
+
+        async def publish_predictions() -> None:
+            await predictions.run(
+                infra.producer,
+                batch=settings.prediction_log_batch,
+                flush_s=settings.prediction_log_flush_ms / 1000,
+            )
+
+        return ServiceParts(
+            handlers={
+                "model.approved": partial(handlers.on_approved, config=settings, poke=poke),
+                "model.suspended": partial(
+                    handlers.on_stopped, status="suspended", config=settings, poke=poke
+                ),
+                "model.retired": partial(
+                    handlers.on_stopped, status="retired", config=settings, poke=poke
+                ),
+                "drift.detected": partial(handlers.on_alert, config=settings, poke=poke),
+                "performance.degraded": partial(handlers.on_alert, config=settings, poke=poke),
+            },
+            routers=[
+                v2_router(table, infer),
+                deployments_router(
+                    infra.pool, table, source=NAME, replica=replica, applied=reconciler.reconcile
+                ),
+            ],
+            workers=[reconciler.run, decisions.run, publish_predictions],
+            asgi_wrappers=[fast_path(infer)],
+            # Every replica must see every lifecycle event: each has its own group.
+            consumer_group=f"{NAME}-{replica}",
+        )
+
+    return ServiceDefinition(NAME, resources.files("services.deployer") / "migrations", build)
+
+
+DEFINITION = make_definition()

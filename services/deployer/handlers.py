@@ -1,0 +1,99 @@
+"""Lifecycle events in: record what should serve; loading is left to the reconciler.
+
+Every replica consumes every event (one consumer group per replica) and the desired-state
+tables are shared, so each handler is written to be applied any number of times by any
+number of replicas with one effect: approvals are upserts keyed by the approval's event
+id, transitions lock the route and check they still apply. Events about a version that
+predate its approval are stale (a new replica replaying history) and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from services.deployer.config import DeployerSettings
+from services.deployer.state.approvals import record_approval
+from services.deployer.state.transitions import rollback, stop_serving
+from shared.bus.unit_of_work import UnitOfWork
+from shared.errors import NotFound
+from shared.events.envelope import Event
+from shared.events.governance import ModelApproved, ModelRetired, ModelSuspended
+from shared.events.monitoring import DriftDetected, PerformanceDegraded
+
+log = structlog.get_logger(__name__)
+
+Poke = Callable[[], None]
+
+
+async def on_approved(
+    event: Event[Any], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
+) -> None:
+    approved: ModelApproved = event.data
+    if not config.serves(approved.model_name):
+        return
+    if await record_approval(uow, approved, event_id=event.id, event_time=event.time):
+        log.info(
+            "deployment.requested",
+            version=approved.version,
+            strategy=approved.decision.strategy.kind,
+        )
+    poke()
+
+
+async def on_stopped(
+    event: Event[Any], uow: UnitOfWork, *, status: str, config: DeployerSettings, poke: Poke
+) -> None:
+    """``model.suspended`` (kill switch) and ``model.retired``: the version stops serving."""
+    stopped: ModelSuspended | ModelRetired = event.data
+    if not config.serves(stopped.model_name):
+        return
+    await stop_serving(
+        uow,
+        stopped.model_name,
+        stopped.version,
+        status=status,
+        reason=f"{stopped.reason} (by {stopped.actor})",
+        event_time=event.time,
+    )
+    poke()
+
+
+async def on_alert(
+    event: Event[Any], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
+) -> None:
+    """Drift or degraded performance on a candidate rolls it back; on a stable version it is
+    the trainer's and governance's business, not a deployment decision."""
+    alert: DriftDetected | PerformanceDegraded = event.data
+    if not config.serves(alert.model_name):
+        return
+    if isinstance(alert, DriftDetected):
+        reason = f"drift detected (alert {alert.alert_id}): {', '.join(alert.top_features[:5])}"
+        evidence = {"drifted_features": float(sum(f.drifted for f in alert.features))}
+    else:
+        reason = (
+            f"performance degraded (alert {alert.alert_id}): {alert.metric} "
+            f"{alert.value:.4f} below threshold {alert.threshold:.4f}"
+        )
+        evidence = {
+            alert.metric: alert.value,
+            "baseline": alert.baseline,
+            "threshold": alert.threshold,
+        }
+    try:
+        outcome = await rollback(
+            uow,
+            alert.model_name,
+            version=alert.version,
+            reason=reason,
+            actor="deployer",
+            evidence=evidence,
+            candidate_only=True,
+            not_before=event.time,
+        )
+    except NotFound:
+        return  # never deployed here
+    if outcome.changed:
+        poke()

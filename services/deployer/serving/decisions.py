@@ -1,0 +1,96 @@
+"""Automatic promotions and rollbacks decided on the request path, recorded off it.
+
+A request that completes the evidence only queues the :class:`Decision`; this worker
+records it through the outbox (route change plus ``model.promoted`` / ``model.rolled_back``
+in one transaction). The transition checks the candidate is still the one the evidence was
+about, so a decision another replica (or a person) already took changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import structlog
+
+from services.deployer.serving.evidence import Decision
+from services.deployer.state.transitions import promote, rollback
+from shared.bus.retry import Backoff, is_transient
+from shared.bus.unit_of_work import unit_of_work
+from shared.errors import Conflict, NotFound
+
+log = structlog.get_logger(__name__)
+
+
+class DecisionQueue:
+    def __init__(
+        self, pool: asyncpg.Pool, *, source: str, applied: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.pool = pool
+        self.source = source
+        self.applied = applied
+        # Unbounded on purpose, yet small: evidence yields one decision per candidate.
+        self._queue: asyncio.Queue[Decision] = asyncio.Queue()
+
+    def submit(self, decision: Decision) -> None:
+        self._queue.put_nowait(decision)
+
+    async def run(self) -> None:
+        while True:
+            decision = await self._queue.get()
+            backoff = Backoff()
+            while True:
+                try:
+                    await self.apply(decision)
+                    break
+                except Exception as exc:
+                    if not is_transient(exc):
+                        log.exception(
+                            "decision.failed",
+                            model=decision.model_name,
+                            version=decision.version,
+                            kind=decision.kind,
+                        )
+                        break
+                    await backoff.wait(log, "decision.retry", exc)
+
+    async def apply(self, decision: Decision) -> None:
+        async with unit_of_work(self.pool, self.source) as uow:
+            try:
+                if decision.kind == "promote":
+                    outcome = await promote(
+                        uow,
+                        decision.model_name,
+                        version=decision.version,
+                        reason=decision.reason,
+                        actor="deployer",
+                        evidence=decision.evidence,
+                    )
+                else:
+                    outcome = await rollback(
+                        uow,
+                        decision.model_name,
+                        version=decision.version,
+                        reason=decision.reason,
+                        actor="deployer",
+                        evidence=decision.evidence,
+                        candidate_only=True,
+                    )
+            except (Conflict, NotFound) as exc:
+                log.info(
+                    "decision.obsolete",
+                    model=decision.model_name,
+                    kind=decision.kind,
+                    reason=exc.message,
+                )
+                return
+        log.info(
+            "decision.recorded",
+            model=decision.model_name,
+            version=decision.version,
+            kind=decision.kind,
+            changed=outcome.changed,
+            message=outcome.message,
+        )
+        await self.applied()

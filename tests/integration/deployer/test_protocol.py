@@ -1,0 +1,131 @@
+"""The inference endpoint speaks the Open Inference Protocol: tritonclient works unmodified."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tritonclient.http as triton
+
+from services.deployer.api.v2 import PUBLIC_PATHS
+from shared.runtime import ServiceProcess
+from tests.integration.deployer.harness import Lifecycle, admin_token, serving, v2_body
+from tests.support.onnx_models import gradient_boosting_onnx, logistic_regression_onnx
+from tests.unit.deployer.models import string_lookup_onnx
+
+pytestmark = pytest.mark.integration
+
+
+def local_run(onnx: bytes, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    session = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)  # type: ignore[no-any-return]
+
+
+def triton_session(port: int, token: str, model: str, strings: str) -> dict[str, object]:
+    """Everything a tritonclient user would do, in JSON and in binary mode (blocking)."""
+    client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+    auth = {"Authorization": f"Bearer {token}"}
+    seen: dict[str, object] = {
+        "live": client.is_server_live(),
+        "ready": client.is_server_ready(),
+        "server": client.get_server_metadata(headers=auth),
+        "metadata": client.get_model_metadata(model, headers=auth),
+        "model_ready": client.is_model_ready(model, headers=auth),
+    }
+    X = gradient_boosting_onnx().X_holdout[:7]
+    for binary in (False, True):
+        tensor = triton.InferInput("X", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X, binary_data=binary)
+        outputs = [
+            triton.InferRequestedOutput(n, binary_data=binary) for n in ("label", "probabilities")
+        ]
+        result = client.infer(
+            model, [tensor], outputs=outputs, headers=auth, request_id=f"req-{binary}"
+        )
+        seen[f"infer-{binary}"] = (
+            result.get_response()["id"],
+            result.as_numpy("label"),
+            result.as_numpy("probabilities"),
+        )
+    tensor = triton.InferInput("X", list(X.shape), "FP32")
+    tensor.set_data_from_numpy(X)  # tritonclient's defaults: binary in, binary out
+    default = client.infer(model, [tensor], headers=auth, model_version="1")
+    seen["default"] = default.as_numpy("probabilities")
+    words = np.array([b"b", b"a", b"zz"], dtype=object)
+    tensor = triton.InferInput("S", [3], "BYTES")
+    tensor.set_data_from_numpy(words)
+    seen["strings"] = client.infer(strings, [tensor], headers=auth).as_numpy("Y")
+    client.close()
+    return seen
+
+
+async def test_tritonclient_in_json_and_binary_mode(
+    deployer: ServiceProcess, client: httpx.AsyncClient, lifecycle: Lifecycle
+) -> None:
+    built = gradient_boosting_onnx()
+    model, strings = lifecycle.name("gb"), lifecycle.name("words")
+    await lifecycle.approve(model, 1, built.onnx)
+    await lifecycle.approve(strings, 1, string_lookup_onnx())
+    await serving(client, model, 1)
+    await serving(client, strings, 1)
+    token = await admin_token(deployer)
+
+    seen = await asyncio.to_thread(triton_session, deployer.port, token, model, strings)
+
+    assert seen["live"] and seen["ready"] and seen["model_ready"]
+    assert seen["server"]["extensions"] == ["binary_tensor_data"]  # type: ignore[index]
+    metadata = seen["metadata"]
+    assert metadata["versions"] == ["1"]  # type: ignore[index]
+    assert metadata["inputs"] == [{"name": "X", "datatype": "FP32", "shape": [-1, 30]}]  # type: ignore[index]
+    labels, probabilities = local_run(built.onnx, {"X": built.X_holdout[:7]})
+    for binary in (False, True):
+        request_id, got_labels, got_probabilities = seen[f"infer-{binary}"]  # type: ignore[misc]
+        assert request_id == f"req-{binary}"
+        np.testing.assert_array_equal(got_labels, labels)
+        np.testing.assert_allclose(got_probabilities, probabilities, atol=1e-6)
+    np.testing.assert_allclose(seen["default"], probabilities, atol=1e-6)  # type: ignore[arg-type]
+    assert seen["strings"].tolist() == [2, 1, -1]  # type: ignore[attr-defined]
+
+
+async def test_errors_follow_the_protocol(
+    deployer: ServiceProcess, client: httpx.AsyncClient, lifecycle: Lifecycle
+) -> None:
+    built = logistic_regression_onnx()
+    model = lifecycle.name("lr")
+    await lifecycle.approve(model, 1, built.onnx)
+    await serving(client, model, 1)
+    X = built.X_holdout
+
+    bad_shape = await client.post(f"/v2/models/{model}/infer", json=v2_body(X[:1, :5]))
+    assert bad_shape.status_code == 400 and "shape" in bad_shape.json()["error"]
+    wrong_type = v2_body(X[:1])
+    wrong_type["inputs"][0]["datatype"] = "FP64"
+    response = await client.post(f"/v2/models/{model}/infer", json=wrong_type)
+    assert response.status_code == 400 and "FP64" in response.json()["error"]
+    assert (
+        await client.post(f"/v2/models/nope-{lifecycle.unique}/infer", json=v2_body(X[:1]))
+    ).status_code == 404
+    assert (
+        await client.post(f"/v2/models/{model}/versions/9/infer", json=v2_body(X[:1]))
+    ).status_code == 404
+    assert (await client.get(f"/v2/models/{model}/versions/9")).status_code == 404
+    huge = await client.post(f"/v2/models/{model}/infer", content=b"x" * (9 * 1024 * 1024))
+    assert huge.status_code == 413 and "exceeds" in huge.json()["error"]
+    zipped = await client.post(
+        f"/v2/models/{model}/infer",
+        headers={"Content-Encoding": "gzip"},
+        content=gzip.compress(httpx.Request("POST", "/", json=v2_body(X[:2], id="z")).content),
+    )
+    assert zipped.status_code == 200 and zipped.json()["id"] == "z"
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{deployer.port}") as anonymous:
+        for path in PUBLIC_PATHS:
+            assert (await anonymous.get(path)).status_code == 200
+        denied = await anonymous.post(f"/v2/models/{model}/infer", json=v2_body(X[:1]))
+        assert denied.status_code == 401 and "bearer" in denied.json()["error"]
+        assert (await anonymous.get("/v2")).status_code == 401
+        assert (await anonymous.get(f"/v2/models/{model}")).status_code == 401
