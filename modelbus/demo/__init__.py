@@ -1,0 +1,1 @@
+"""``modelbus demo``: the whole lifecycle, closed loop included, on a running platform."""

@@ -1,0 +1,62 @@
+"""Where the demo runs: the stack ``modelbus up`` is running, or one it starts itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from modelbus.stack import SERVICES, StackSettings, local_secret, running_stack
+
+
+@dataclass(frozen=True)
+class Platform:
+    database_url: str
+    kafka_bootstrap: str
+    endpoints: dict[str, str]
+    home: Path
+    started_here: bool
+
+    @property
+    def audit_key(self) -> str:
+        """The checkpoint key governance runs with: the environment's, else the stack's."""
+        return local_secret(self.home, "MODELBUS_GOVERNANCE_AUDIT_KEY")
+
+
+def _running_platform(settings: StackSettings) -> Platform | None:
+    endpoints = {s: f"http://127.0.0.1:{settings.service_port(s)}" for s in SERVICES}
+    for url in endpoints.values():
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2, trust_env=False).status_code != 200:
+                return None
+        except httpx.HTTPError:
+            return None
+    return Platform(
+        database_url=settings.database_url
+        or f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/modelbus",
+        kafka_bootstrap=settings.kafka_bootstrap or f"127.0.0.1:{settings.kafka_port}",
+        endpoints=endpoints,
+        home=settings.home,
+        started_here=False,
+    )
+
+
+@asynccontextmanager
+async def platform(settings: StackSettings | None = None) -> AsyncIterator[Platform]:
+    """The running platform if every service answers ready; else start one and stop it after."""
+    settings = settings or StackSettings()
+    existing = _running_platform(settings)
+    if existing is not None:
+        yield existing
+        return
+    async with running_stack(settings) as stack:
+        yield Platform(
+            stack.database_url,
+            stack.kafka_bootstrap,
+            stack.endpoints,
+            stack.home,
+            started_here=True,
+        )

@@ -1,0 +1,189 @@
+"""The demo's story: train, approve, serve, drift, retrain, canary, promote, verify the audit.
+
+Everything happens through the platform's public doors: HTTP to ask for training and to
+predict (Open Inference Protocol), Kafka for ground truth, the bus for the timeline, the
+audit log for the verdict. Nothing here reaches into a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from modelbus.demo.platform import Platform
+from modelbus.demo.timeline import Timeline
+from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic
+
+STEP_TIMEOUT_S = 90.0
+
+
+@dataclass
+class DemoResult:
+    model_name: str
+    closed_loop: bool = False
+    drift_detected: bool = False
+    versions: list[int] = field(default_factory=list)
+    drifted_features: list[str] = field(default_factory=list)
+    accuracy: dict[str, tuple[float, int]] = field(default_factory=dict)
+    failed_requests: int = 0
+    audit: str = "not verified"
+    audit_ok: bool = False
+    seconds: float = 0.0
+
+
+async def issue_token(database_url: str) -> str:
+    from shared.http.auth import TokenAuthority
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        authority = TokenAuthority(pool)
+        await authority.ensure_schema()
+        return await authority.issue("demo-operator", "admin", created_by="modelbus demo")
+    finally:
+        await pool.close()
+
+
+def training_request(model_name: str) -> dict[str, Any]:
+    return {
+        "model_name": model_name,
+        "dataset": {"builtin": "breast_cancer"},
+        "task": "classification",
+        "seed": 7,
+        "metadata": {
+            "owner": "demo-data-scientist",
+            "team": "diagnostics",
+            "description": "Flags likely malignant tumours from imaging measurements.",
+            "intended_use": "Second opinion for radiologists; never the only signal.",
+            "risk_tier": "low",
+            "retraining": "auto",
+            "tags": {"policy": "continuous", "dataset": "breast_cancer"},
+            # Short windows: a demo's traffic is a few hundred requests a minute.
+            "monitor_thresholds": {"window_size": 200, "window_seconds": 30},
+        },
+    }
+
+
+async def run(
+    platform: Platform, *, shift: bool, echo: Callable[[str], None] = print
+) -> DemoResult:
+    started = time.monotonic()
+    model_name = f"breast-cancer-{uuid.uuid4().hex[:6]}"
+    result = DemoResult(model_name)
+    token = await issue_token(platform.database_url)
+    timeline = Timeline(platform.kafka_bootstrap, model_name, echo)
+    await timeline.start()
+    traffic = Traffic(platform.endpoints["deployer"], token, platform.kafka_bootstrap, model_name)
+    sending: asyncio.Task[None] | None = None
+    try:
+        echo(f"\n1. training {model_name} on breast_cancer (trainer, HTTP)")
+        async with httpx.AsyncClient(
+            base_url=platform.endpoints["trainer"],
+            trust_env=False,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as trainer:
+            response = await trainer.post(
+                "/v1/training-requests", json=training_request(model_name)
+            )
+            response.raise_for_status()
+        await timeline.wait_for(
+            "model.deployed", lambda d: d.version == 1, timeout=STEP_TIMEOUT_S * 2
+        )
+        result.versions.append(1)
+
+        echo("\n2. live traffic on the Open Inference Protocol, ground truth as labels.received")
+        sending = asyncio.create_task(traffic.run())
+        await _wait_until(
+            lambda: len(traffic.stats.outcomes) >= 400, STEP_TIMEOUT_S, "400 baseline predictions"
+        )
+        if shift:
+            echo(f"\n3. covariate shift: {', '.join(SHIFTED_FEATURES)} read 35% high from now on")
+            traffic.shifted = True
+            drift = await timeline.wait_for(
+                "drift.detected", lambda d: d.version == 1, timeout=STEP_TIMEOUT_S
+            )
+            result.drift_detected = True
+            result.drifted_features = list(drift.data.top_features)
+            echo("\n4. the monitor's alert starts retraining, governance, a canary and promotion")
+            promoted = await timeline.wait_for(
+                "model.promoted", lambda d: d.version >= 2, timeout=STEP_TIMEOUT_S * 3
+            )
+            result.versions.append(promoted.data.version)
+            await _wait_until(
+                lambda: (
+                    traffic.stats.accuracy(version=promoted.data.version, shifted=True)[1] >= 150
+                ),
+                STEP_TIMEOUT_S,
+                "traffic on the promoted version",
+            )
+            result.closed_loop = True
+        else:
+            echo("\n3. control run: unshifted traffic for as long as drift would take to show")
+            await _wait_until(
+                lambda: len(traffic.stats.outcomes) >= 1400, STEP_TIMEOUT_S, "1400 predictions"
+            )
+            result.drift_detected = any(
+                e.type.endswith("drift.detected.v1") for e in timeline.events
+            )
+    finally:
+        if sending is not None:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+        await timeline.stop()
+    for version in result.versions:
+        for shifted in (False, True):
+            acc = traffic.stats.accuracy(version=version, shifted=shifted)
+            if acc[1]:
+                result.accuracy[f"v{version} on {'shifted' if shifted else 'original'} traffic"] = (
+                    acc
+                )
+    result.failed_requests = traffic.stats.failures
+    result.audit_ok, result.audit = await verify_audit(platform, model_name, token)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
+        await asyncio.sleep(0.2)
+
+
+async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple[bool, str]:
+    """Sign the audit log's head now, then recompute every hash chain and signed checkpoint
+    from the database, as an auditor would."""
+    from services.governance.audit.verify import verify_log
+
+    async with httpx.AsyncClient(
+        base_url=platform.endpoints["governance"],
+        trust_env=False,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as governance:
+        (await governance.post("/audit/checkpoints")).raise_for_status()
+    key = platform.audit_key
+    conn = await asyncpg.connect(
+        platform.database_url, server_settings={"search_path": "governance"}
+    )
+    try:
+        report = await verify_log(conn, key.encode())
+        trail = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE model_name = $1", model_name
+        )
+    finally:
+        await conn.close()
+    if report.problem is not None:
+        return False, f"BROKEN at seq {report.problem.seq}: {report.problem.reason}"
+    return True, (
+        f"{report.records} records, {report.checkpoints} signed checkpoints verified; "
+        f"{trail} records for {model_name}"
+    )

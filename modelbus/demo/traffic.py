@@ -1,0 +1,136 @@
+"""Live traffic for the demo: predictions over the Open Inference Protocol, ground truth as events.
+
+Rows come from a dataset scikit-learn ships, with a little noise so no two requests are
+the same. A covariate shift multiplies a few size features, as a recalibrated imaging
+device would; the true labels do not change, so a model that leans on those features
+gets worse and the monitor should see the drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+from aiokafka import AIOKafkaProducer
+from sklearn.datasets import load_breast_cancer
+
+from shared.events.envelope import CONTENT_TYPE, encode, new_event
+from shared.events.monitoring import Label, LabelsReceived
+
+SHIFTED_FEATURES = ("mean radius", "mean perimeter", "mean area", "worst area")
+SHIFT_FACTOR = 1.35
+
+
+@dataclass
+class Outcome:
+    version: int
+    shifted: bool
+    correct: bool
+
+
+@dataclass
+class TrafficStats:
+    outcomes: list[Outcome] = field(default_factory=list)
+    failures: int = 0
+
+    def accuracy(self, *, version: int, shifted: bool) -> tuple[float, int]:
+        hits = [o.correct for o in self.outcomes if o.version == version and o.shifted == shifted]
+        return (float(np.mean(hits)) if hits else float("nan"), len(hits))
+
+
+class Traffic:
+    """Sends requests continuously until stopped; ``shifted`` may be switched at any time."""
+
+    def __init__(
+        self, inference_url: str, token: str, bootstrap: str, model_name: str, seed: int = 7
+    ) -> None:
+        data = load_breast_cancer()
+        self.X = data.data.astype(np.float32)
+        self.y = data.target
+        self.names = list(data.feature_names)
+        self.shift_columns = [self.names.index(n) for n in SHIFTED_FEATURES]
+        self.scale = self.X.std(axis=0) * 0.05
+        self.rng = np.random.default_rng(seed)
+        self.model_name = model_name
+        self.bootstrap = bootstrap
+        self.http = httpx.AsyncClient(
+            base_url=inference_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            trust_env=False,
+        )
+        self.shifted = False
+        self.stats = TrafficStats()
+        self._labels: list[Label] = []
+        self._producer: AIOKafkaProducer | None = None
+
+    def row(self) -> tuple[np.ndarray, int]:
+        i = int(self.rng.integers(len(self.X)))
+        x = self.X[i] + self.rng.normal(0, self.scale).astype(np.float32)
+        if self.shifted:
+            x[self.shift_columns] *= SHIFT_FACTOR
+        return np.maximum(x, 0), int(self.y[i])
+
+    async def run(self, concurrency: int = 4, rate_per_s: float = 120.0) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await self._producer.start()
+        try:
+            workers = [self._worker(concurrency / rate_per_s) for _ in range(concurrency)]
+            await asyncio.gather(*workers, self._label_sender())
+        finally:
+            await self._flush_labels()
+            await self._producer.stop()
+            await self.http.aclose()
+
+    async def _worker(self, pause_s: float) -> None:
+        while True:
+            await self.predict_one()
+            await asyncio.sleep(pause_s)
+
+    async def predict_one(self) -> None:
+        x, label = self.row()
+        shifted = self.shifted
+        request_id = uuid.uuid4().hex
+        body = {
+            "id": request_id,
+            "inputs": [
+                {"name": "input", "shape": [1, len(x)], "datatype": "FP32", "data": x.tolist()}
+            ],
+            "outputs": [{"name": "label"}],
+        }
+        try:
+            response = await self.http.post(f"/v2/models/{self.model_name}/infer", json=body)
+        except httpx.HTTPError:
+            self.stats.failures += 1
+            return
+        if response.status_code != 200:
+            self.stats.failures += 1
+            return
+        doc = response.json()
+        predicted = next(o["data"][0] for o in doc["outputs"] if o["name"] == "label")
+        version = int(doc["model_version"])
+        self.stats.outcomes.append(Outcome(version, shifted, int(predicted) == label))
+        self._labels.append(Label(request_id=request_id, value=label))
+
+    async def _label_sender(self) -> None:
+        """Ground truth arrives a little later, in batches, as a business system would send it."""
+        while True:
+            await asyncio.sleep(1.0)
+            await self._flush_labels()
+
+    async def _flush_labels(self) -> None:
+        labels, self._labels = self._labels, []
+        if not labels or self._producer is None:
+            return
+        event = new_event(
+            LabelsReceived(model_name=self.model_name, labels=labels), source="demo-business-system"
+        )
+        await self._producer.send_and_wait(
+            "labels.received",
+            encode(event),
+            key=self.model_name.encode(),
+            headers=[("content-type", CONTENT_TYPE.encode())],
+        )
