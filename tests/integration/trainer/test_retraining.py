@@ -106,6 +106,7 @@ async def test_alerts_retrain_opted_in_models_once_at_a_time(
         until=lambda found: len(found) >= 1,
         where=lambda e: e.data.model_name == auto and e.data.parent_version == 4,
     )
+    assert again.causationid != alerts[0].id  # caused by the alert on the child version
     jobs = {auto: await jobs_of(settings.database_url, auto)}
     parents = [json.loads(j["request"]).get("parent_version") for j in jobs[auto]]
     assert parents == [None, 3, 4], parents
