@@ -99,14 +99,14 @@ async def test_alerts_retrain_opted_in_models_once_at_a_time(
     # An alert on another version is news.
     late = drift[0].model_copy(update={"alert_id": f"late-{unique}"})
     child = drift[0].model_copy(update={"alert_id": f"child-{unique}", "version": 4})
-    await publish(settings.kafka_bootstrap, late, child, source="monitor")
+    _, child_alert = await publish(settings.kafka_bootstrap, late, child, source="monitor")
     [again] = await collect(
         settings.kafka_bootstrap,
         "training.requested",
         until=lambda found: len(found) >= 1,
         where=lambda e: e.data.model_name == auto and e.data.parent_version == 4,
     )
-    assert again.causationid != alerts[0].id  # caused by the alert on the child version
+    assert again.causationid == child_alert.id
     jobs = {auto: await jobs_of(settings.database_url, auto)}
     parents = [json.loads(j["request"]).get("parent_version") for j in jobs[auto]]
     assert parents == [None, 3, 4], parents
