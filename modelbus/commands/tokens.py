@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.settings import get_settings
-
-if TYPE_CHECKING:
-    from shared.http.auth import TokenAuthority
 
 # Kept here rather than imported: importing shared.http.auth loads FastAPI, a second
 # per CLI call; tests check the two lists agree.
@@ -28,36 +25,27 @@ def register(subparsers: Any) -> None:
     revoke.set_defaults(func=revoke_token)
 
 
-async def _authority() -> TokenAuthority:
-    import asyncpg
-
-    from shared.http.auth import TokenAuthority
-
-    pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
-    authority = TokenAuthority(pool)
-    await authority.ensure_schema()
-    return authority
-
-
 def create_token(args: argparse.Namespace) -> int:
-    async def issue() -> str:
-        authority = await _authority()
-        try:
-            return await authority.issue(args.name, args.role, created_by="cli")
-        finally:
-            await authority.pool.close()
+    from shared.http.auth import issue_token
 
-    print(asyncio.run(issue()))
+    url = get_settings().database_url
+    print(asyncio.run(issue_token(url, args.name, args.role, created_by="cli")))
     return 0
 
 
 def revoke_token(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from shared.http.auth import TokenAuthority
+
     async def revoke() -> None:
-        authority = await _authority()
+        pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
         try:
+            authority = TokenAuthority(pool)
+            await authority.ensure_schema()
             await authority.revoke(args.token_id)
         finally:
-            await authority.pool.close()
+            await pool.close()
 
     asyncio.run(revoke())
     print(f"revoked {args.token_id}")

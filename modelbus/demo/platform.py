@@ -9,7 +9,13 @@ from pathlib import Path
 
 import httpx
 
-from modelbus.stack import SERVICES, StackSettings, local_secret, running_stack
+from modelbus.stack import (
+    SERVICES,
+    RunningStack,
+    StackSettings,
+    local_secret,
+    running_stack,
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,17 @@ class Platform:
     endpoints: dict[str, str]
     home: Path
     started_here: bool
+
+    @classmethod
+    def of(cls, stack: RunningStack) -> Platform:
+        """A stack started here (and stopped by whoever started it)."""
+        return cls(
+            stack.database_url,
+            stack.kafka_bootstrap,
+            stack.endpoints,
+            stack.home,
+            started_here=True,
+        )
 
     @property
     def audit_key(self) -> str:
@@ -53,10 +70,4 @@ async def platform(settings: StackSettings | None = None) -> AsyncIterator[Platf
         yield existing
         return
     async with running_stack(settings) as stack:
-        yield Platform(
-            stack.database_url,
-            stack.kafka_bootstrap,
-            stack.endpoints,
-            stack.home,
-            started_here=True,
-        )
+        yield Platform.of(stack)

@@ -21,6 +21,7 @@ import httpx
 from modelbus.demo.platform import Platform
 from modelbus.demo.timeline import Timeline
 from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic
+from shared.http.auth import issue_token
 
 STEP_TIMEOUT_S = 90.0
 
@@ -37,18 +38,6 @@ class DemoResult:
     audit: str = "not verified"
     audit_ok: bool = False
     seconds: float = 0.0
-
-
-async def issue_token(database_url: str) -> str:
-    from shared.http.auth import TokenAuthority
-
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
-    try:
-        authority = TokenAuthority(pool)
-        await authority.ensure_schema()
-        return await authority.issue("demo-operator", "admin", created_by="modelbus demo")
-    finally:
-        await pool.close()
 
 
 def training_request(model_name: str) -> dict[str, Any]:
@@ -77,7 +66,9 @@ async def run(
     started = time.monotonic()
     model_name = f"breast-cancer-{uuid.uuid4().hex[:6]}"
     result = DemoResult(model_name)
-    token = await issue_token(platform.database_url)
+    token = await issue_token(
+        platform.database_url, "demo-operator", "admin", created_by="modelbus demo"
+    )
     timeline = Timeline(platform.kafka_bootstrap, model_name, echo)
     await timeline.start()
     traffic = Traffic(platform.endpoints["deployer"], token, platform.kafka_bootstrap, model_name)

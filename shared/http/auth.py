@@ -120,6 +120,17 @@ class TokenAuthority:
         return Principal(row["name"], row["role"], parts[1])
 
 
+async def issue_token(database_url: str, name: str, role: str, *, created_by: str) -> str:
+    """A token issued straight against the database: the admin bootstrap and local tools."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        authority = TokenAuthority(pool)
+        await authority.ensure_schema()
+        return await authority.issue(name, role, created_by=created_by)
+    finally:
+        await pool.close()
+
+
 AuthDependency = Callable[[Request], Awaitable[Principal]]
 
 

@@ -33,13 +33,7 @@ async def platform(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Pla
         **ports,
     )
     async with running_stack(settings) as stack:
-        yield Platform(
-            stack.database_url,
-            stack.kafka_bootstrap,
-            stack.endpoints,
-            stack.home,
-            started_here=True,
-        )
+        yield Platform.of(stack)
 
 
 @pytest.mark.asyncio(loop_scope="module")
