@@ -9,6 +9,7 @@ from services.monitor import api, handlers
 from services.monitor.config import MonitorSettings
 from services.monitor.versions import VersionCache
 from services.monitor.worker import Worker
+from shared.bus.consumer import batch
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
@@ -24,7 +25,9 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
                     handlers.on_model_registered, store=infra.artifacts, settings=config
                 ),
                 "model.deployed": handlers.on_model_deployed,
-                "predictions.logged": partial(handlers.on_prediction_logged, settings=config),
+                "predictions.logged": batch(
+                    partial(handlers.on_predictions_logged, settings=config)
+                ),
                 "labels.received": handlers.on_labels_received,
             },
             routers=[api.router(infra.pool)],

@@ -133,14 +133,19 @@ ON CONFLICT (model_name, version, arm, request_id) DO NOTHING
 """
 
 
-async def on_prediction_logged(
-    event: Event[PredictionLogged], uow: UnitOfWork, *, settings: MonitorSettings
+async def on_predictions_logged(
+    events: list[Event[PredictionLogged]], uow: UnitOfWork, *, settings: MonitorSettings
 ) -> None:
+    """A run of prediction records, stored with one ``executemany`` (a batch handler:
+    this is the highest-volume topic on the bus)."""
+    await uow.conn.executemany(_INSERT_PREDICTION, [_prediction_row(e, settings) for e in events])
+
+
+def _prediction_row(event: Event[PredictionLogged], settings: MonitorSettings) -> tuple[Any, ...]:
     p = event.data
     matrix, problem = feature_matrix(p.inputs)
     rows, cols = matrix.shape if matrix is not None else (1, 0)
-    await uow.conn.execute(
-        _INSERT_PREDICTION,
+    return (
         p.model_name,
         p.version,
         p.arm,
