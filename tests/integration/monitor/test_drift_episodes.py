@@ -57,10 +57,21 @@ async def test_drift_episode_and_control(settings: Settings, unique: str) -> Non
         # Windows: clean, shifted, shifted, clean.
         for phase, shift in enumerate((False, True, True, False)):
             batch = _traffic(rng, drifting, shift) + _traffic(rng, control, False)
-            if phase == 1:  # ground truth for some shifted traffic, for the export
-                batch.append(labels(drifting, {p.request_id: 1 for p in batch[:40]}))
-            await publish_many(settings.kafka_bootstrap, batch)
             assert service.infra is not None
+            if phase == 1:
+                # Ground truth for some shifted traffic, for the export that goes with the
+                # alert. Labels may come first (they wait for their predictions); stored
+                # before the window's traffic, they are surely joined when it closes.
+                truth = labels(drifting, {p.request_id: 1 for p in batch[:40]})
+                await publish_many(settings.kafka_bootstrap, [truth])
+                await eventually(
+                    lambda: service.infra.pool.fetchval(  # type: ignore[union-attr]
+                        "SELECT count(*) = 40 FROM labels WHERE model_name = $1", drifting
+                    ),
+                    timeout=30,
+                    what="labels stored",
+                )
+            await publish_many(settings.kafka_bootstrap, batch)
             await eventually(
                 lambda p=phase: service.infra.pool.fetchval(  # type: ignore[union-attr]
                     "SELECT count(*) = $2 FROM windows WHERE model_name = $1 AND kind = 'data'"
