@@ -36,14 +36,23 @@ class Step:
     clean_windows: int
 
 
-def step(is_open: bool, clean_windows: int, bad: bool | None, recovery: int) -> Step:
-    """The episode state machine for one judged (or unjudged: ``bad is None``) window."""
+def step(
+    is_open: bool, clean_windows: int, bad: bool | None, recovery: int, clear: bool = True
+) -> Step:
+    """The episode state machine for one judged (or unjudged: ``bad is None``) window.
+
+    ``clear`` is False for a window that is no longer bad but not clearly recovered either
+    (within the recovery margin of its bound): it keeps an open episode and restarts the
+    recovery count, so a metric hovering at its bound does not open and close episodes.
+    """
     if bad is None:
         return Step("none", clean_windows)
     if bad:
         return Step("keep" if is_open else "open", 0)
     if not is_open:
         return Step("none", 0)
+    if not clear:
+        return Step("keep", 0)
     clean = clean_windows + 1
     return Step("resolve" if clean >= recovery else "keep", clean)
 
@@ -60,6 +69,7 @@ async def observe(
     bad: bool | None,
     recovery: int,
     raise_alert: RaiseAlert,
+    clear: bool = True,
 ) -> None:
     """Advance the episode of ``stream`` and ``kind`` by one window, emitting what changes.
 
@@ -75,7 +85,7 @@ async def observe(
         stream.arm,
         kind,
     )
-    result = step(row is not None, row["clean_windows"] if row else 0, bad, recovery)
+    result = step(row is not None, row["clean_windows"] if row else 0, bad, recovery, clear)
     if result.action == "open":
         alert_id = str(uuid.uuid4())
         payload, summary = await raise_alert(alert_id)

@@ -101,9 +101,18 @@ def baseline_of(metric: str, registered: dict[str, float]) -> float | None:
 
 
 def violations(
-    values: dict[str, float], registered: dict[str, float], t: Thresholds
+    values: dict[str, float],
+    registered: dict[str, float],
+    t: Thresholds,
+    *,
+    recovering: bool = False,
 ) -> tuple[list[Violation], bool]:
-    """The metrics past their bounds, and whether any metric had a bound to be judged by."""
+    """The metrics past their bounds, and whether any metric had a bound to be judged by.
+
+    With ``recovering``, bounds relative to the baseline are halfway between the alert
+    bound and the baseline: the bar an open episode must clear to count as recovered.
+    """
+    share = 0.5 if recovering else 1.0
     found: list[Violation] = []
     judged = False
     for metric, value in values.items():
@@ -116,9 +125,9 @@ def violations(
         elif baseline is None:
             continue
         elif metric in HIGHER_IS_BETTER:
-            bound = baseline - t.performance_drop
+            bound = baseline - t.performance_drop * share
         else:
-            bound = baseline * (1 + t.error_increase)
+            bound = baseline * (1 + t.error_increase * share)
         judged = True
         worse = value < bound if metric in HIGHER_IS_BETTER else value > bound
         if worse:

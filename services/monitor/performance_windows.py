@@ -62,6 +62,7 @@ async def _close(
     predicted, actual, scores, unusable = _pairs(rows)
     values = performance.evaluate(version.task, predicted, actual, scores)
     found, judged = performance.violations(values, version.baseline, t)
+    short, _ = performance.violations(values, version.baseline, t, recovering=True)
     metrics = {**values, "labelled": float(len(predicted)), "labels_unusable": float(unusable)}
     times = [r["event_time"] for r in rows]
     row = await conn.fetchrow(
@@ -118,6 +119,7 @@ async def _close(
         bool(found) if judged else None,
         t.recovery_windows,
         raise_alert,
+        clear=not short,
     )
 
 

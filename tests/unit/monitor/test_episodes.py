@@ -45,3 +45,13 @@ def test_unjudged_windows_neither_extend_nor_clear() -> None:
         "none",
         "resolve",
     ]
+
+
+def test_a_window_not_clearly_recovered_keeps_the_episode_open() -> None:
+    actions, is_open, clean = [], False, 0
+    for bad, clear in [(True, False), (False, False), (False, False), (False, True), (False, True)]:
+        s = step(is_open, clean, bad, recovery=2, clear=clear)
+        actions.append(s.action)
+        clean = s.clean_windows
+        is_open = (is_open or s.action == "open") and s.action != "resolve"
+    assert actions == ["open", "keep", "keep", "keep", "resolve"]

@@ -57,3 +57,14 @@ def test_violations_against_baseline_and_absolute_bounds() -> None:
     found, judged = performance.violations({"accuracy": 0.7}, {}, Thresholds(min_accuracy=0.75))
     assert found[0].threshold == 0.75
     assert performance.violations({"accuracy": 0.7}, {}, t) == ([], False)  # nothing to judge by
+
+
+def test_recovery_needs_half_the_allowed_drop_back() -> None:
+    t = Thresholds(performance_drop=0.06, error_increase=0.2)
+    baseline = {"accuracy": 0.9}
+    assert performance.violations({"accuracy": 0.86}, baseline, t)[0] == []  # not an alert
+    [short], _ = performance.violations({"accuracy": 0.86}, baseline, t, recovering=True)
+    assert short.threshold == pytest.approx(0.87)  # nor a recovery
+    assert performance.violations({"accuracy": 0.88}, baseline, t, recovering=True)[0] == []
+    [rmse], _ = performance.violations({"rmse": 1.15}, {"test_rmse": 1.0}, t, recovering=True)
+    assert rmse.threshold == pytest.approx(1.1)
