@@ -18,6 +18,7 @@ from shared.http.auth import Principal, require
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Approver = Annotated[Principal, Depends(require("approver"))]
+Transition = Callable[..., Awaitable[Outcome]]  # promote or rollback
 
 
 class TransitionRequest(BaseModel):
@@ -62,40 +63,35 @@ def deployments_router(
             raise NotFound(f"model {model_name!r} has no deployment")
         return status
 
-    @router.post("/{model_name}/promote")
-    async def promote_candidate(
+    async def by_hand(
+        transition: Transition,
         model_name: str,
-        principal: Approver,
-        body: TransitionRequest | None = None,
+        principal: Principal,
+        body: TransitionRequest | None,
+        default_reason: str,
     ) -> dict[str, Any]:
         body = body or TransitionRequest()
         async with unit_of_work(pool, source) as uow:
-            outcome = await promote(
+            outcome = await transition(
                 uow,
                 model_name,
                 version=body.version,
-                reason=body.reason or "promoted by hand",
+                reason=body.reason or default_reason,
                 actor=principal.name,
             )
         await applied()
         return _answer(outcome)
 
+    @router.post("/{model_name}/promote")
+    async def promote_candidate(
+        model_name: str, principal: Approver, body: TransitionRequest | None = None
+    ) -> dict[str, Any]:
+        return await by_hand(promote, model_name, principal, body, "promoted by hand")
+
     @router.post("/{model_name}/rollback")
     async def rollback_version(
-        model_name: str,
-        principal: Approver,
-        body: TransitionRequest | None = None,
+        model_name: str, principal: Approver, body: TransitionRequest | None = None
     ) -> dict[str, Any]:
-        body = body or TransitionRequest()
-        async with unit_of_work(pool, source) as uow:
-            outcome = await rollback(
-                uow,
-                model_name,
-                version=body.version,
-                reason=body.reason or "rolled back by hand",
-                actor=principal.name,
-            )
-        await applied()
-        return _answer(outcome)
+        return await by_hand(rollback, model_name, principal, body, "rolled back by hand")
 
     return router
