@@ -39,12 +39,18 @@ async def _version(conn: Connection, model: str, version: int) -> asyncpg.Record
     return row
 
 
-def _open_review(row: asyncpg.Record, model: str, version: int) -> None:
+async def _open_review(
+    conn: Connection, governance: Governance, model: str, version: int
+) -> asyncpg.Record:
+    """The version under review, with the audit log locked for this transaction's decision."""
+    await governance.log.lock(conn)
+    row = await _version(conn, model, version)
     if row["review"] != "open":
         raise Conflict(
             f"{model} v{version} is already decided ({row['status']}); "
             "a decided version cannot be decided again"
         )
+    return row
 
 
 async def _approvals(conn: Connection, model: str, version: int) -> list[asyncpg.Record]:
@@ -80,9 +86,7 @@ async def approve(
     """Count ``who``'s approval once; approve the version when enough people have."""
     async with unit_of_work(pool, SOURCE) as tx:
         conn = tx.conn
-        await governance.log.lock(conn)
-        row = await _version(conn, model, version)
-        _open_review(row, model, version)
+        row = await _open_review(conn, governance, model, version)
         reg = ModelRegistered.model_validate_json(row["registration"])
         if who.name in {reg.metadata.owner, reg.registered_by}:
             raise Forbidden(
@@ -141,9 +145,7 @@ async def reject(
 ) -> dict[str, Any]:
     async with unit_of_work(pool, SOURCE) as tx:
         conn = tx.conn
-        await governance.log.lock(conn)
-        row = await _version(conn, model, version)
-        _open_review(row, model, version)
+        row = await _open_review(conn, governance, model, version)
         approvals = await _approvals(conn, model, version)
         check = CheckResult(
             name="review",
