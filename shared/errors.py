@@ -7,8 +7,8 @@ wrong and will be wrong forever).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from shared.events.common import Payload
@@ -105,3 +105,31 @@ class Unavailable(ModelbusError):
     status_code = 503
     retryable = True
     code = "unavailable"
+
+
+class _HasErrors(Protocol):
+    def errors(self) -> Sequence[Any]: ...
+
+
+def describe_validation(
+    exc: _HasErrors,
+    *,
+    limit: int = 5,
+    root: str = "(root)",
+    where: Callable[[Sequence[Any]], str] | None = None,
+) -> str:
+    """A validation error (pydantic's, or FastAPI's for a request) as one line of
+    ``where: what`` for the first ``limit`` problems; ``where`` names a location
+    (default: dotted, ``root`` for the whole value).
+
+    Locations and pydantic's messages only, never the offending input values: the text goes
+    back to callers and into dead letters, and must not echo what was sent.
+    """
+    errors = list(exc.errors())
+    parts = []
+    for err in errors[:limit]:
+        loc = err["loc"]
+        place = where(loc) if where is not None else ".".join(str(p) for p in loc) or root
+        parts.append(f"{place}: {err['msg']}")
+    more = len(errors) - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

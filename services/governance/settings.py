@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.errors import describe_validation
 from shared.secrets import StrongSecret
 
 SHIPPED_POLICIES = Path(__file__).resolve().parent / "policies"
@@ -33,8 +34,9 @@ def load_settings() -> GovernanceSettings:
     try:
         return GovernanceSettings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"MODELBUS_GOVERNANCE_{'_'.join(str(p) for p in e['loc']).upper()} {e['msg']}"
-            for e in exc.errors()
+        problems = describe_validation(
+            exc,
+            limit=20,
+            where=lambda loc: "MODELBUS_GOVERNANCE_" + "_".join(map(str, loc)).upper(),
         )
         raise ConfigurationError(f"governance cannot start: {problems}") from exc

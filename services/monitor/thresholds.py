@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, describe_validation
 
 
 class Thresholds(BaseModel):
@@ -51,6 +51,4 @@ def thresholds_from(overrides: dict[str, Any]) -> tuple[Thresholds, list[str]]:
     try:
         return Thresholds(**{k: v for k, v in overrides.items() if k in known}), unknown
     except ValidationError as exc:
-        raise InvalidInput(
-            f"monitor_thresholds: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
-        ) from exc
+        raise InvalidInput(f"monitor_thresholds: {describe_validation(exc, limit=1)}") from exc

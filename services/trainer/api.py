@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.trainer import intake, jobs
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, describe_validation
 from shared.events.training import TrainingRequested
 from shared.http.auth import Principal, require
 
@@ -32,10 +32,7 @@ def parse_request(body: dict[str, Any], principal: Principal) -> TrainingRequest
     try:
         request = TrainingRequested.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
+        problems = describe_validation(exc, root="(body)")
         raise InvalidInput(f"invalid training request: {problems}") from exc
     _check_feasible(request)
     return request

@@ -14,7 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.errors import InvalidEvent
+from shared.errors import InvalidEvent, describe_validation
 from shared.events.common import Payload
 from shared.events.topics import BY_EVENT_TYPE, Topic, topic_for_payload
 
@@ -98,13 +98,6 @@ def decode(raw: bytes | None, *, expected: Topic | None = None) -> Event[Any]:
     try:
         return Event[topic.payload].model_validate(doc)  # type: ignore[name-defined]
     except ValidationError as exc:
-        raise InvalidEvent(f"event does not match {topic.event_type}: {_brief(exc)}") from exc
-
-
-def _brief(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{where}: {err['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+        raise InvalidEvent(
+            f"event does not match {topic.event_type}: {describe_validation(exc)}"
+        ) from exc

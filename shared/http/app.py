@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.errors import ModelbusError
+from shared.errors import ModelbusError, describe_validation
 from shared.http.auth import TokenAuthority
 
 # Routes any caller may reach without a token; every other route needs one.
@@ -50,8 +50,8 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
-        return JSONResponse({"error": "; ".join(problems), "code": "invalid_input"}, 400)
+        problems = describe_validation(exc, limit=10)
+        return JSONResponse({"error": problems, "code": "invalid_input"}, 400)
 
     for router in routers:
         app.include_router(router)

@@ -14,7 +14,7 @@ from services.registry.api.schemas import VersionView
 from services.registry.domain import Check, Refusal
 from services.registry.registration import refuse_upload, register_upload
 from services.registry.settings import RegistrySettings
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, describe_validation
 from shared.store.artifacts import ArtifactStore
 
 
@@ -43,10 +43,7 @@ def router(pool: asyncpg.Pool, store: ArtifactStore, settings: RegistrySettings)
         try:
             described = intake.UploadMetadata.model_validate_json(metadata)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}"
-                for e in exc.errors()[:5]
-            )
+            problems = describe_validation(exc, root="metadata")
             raise InvalidInput(f"metadata is not valid: {problems}") from exc
         candidate = intake.from_upload(name, described, principal.name)
         cap = settings.max_artifact_bytes
