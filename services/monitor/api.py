@@ -5,27 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from services.monitor import queries
 from shared.errors import NotFound
-from shared.http.auth import Principal, require
+from shared.http.auth import Viewer
 
 PREFIX = "/v1/monitor"
 
 
 def router(pool: asyncpg.Pool) -> APIRouter:
     api = APIRouter(prefix=PREFIX, tags=["monitor"])
-    viewer = Depends(require("viewer"))
 
     @api.get("/models/{model_name}")
-    async def model(model_name: str, _: Principal = viewer) -> dict[str, Any]:
+    async def model(_: Viewer, model_name: str) -> dict[str, Any]:
         async with pool.acquire() as conn:
             return await queries.model(conn, model_name)
 
     @api.get("/models/{model_name}/latest")
     async def latest(
-        model_name: str, version: int | None = None, arm: str | None = None, _: Principal = viewer
+        _: Viewer, model_name: str, version: int | None = None, arm: str | None = None
     ) -> dict[str, Any]:
         async with pool.acquire() as conn:
             windows = await queries.latest_windows(conn, model_name, version, arm)
@@ -35,25 +34,25 @@ def router(pool: asyncpg.Pool) -> APIRouter:
 
     @api.get("/models/{model_name}/series")
     async def series(
+        _: Viewer,
         model_name: str,
         metric: str,
         version: int | None = None,
         arm: str | None = None,
         limit: int = Query(500, ge=1, le=10_000),
-        _: Principal = viewer,
     ) -> dict[str, Any]:
         async with pool.acquire() as conn:
             points = await queries.series(conn, model_name, metric, version, arm, limit)
         return {"model_name": model_name, "metric": metric, "points": points}
 
     @api.get("/models/{model_name}/labels")
-    async def label_counts(model_name: str, _: Principal = viewer) -> dict[str, Any]:
+    async def label_counts(_: Viewer, model_name: str) -> dict[str, Any]:
         async with pool.acquire() as conn:
             return {"model_name": model_name, **await queries.label_counts(conn, model_name)}
 
     @api.get("/alerts")
     async def alerts(
-        model_name: str | None = None, include_resolved: bool = False, _: Principal = viewer
+        _: Viewer, model_name: str | None = None, include_resolved: bool = False
     ) -> dict[str, Any]:
         async with pool.acquire() as conn:
             return {"alerts": await queries.alerts(conn, model_name, include_resolved)}

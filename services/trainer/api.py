@@ -6,18 +6,16 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.trainer import intake, jobs
 from shared.errors import InvalidInput, NotFound, describe_validation
 from shared.events.training import TrainingRequested
-from shared.http.auth import Principal, require
+from shared.http.auth import DataScientist, Principal, Viewer
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
-DataScientist = Annotated[Principal, Depends(require("data-scientist"))]
-Viewer = Annotated[Principal, Depends(require("viewer"))]
 
 
 def parse_request(body: dict[str, Any], principal: Principal) -> TrainingRequested:

@@ -16,10 +16,10 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import Request
+from fastapi import Depends, Request
 
 from shared.errors import Forbidden, InvalidInput, Unauthorized
 
@@ -151,6 +151,14 @@ def require(role: Role) -> AuthDependency:
 
     dependency.required_role = role  # type: ignore[attr-defined]  # read by the route audit
     return dependency
+
+
+# The one way a route declares who may call it: a parameter of one of these types (``_:
+# Viewer`` when the route does not need the principal). The route audit finds the role.
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+DataScientist = Annotated[Principal, Depends(require("data-scientist"))]
+Approver = Annotated[Principal, Depends(require("approver"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 async def authenticate_request(request: Request) -> Principal:

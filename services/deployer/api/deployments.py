@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.deployer.serving.table import ServingTable
@@ -14,10 +14,8 @@ from services.deployer.state.transitions import Outcome, promote, rollback
 from services.deployer.status import deployment_status
 from shared.bus.unit_of_work import unit_of_work
 from shared.errors import NotFound
-from shared.http.auth import Principal, require
+from shared.http.auth import Approver, Principal, Viewer
 
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Approver = Annotated[Principal, Depends(require("approver"))]
 Transition = Callable[..., Awaitable[Outcome]]  # promote or rollback
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,11 +15,8 @@ from services.governance.inventory import queries
 from services.governance.inventory.card import render_card
 from services.governance.recording import Governance
 from shared.errors import InvalidInput
-from shared.http.auth import Principal, require
+from shared.http.auth import Admin, Approver, Viewer
 
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Approver = Annotated[Principal, Depends(require("approver"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
 VERSION = "/models/{name}/versions/{version}"
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Path, Query
 
 from services.registry.domain import NAME_PATTERN
-from shared.http.auth import Principal, require
 
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="the model's name")]
 Version = Annotated[int, Path(ge=1, description="a version number")]
 At = Annotated[datetime | None, Query(description="ISO 8601 time (UTC if no zone); default: now")]
-DataScientist = Annotated[Principal, Depends(require("data-scientist"))]
-VIEWER = Depends(require("viewer"))
 
 
 def as_utc(at: datetime | None) -> datetime | None:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Response
 
 from services.registry import aliases
 from services.registry.aliases import ALIAS_PATTERN
-from services.registry.api import VIEWER, At, DataScientist, ModelName, as_utc
+from services.registry.api import At, ModelName, as_utc
 from services.registry.api.schemas import AliasMove, AliasState, AliasTarget
+from shared.http.auth import DataScientist, Viewer
 
 AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, description="e.g. champion")]
 
@@ -18,8 +19,8 @@ AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, description="e.g. champio
 def router(pool: asyncpg.Pool) -> APIRouter:
     api = APIRouter(prefix="/models/{name}/aliases", tags=["aliases"])
 
-    @api.get("", response_model=dict[str, int], dependencies=[VIEWER])
-    async def list_aliases(name: ModelName) -> Any:
+    @api.get("", response_model=dict[str, int])
+    async def list_aliases(_: Viewer, name: ModelName) -> Any:
         async with pool.acquire() as conn:
             return await aliases.current_aliases(conn, name)
 
@@ -44,8 +45,9 @@ def router(pool: asyncpg.Pool) -> APIRouter:
             await aliases.delete_alias(conn, name, alias, principal.name)
         return Response(status_code=204)
 
-    @api.get("/{alias}", response_model=AliasState, dependencies=[VIEWER])
+    @api.get("/{alias}", response_model=AliasState)
     async def resolve_alias(
+        _: Viewer,
         name: ModelName,
         alias: AliasName,
         at: At = None,
@@ -54,8 +56,8 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         async with pool.acquire() as conn:
             return await aliases.resolve(conn, name, alias, as_utc(at))
 
-    @api.get("/{alias}/history", response_model=list[AliasMove], dependencies=[VIEWER])
-    async def alias_history(name: ModelName, alias: AliasName) -> Any:
+    @api.get("/{alias}/history", response_model=list[AliasMove])
+    async def alias_history(_: Viewer, name: ModelName, alias: AliasName) -> Any:
         async with pool.acquire() as conn:
             return await aliases.alias_history(conn, name, alias)
 

@@ -9,24 +9,23 @@ import asyncpg
 from fastapi import APIRouter
 
 from services.registry import lifecycle, versions
-from services.registry.api import VIEWER, At, ModelName, Version, as_utc
+from services.registry.api import At, ModelName, Version, as_utc
 from services.registry.api.schemas import LifecycleHistory, Serving
+from shared.http.auth import Viewer
 
 
 def router(pool: asyncpg.Pool) -> APIRouter:
     api = APIRouter(prefix="/models/{name}", tags=["lifecycle"])
 
-    @api.get(
-        "/versions/{version}/lifecycle", response_model=LifecycleHistory, dependencies=[VIEWER]
-    )
-    async def version_lifecycle(name: ModelName, version: Version) -> Any:
+    @api.get("/versions/{version}/lifecycle", response_model=LifecycleHistory)
+    async def version_lifecycle(_: Viewer, name: ModelName, version: Version) -> Any:
         """The version's current status and every lifecycle event about it, oldest first."""
         async with pool.acquire() as conn:
             await versions.get_registered(conn, name, version)  # 404 for an unknown version
             return await lifecycle.history(conn, name, version)
 
-    @api.get("/serving", response_model=Serving, dependencies=[VIEWER])
-    async def serving(name: ModelName, at: At = None) -> Any:
+    @api.get("/serving", response_model=Serving)
+    async def serving(_: Viewer, name: ModelName, at: At = None) -> Any:
         """Which version was the stable (serving) one at ``at``."""
         async with pool.acquire() as conn:
             return await lifecycle.serving_at(conn, name, as_utc(at) or datetime.now(UTC))

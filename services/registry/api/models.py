@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from services.registry import catalog, versions
-from services.registry.api import VIEWER, ModelName, Version
+from services.registry.api import ModelName, Version
 from services.registry.api.schemas import Comparison, ModelDetail, ModelSummary, VersionView
+from shared.http.auth import Viewer
 from shared.store.artifacts import ArtifactStore
 
 CHUNK = 1024 * 1024
@@ -21,8 +22,9 @@ CHUNK = 1024 * 1024
 def router(pool: asyncpg.Pool, store: ArtifactStore) -> APIRouter:
     api = APIRouter(prefix="/models", tags=["models"])
 
-    @api.get("", response_model=list[ModelSummary], dependencies=[VIEWER])
+    @api.get("", response_model=list[ModelSummary])
     async def search_models(
+        _: Viewer,
         name: str | None = Query(None, description="part of the model name"),
         tag: str | None = Query(None, description="a tag key, or key=value"),
         owner: str | None = None,
@@ -33,28 +35,27 @@ def router(pool: asyncpg.Pool, store: ArtifactStore) -> APIRouter:
         async with pool.acquire() as conn:
             return await catalog.search(conn, query)
 
-    @api.get("/{name}", response_model=ModelDetail, dependencies=[VIEWER])
-    async def get_model(name: ModelName) -> Any:
+    @api.get("/{name}", response_model=ModelDetail)
+    async def get_model(_: Viewer, name: ModelName) -> Any:
         async with pool.acquire() as conn:
             return await catalog.get_model(conn, name)
 
-    @api.get("/{name}/versions", response_model=list[VersionView], dependencies=[VIEWER])
-    async def list_versions(name: ModelName) -> Any:
+    @api.get("/{name}/versions", response_model=list[VersionView])
+    async def list_versions(_: Viewer, name: ModelName) -> Any:
         async with pool.acquire() as conn:
             return await versions.list_versions(conn, name)
 
-    @api.get("/{name}/versions/{version}", response_model=VersionView, dependencies=[VIEWER])
-    async def get_version(name: ModelName, version: Version) -> Any:
+    @api.get("/{name}/versions/{version}", response_model=VersionView)
+    async def get_version(_: Viewer, name: ModelName, version: Version) -> Any:
         async with pool.acquire() as conn:
             return await versions.get_version(conn, name, version)
 
     @api.get(
         "/{name}/versions/{version}/artifact",
         response_class=StreamingResponse,
-        dependencies=[VIEWER],
         responses={200: {"content": {"application/onnx": {}}}},
     )
-    async def download_artifact(name: ModelName, version: Version) -> StreamingResponse:
+    async def download_artifact(_: Viewer, name: ModelName, version: Version) -> StreamingResponse:
         """The ONNX bytes, verified against the registered digest before the first byte."""
         async with pool.acquire() as conn:
             registered = await versions.get_registered(conn, name, version)
@@ -70,8 +71,10 @@ def router(pool: asyncpg.Pool, store: ArtifactStore) -> APIRouter:
             _chunks(data), media_type=registered.artifact.media_type, headers=headers
         )
 
-    @api.get("/{name}/compare", response_model=Comparison, dependencies=[VIEWER])
-    async def compare_versions(name: ModelName, a: int = Query(ge=1), b: int = Query(ge=1)) -> Any:
+    @api.get("/{name}/compare", response_model=Comparison)
+    async def compare_versions(
+        _: Viewer, name: ModelName, a: int = Query(ge=1), b: int = Query(ge=1)
+    ) -> Any:
         async with pool.acquire() as conn:
             return await catalog.compare(conn, name, a, b)
 

@@ -9,12 +9,13 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
 from services.registry import intake, versions
-from services.registry.api import DataScientist, ModelName
+from services.registry.api import ModelName
 from services.registry.api.schemas import VersionView
 from services.registry.domain import Check, Refusal
 from services.registry.registration import refuse_upload, register_upload
 from services.registry.settings import RegistrySettings
 from shared.errors import InvalidInput, describe_validation
+from shared.http.auth import DataScientist
 from shared.store.artifacts import ArtifactStore
 
 
