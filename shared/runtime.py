@@ -28,7 +28,7 @@ from shared import metrics
 from shared.bus.consumer import BatchHandler, BatchProcessor, Handler
 from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
-from shared.bus.retry import Backoff, is_transient
+from shared.bus.retry import Backoff, retry_transient
 from shared.bus.subscriber import subscribe
 from shared.http.app import create_app
 from shared.http.auth import TokenAuthority
@@ -77,18 +77,19 @@ class ServiceDefinition:
 async def connect_and_migrate(definition: ServiceDefinition, settings: Settings) -> asyncpg.Pool:
     """Create the pool and migrate, waiting out a database that is still starting."""
     folders = [SHARED_SQL] + ([definition.migrations] if definition.migrations else [])
-    backoff = Backoff(cap_s=2.0)
-    while True:
+
+    async def attempt() -> asyncpg.Pool:
+        pool = await create_pool(settings, definition.name)
         try:
-            pool = await create_pool(settings, definition.name)
             async with pool.acquire() as conn:
                 applied = await migrate(conn, definition.name, load_migrations(*folders))
-            log.info("migrations.applied", applied=applied)
-            return pool
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            await backoff.wait(log, "database.unavailable", exc)
+        except BaseException:
+            pool.terminate()  # a half-open pool per attempt would leak connections
+            raise
+        log.info("migrations.applied", applied=applied)
+        return pool
+
+    return await retry_transient(attempt, log=log, what="database", backoff=Backoff(cap_s=2.0))
 
 
 class ServiceProcess:

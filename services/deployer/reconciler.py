@@ -25,6 +25,7 @@ from services.deployer.serving.route_builder import build_route, needed_versions
 from services.deployer.serving.table import ServingTable
 from services.deployer.state.approvals import activate
 from services.deployer.state.records import DesiredState, load_desired_state
+from shared.bus.retry import keep_running, retry_transient
 from shared.bus.unit_of_work import unit_of_work
 from shared.store.artifacts import ArtifactStore
 
@@ -57,27 +58,25 @@ class Reconciler:
     async def run(self) -> None:
         try:
             await self._initial_sync()
-            while True:
+
+            async def step() -> None:  # the database may be away: serve on, try again
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._poked.wait(), self.config.reconcile_interval_s)
                 self._poked.clear()
-                try:
-                    await self.reconcile()
-                except Exception as exc:  # the database may be away; serve on, try again
-                    log.warning("reconcile.failed", error=repr(exc)[:500])
+                await self.reconcile()
+
+            await keep_running(step, log=log, what="reconcile")
         finally:
             await self.versions.close()
 
     async def _initial_sync(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-                await self.versions.wait_loading()
-                await self.reconcile()
-                break
-            except Exception as exc:
-                log.warning("reconcile.initial_failed", error=repr(exc)[:500])
-                await asyncio.sleep(self.config.reconcile_interval_s)
+
+        async def sync() -> None:
+            await self.reconcile()
+            await self.versions.wait_loading()
+            await self.reconcile()
+
+        await retry_transient(sync, log=log, what="reconcile.initial", every_error=True)
         self.table.ready = True
         log.info("reconcile.ready", models=len(self.table.models), loaded=len(self.versions.loaded))
 

@@ -21,7 +21,7 @@ from services.monitor.config import MonitorSettings
 from services.monitor.episodes import Stream
 from services.monitor.open_window import WindowCache
 from services.monitor.versions import VersionCache
-from shared.bus.retry import Backoff, is_transient
+from shared.bus.retry import is_transient, keep_running
 from shared.bus.unit_of_work import unit_of_work
 from shared.store.artifacts import ArtifactStore
 
@@ -102,14 +102,8 @@ class Worker:
             await performance_windows.advance(uow, stream, version, self.store, self.settings, now)
 
     async def run(self) -> None:
-        backoff = Backoff(cap_s=5.0)
-        while True:
-            try:
-                await self.tick()
-                backoff.reset()
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("monitor.tick_failed")
-                await backoff.wait(log, "monitor.tick_retry", exc)
-                continue
+        async def step() -> None:
+            await self.tick()
             await asyncio.sleep(self.settings.tick_s)
+
+        await keep_running(step, log=log, what="monitor.tick")

@@ -25,7 +25,7 @@ from services.trainer import jobs
 from services.trainer.config import TrainerSettings
 from services.trainer.outcome import completed_event, failed_event, store_outputs
 from services.trainer.runner import Progress, WarmStarter, run_training, write_inputs
-from shared.bus.retry import Backoff, is_transient
+from shared.bus.retry import Backoff, is_transient, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import ModelbusError
 from shared.events.common import Payload
@@ -53,22 +53,18 @@ class TrainingWorker:
         """Claim and run jobs until cancelled; on cancellation, give running jobs back."""
         slots = asyncio.Semaphore(self.settings.max_workers)
         running: set[asyncio.Task[None]] = set()
-        backoff = Backoff()
         try:
             if self.starter is not None:
                 await self.starter.prepare()
             while True:
                 await slots.acquire()
                 try:
-                    async with self.pool.acquire() as conn:
-                        claim = await jobs.claim(conn, self.settings.lease_s)
-                    backoff.reset()
-                except Exception as exc:
+                    claim = await retry_transient(
+                        self._claim, log=log, what="trainer.claim", every_error=True
+                    )
+                except BaseException:
                     slots.release()
-                    if not is_transient(exc):
-                        log.exception("trainer.claim_failed")
-                    await backoff.wait(log, "trainer.claim_retry", exc)
-                    continue
+                    raise
                 if claim is None:
                     slots.release()
                     await asyncio.sleep(self.settings.poll_s)
@@ -83,6 +79,10 @@ class TrainingWorker:
             await asyncio.gather(*running, return_exceptions=True)
             if self.starter is not None:
                 await self.starter.close()
+
+    async def _claim(self) -> jobs.Claim | None:
+        async with self.pool.acquire() as conn:
+            return await jobs.claim(conn, self.settings.lease_s)
 
     async def run_job(self, claim: jobs.Claim) -> None:
         request = claim.request
@@ -201,23 +201,21 @@ class TrainingWorker:
         """Final state and outcome event in one transaction, if the job is still ours."""
         succeeded = isinstance(payload, TrainingCompleted)
         outcome = payload.model_dump(mode="json")
-        backoff = Backoff(cap_s=2.0)
-        for attempt in range(5):
-            try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    done = await jobs.finish(
-                        conn,
-                        claim,
-                        succeeded=succeeded,
-                        outcome=outcome,
-                        failure_reason=getattr(payload, "reason", None) if not succeeded else None,
-                    )
-                    if done:
-                        await UnitOfWork(conn, "trainer", cause=claim.event).emit(payload)
-                if not done:
-                    raise LeaseLost()
-                return
-            except Exception as exc:
-                if not is_transient(exc) or attempt == 4:
-                    raise
-                await backoff.wait(log, "training.finish_retry", exc)
+
+        async def attempt() -> None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                done = await jobs.finish(
+                    conn,
+                    claim,
+                    succeeded=succeeded,
+                    outcome=outcome,
+                    failure_reason=getattr(payload, "reason", None) if not succeeded else None,
+                )
+                if done:
+                    await UnitOfWork(conn, "trainer", cause=claim.event).emit(payload)
+            if not done:
+                raise LeaseLost()
+
+        await retry_transient(
+            attempt, log=log, what="training.finish", backoff=Backoff(cap_s=2.0), attempts=5
+        )

@@ -31,7 +31,7 @@ import structlog
 
 from shared import metrics
 from shared.bus import inbox, outbox
-from shared.bus.retry import Backoff, is_transient
+from shared.bus.retry import is_transient, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidEvent, Refused
 from shared.events.envelope import Event, decode
@@ -160,16 +160,13 @@ class BatchProcessor:
 
     async def _process_partition(self, records: Sequence[Record]) -> None:
         items = [self.decode(r) for r in records]
-        backoff = Backoff()
-        while True:
-            try:
-                await self._apply(items)
-                return
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                metrics.CONSUMER_RETRIES.labels(self.service).inc()
-                await backoff.wait(log, "consumer.retry", exc)
+        retries = metrics.CONSUMER_RETRIES.labels(self.service)
+        await retry_transient(
+            lambda: self._apply(items),
+            log=log,
+            what="consumer",
+            on_retry=lambda _: retries.inc(),
+        )
 
     async def _apply(self, items: list[Decoded | DeadLetter]) -> None:
         async with self.pool.acquire() as conn:

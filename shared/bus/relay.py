@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared import metrics
 from shared.bus.outbox import SLOTS
-from shared.bus.retry import Backoff, is_transient
+from shared.bus.retry import keep_running
 
 log = structlog.get_logger(__name__)
 
@@ -77,18 +77,12 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; database or broker outages are waited out, never fatal."""
-        backoff = Backoff()
-        while True:
-            try:
-                published = await self.publish_once()
-                backoff.reset()
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("relay.failed", schema=self.schema)
-                await backoff.wait(log, "relay.retry", exc)
-                continue
-            if published < self.batch_size:
+
+        async def step() -> None:
+            if await self.publish_once() < self.batch_size:
                 await asyncio.sleep(self.idle_wait_s)
+
+        await keep_running(step, log=log.bind(schema=self.schema), what="relay")
 
 
 def _message(row: asyncpg.Record) -> tuple[Any, ...]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError
 
 from shared.errors import ModelbusError
 from shared.store.db import TRANSIENT_DB_ERRORS
 
+T = TypeVar("T")
 _TRANSIENT_KAFKA = (KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError)
 
 
@@ -41,3 +43,57 @@ class Backoff:
         delay = self.next_delay()
         log.warning(what, attempt=self.attempt, delay_s=round(delay, 3), error=repr(exc)[:500])
         await asyncio.sleep(delay)
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    log: Any,
+    what: str,
+    backoff: Backoff | None = None,
+    attempts: int | None = None,
+    on_retry: Callable[[BaseException], object] | None = None,
+    every_error: bool = False,
+) -> T:
+    """``operation()``'s result, waiting out transient failures with backoff.
+
+    Any other error propagates at once, unless ``every_error``: then it is logged with its
+    traceback and retried too (for work a process cannot go on without). A transient error
+    on the last of ``attempts`` propagates (default: no limit, for work that must not be
+    given up, like a batch). ``on_retry`` sees each failure that is retried (to count it).
+    Logs ``<what>.retry`` for each retry and ``<what>.failed`` for each error not transient.
+    """
+    backoff = backoff or Backoff()
+    while True:
+        try:
+            return await operation()
+        except Exception as exc:
+            transient = is_transient(exc)
+            if not (transient or every_error) or (
+                attempts is not None and backoff.attempt + 1 >= attempts
+            ):
+                raise
+            if not transient:
+                log.exception(f"{what}.failed")
+            if on_retry is not None:
+                on_retry(exc)
+            await backoff.wait(log, f"{what}.retry", exc)
+
+
+async def keep_running(
+    step: Callable[[], Awaitable[object]],
+    *,
+    log: Any,
+    what: str,
+    backoff: Backoff | None = None,
+) -> NoReturn:
+    """Call ``step()`` until cancelled (it does its own waiting between useful calls).
+
+    A background loop must outlive every failure: a transient one is waited out, any other
+    is logged with its traceback and retried after the same backoff, so a bug shows in the
+    logs instead of silently ending the loop.
+    """
+    backoff = backoff or Backoff()
+    while True:
+        await retry_transient(step, log=log, what=what, backoff=backoff, every_error=True)
+        backoff.reset()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import asyncpg
 import structlog
 
 from services.deployer.serving.evidence import Decision
 from services.deployer.state.transitions import promote, rollback
-from shared.bus.retry import Backoff, is_transient
+from shared.bus.retry import retry_transient
 from shared.bus.unit_of_work import unit_of_work
 from shared.errors import Conflict, NotFound
 
@@ -39,21 +40,15 @@ class DecisionQueue:
     async def run(self) -> None:
         while True:
             decision = await self._queue.get()
-            backoff = Backoff()
-            while True:
-                try:
-                    await self.apply(decision)
-                    break
-                except Exception as exc:
-                    if not is_transient(exc):
-                        log.exception(
-                            "decision.failed",
-                            model=decision.model_name,
-                            version=decision.version,
-                            kind=decision.kind,
-                        )
-                        break
-                    await backoff.wait(log, "decision.retry", exc)
+            try:
+                await retry_transient(partial(self.apply, decision), log=log, what="decision")
+            except Exception:
+                log.exception(
+                    "decision.failed",
+                    model=decision.model_name,
+                    version=decision.version,
+                    kind=decision.kind,
+                )
 
     async def apply(self, decision: Decision) -> None:
         async with unit_of_work(self.pool, self.source) as uow:
