@@ -120,12 +120,12 @@ class ServiceVariant:
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-        from services.trainer.bootstrap import DEFINITION
+        from services.trainer.bootstrap import definition
         from shared.runtime import ServiceProcess
         from shared.settings import Settings
 
         settings = Settings(home=Path(tempfile.mkdtemp()), http_port=0)
-        self.trainer = ServiceProcess(DEFINITION, settings)
+        self.trainer = ServiceProcess(definition(), settings)
         await self.trainer.start()
         self.consumer = AIOKafkaConsumer(
             "training.completed",

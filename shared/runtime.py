@@ -30,6 +30,7 @@ from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
 from shared.bus.subscriber import subscribe
+from shared.bus.unit_of_work import Transactions
 from shared.http.app import create_app
 from shared.http.auth import TokenAuthority
 from shared.logging import configure_logging
@@ -51,6 +52,11 @@ class Infrastructure:
     artifacts: ArtifactStore
     producer: AIOKafkaProducer
     auth: TokenAuthority
+
+    @property
+    def transactions(self) -> Transactions:
+        """Units of work on the service's pool, emitting with the service as source."""
+        return Transactions(self.pool, self.service)
 
 
 @dataclass

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 def run_service(args: argparse.Namespace) -> int:
     from shared.runtime import run_service as run
 
-    definition = importlib.import_module(f"services.{args.name}.bootstrap").DEFINITION
+    definition = importlib.import_module(f"services.{args.name}.bootstrap").definition()
     try:
         import uvloop
 

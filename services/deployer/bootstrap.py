@@ -31,47 +31,47 @@ def tune_garbage_collector(young_threshold: int) -> None:
         gc.set_threshold(young_threshold, 50, 100)
 
 
-def make_definition(config: DeployerSettings | None = None) -> ServiceDefinition:
-    """The deployer, with ``config`` or settings read from the environment at build time."""
+def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
+    """The deployer, with ``settings`` or settings read from the environment at build time."""
 
     async def build(infra: Infrastructure) -> ServiceParts:
-        settings = config or DeployerSettings()
-        tune_garbage_collector(settings.gc_young_threshold)
-        replica = settings.replica(infra.settings.port_for(NAME))
+        config = settings or DeployerSettings()
+        tune_garbage_collector(config.gc_young_threshold)
+        replica = config.replica(infra.settings.port_for(NAME))
         table = ServingTable()
         reconciler = Reconciler(
-            infra.pool, infra.artifacts, table, settings, source=NAME, replica=replica
+            infra.pool, infra.artifacts, table, config, source=NAME, replica=replica
         )
         decisions = DecisionQueue(infra.pool, source=NAME, applied=reconciler.reconcile)
         predictions = PredictionLog(
-            capacity=settings.prediction_log_buffer,
-            enabled=settings.prediction_log_enabled,
+            capacity=config.prediction_log_buffer,
+            enabled=config.prediction_log_enabled,
             source=NAME,
         )
         inference = Inference(
-            table, predictions, decisions.submit, shadow_max_in_flight=settings.shadow_max_in_flight
+            table, predictions, decisions.submit, shadow_max_in_flight=config.shadow_max_in_flight
         )
         poke = reconciler.poke
-        infer = InferEndpoint(inference, max_body_bytes=settings.max_body_bytes)
+        infer = InferEndpoint(inference, max_body_bytes=config.max_body_bytes)
 
         async def publish_predictions() -> None:
             await predictions.run(
                 infra.producer,
-                batch=settings.prediction_log_batch,
-                flush_s=settings.prediction_log_flush_ms / 1000,
+                batch=config.prediction_log_batch,
+                flush_s=config.prediction_log_flush_ms / 1000,
             )
 
         return ServiceParts(
             handlers={
-                "model.approved": partial(handlers.on_approved, config=settings, poke=poke),
+                "model.approved": partial(handlers.on_approved, config=config, poke=poke),
                 "model.suspended": partial(
-                    handlers.on_stopped, status="suspended", config=settings, poke=poke
+                    handlers.on_stopped, status="suspended", config=config, poke=poke
                 ),
                 "model.retired": partial(
-                    handlers.on_stopped, status="retired", config=settings, poke=poke
+                    handlers.on_stopped, status="retired", config=config, poke=poke
                 ),
-                "drift.detected": partial(handlers.on_alert, config=settings, poke=poke),
-                "performance.degraded": partial(handlers.on_alert, config=settings, poke=poke),
+                "drift.detected": partial(handlers.on_alert, config=config, poke=poke),
+                "performance.degraded": partial(handlers.on_alert, config=config, poke=poke),
             },
             routers=[
                 v2_router(table, infer),
@@ -86,6 +86,3 @@ def make_definition(config: DeployerSettings | None = None) -> ServiceDefinition
         )
 
     return ServiceDefinition(NAME, resources.files("services.deployer") / "migrations", build)
-
-
-DEFINITION = make_definition()

@@ -32,6 +32,3 @@ def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
         )
 
     return ServiceDefinition(SERVICE, resources.files("services.governance") / "migrations", build)
-
-
-DEFINITION = definition()

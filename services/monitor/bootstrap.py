@@ -35,6 +35,3 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
         )
 
     return ServiceDefinition("monitor", resources.files("services.monitor") / "migrations", build)
-
-
-DEFINITION = definition()

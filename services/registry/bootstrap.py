@@ -2,7 +2,7 @@
 
 The one place that binds dependencies (artifact store, registry settings) into the plain
 handlers and routes. :func:`definition` takes the registry's settings so that a test can
-run the service with, say, a lower size cap; ``DEFINITION`` reads them from the environment.
+run the service with, say, a lower size cap; without them they are read from the environment.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from shared.bus.consumer import Handler
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
-def definition(registry_settings: RegistrySettings | None = None) -> ServiceDefinition:
+def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
-        settings = registry_settings or RegistrySettings()
+        config = settings or RegistrySettings()
         store, pool = infra.artifacts, infra.pool
         consumed: dict[str, Handler] = {
             "training.completed": partial(
-                handlers.on_training_completed, store=store, settings=settings
+                handlers.on_training_completed, store=store, settings=config
             ),
-            "model.submitted": partial(handlers.on_model_submitted, store=store, settings=settings),
+            "model.submitted": partial(handlers.on_model_submitted, store=store, settings=config),
         }
         for topic in lifecycle_topics():
             consumed[topic] = partial(handlers.on_lifecycle_event, topic=topic)
@@ -34,13 +34,10 @@ def definition(registry_settings: RegistrySettings | None = None) -> ServiceDefi
             handlers=consumed,
             routers=[
                 models.router(pool, store),
-                upload.router(pool, store, settings),
+                upload.router(pool, store, config),
                 aliases.router(pool),
                 lifecycle.router(pool),
             ],
         )
 
     return ServiceDefinition("registry", resources.files("services.registry") / "migrations", build)
-
-
-DEFINITION = definition()

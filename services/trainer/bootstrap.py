@@ -12,20 +12,22 @@ from services.trainer.worker import TrainingWorker
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
-async def build(infra: Infrastructure) -> ServiceParts:
-    settings = TrainerSettings()
-    worker = TrainingWorker(
-        infra.pool, infra.artifacts, settings, workroot=infra.settings.home / "trainer" / "work"
-    )
-    return ServiceParts(
-        handlers={
-            "training.requested": on_training_requested,
-            "drift.detected": on_alert,
-            "performance.degraded": on_alert,
-        },
-        routers=[api.router(infra.pool)],
-        workers=[worker.run],
-    )
+def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
+    """The trainer, with ``settings`` or settings read from the environment at build time."""
 
+    async def build(infra: Infrastructure) -> ServiceParts:
+        config = settings or TrainerSettings()
+        worker = TrainingWorker(
+            infra.pool, infra.artifacts, config, workroot=infra.settings.home / "trainer" / "work"
+        )
+        return ServiceParts(
+            handlers={
+                "training.requested": on_training_requested,
+                "drift.detected": on_alert,
+                "performance.degraded": on_alert,
+            },
+            routers=[api.router(infra.pool)],
+            workers=[worker.run],
+        )
 
-DEFINITION = ServiceDefinition("trainer", resources.files("services.trainer") / "migrations", build)
+    return ServiceDefinition("trainer", resources.files("services.trainer") / "migrations", build)

@@ -30,17 +30,47 @@ class UnitOfWork:
     correlation_id: str | None = None
 
     async def emit(
-        self, data: Payload, *, subject: str | None = None, caused_by: Event[Any] | None = None
+        self,
+        data: Payload,
+        *,
+        subject: str | None = None,
+        caused_by: Event[Any] | None = None,
+        correlation_id: str | None = None,
     ) -> Event[Any]:
+        """Queue ``data`` as an event; ``caused_by`` and ``correlation_id`` override, for
+        this event only, the unit's cause and chain (a decision continuing a stored chain)."""
         event = new_event(
             data,
             source=self.source,
             subject=subject,
             caused_by=caused_by or self.cause,
-            correlation_id=self.correlation_id,
+            correlation_id=correlation_id or self.correlation_id,
         )
         await outbox.add(self.conn, event)
         return event
+
+
+@dataclass(frozen=True)
+class Transactions:
+    """Units of work of one service: its pool, and its name as the source of its events.
+
+    The runtime makes one per service (``Infrastructure.transactions``); work that does not
+    start from a consumed event (an HTTP request, a worker) opens its transactions here.
+    """
+
+    pool: asyncpg.Pool
+    source: str
+
+    @asynccontextmanager
+    async def begin(
+        self, *, cause: Event[Any] | None = None, correlation_id: str | None = None
+    ) -> AsyncIterator[UnitOfWork]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield UnitOfWork(conn, self.source, cause=cause, correlation_id=correlation_id)
+
+    def on(self, conn: Connection, *, cause: Event[Any] | None = None) -> UnitOfWork:
+        """A unit of work in a transaction the caller already holds on ``conn``."""
+        return UnitOfWork(conn, self.source, cause=cause)
 
 
 @asynccontextmanager
@@ -48,5 +78,5 @@ async def unit_of_work(
     pool: asyncpg.Pool, source: str, *, correlation_id: str | None = None
 ) -> AsyncIterator[UnitOfWork]:
     """A transaction for work that does not start from an event (an HTTP request, a worker)."""
-    async with pool.acquire() as conn, conn.transaction():
-        yield UnitOfWork(conn, source, correlation_id=correlation_id)
+    async with Transactions(pool, source).begin(correlation_id=correlation_id) as uow:
+        yield uow

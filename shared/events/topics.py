@@ -233,6 +233,11 @@ def topic(name: str) -> Topic:
     return TOPICS[name]
 
 
+def consumed_by(service: str) -> tuple[str, ...]:
+    """The topics ``service`` consumes, in table order: exactly the ones it has handlers for."""
+    return tuple(t.name for t in _TABLE if service in t.consumers)
+
+
 def topic_for_payload(payload: Payload) -> Topic:
     for t in _TABLE:
         if type(payload) is t.payload:

@@ -1,8 +1,7 @@
 """Deny by default, for every service: each HTTP route declares the role it needs.
 
-Each service's app is built exactly as the runtime builds it (its ``DEFINITION.build`` on
-real infrastructure, then ``create_app``), but in a throwaway schema and without starting
-its consumers or workers, so nothing it would do in the background happens. Then:
+Each service's app is built exactly as the runtime builds it, in a throwaway schema and
+without starting its consumers or workers (:mod:`tests.support.built_services`). Then:
 
 * every route outside the explicit public list carries a :func:`shared.http.auth.require`
   dependency (found by its ``required_role``);
@@ -18,40 +17,22 @@ as it exists.
 
 from __future__ import annotations
 
-import importlib
 import re
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 
-from shared.bus.kafka import start_producer
-from shared.http.app import PUBLIC_PATHS, create_app
-from shared.http.auth import GRANTS, ROLES, RouteRole, TokenAuthority, route_roles
-from shared.runtime import Infrastructure, ServiceDefinition, connect_and_migrate
-from shared.settings import DEFAULT_PORTS, Settings
-from shared.store.artifacts import open_store
+from shared.http.app import PUBLIC_PATHS
+from shared.http.auth import GRANTS, ROLES, RouteRole
+from tests.support.built_services import SERVICES, Built, built_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
-SERVICES = tuple(sorted(DEFAULT_PORTS))
 # Routes a caller may reach without a token, per service, on top of PUBLIC_PATHS: the
 # Open Inference Protocol's health endpoints, which KServe clients probe without a token.
 EXTRA_PUBLIC = {"deployer": frozenset({"/v2/health/live", "/v2/health/ready"})}
-# Secrets a service refuses to start without (there are no defaults).
-SECRETS = {"MODELBUS_GOVERNANCE_AUDIT_KEY": "auth-routes-test-7c1f9a2e4b6d8c0e2f4a6b8d"}
-
-
-@dataclass
-class Built:
-    app: FastAPI
-    routes: list[RouteRole]
-    tokens: dict[str, str]  # role -> token
 
 
 def _public(service: str, path: str) -> bool:
@@ -62,49 +43,9 @@ def _public(service: str, path: str) -> bool:
 async def built(
     database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[dict[str, Built]]:
-    settings = Settings(
-        database_url=database_url,
-        kafka_bootstrap=kafka_bootstrap,
-        home=tmp_path_factory.mktemp("auth-routes"),
-        http_port=0,
-    )
-    suffix = uuid.uuid4().hex[:8]
-    producer = await start_producer(settings)
-    pools: list[Any] = []
-    apps: dict[str, Built] = {}
-    try:
-        with pytest.MonkeyPatch.context() as env:
-            for name, value in SECRETS.items():
-                env.setenv(name, value)
-            for service in SERVICES:
-                real: ServiceDefinition = importlib.import_module(
-                    f"services.{service}.bootstrap"
-                ).DEFINITION
-                probe = ServiceDefinition(
-                    f"authprobe_{service}_{suffix}", real.migrations, real.build
-                )
-                pool = await connect_and_migrate(probe, settings)
-                pools.append((pool, probe.name))
-                auth = TokenAuthority(pool)
-                await auth.ensure_schema()
-                infra = Infrastructure(
-                    probe.name,
-                    settings,
-                    pool,
-                    await open_store(settings.artifact_store_url(), pool),
-                    producer,
-                    auth,
-                )
-                parts = await real.build(infra)
-                app = create_app(service, lambda: True, parts.routers, auth)
-                tokens = {role: await auth.issue(f"probe-{role}", role) for role in ROLES}
-                apps[service] = Built(app, list(route_roles(app)), tokens)
+    home = tmp_path_factory.mktemp("auth-routes")
+    async with built_services(database_url, kafka_bootstrap, home) as apps:
         yield apps
-    finally:
-        for pool, schema in pools:
-            await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await pool.close()
-        await producer.stop()
 
 
 def _url(path: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Annotated, Any
 
 import pytest
@@ -39,7 +38,7 @@ def definition(schema: str) -> ServiceDefinition:
 
         return ServiceParts(handlers={"labels.received": on_labels}, routers=[router])
 
-    return ServiceDefinition(schema, resources.files("tests.integration") / "sql_none", build)
+    return ServiceDefinition(schema, None, build)
 
 
 async def test_service_consumes_its_own_outbox_and_guards_routes(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.deployer.bootstrap import make_definition
+from services.deployer.bootstrap import definition
 from services.deployer.config import DeployerSettings
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
@@ -37,7 +37,7 @@ def config(unique: str) -> DeployerSettings:
 
 @pytest.fixture
 async def deployer(settings: Settings, config: DeployerSettings) -> AsyncIterator[ServiceProcess]:
-    async with running(make_definition(config), settings) as service:
+    async with running(definition(config), settings) as service:
         yield service
 
 

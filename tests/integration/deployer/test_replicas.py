@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from services.deployer.bootstrap import make_definition
+from services.deployer.bootstrap import definition
 from services.deployer.config import DeployerSettings
 from shared.events.common import DeploymentStrategy
 from shared.runtime import ServiceProcess
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 async def deployer(
     settings: Settings, config: DeployerSettings
 ) -> AsyncIterator[tuple[ServiceProcess, httpx.AsyncClient]]:
-    async with running(make_definition(config), settings) as service:
+    async with running(definition(config), settings) as service:
         token = await admin_token(service)
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{service.port}",

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.trainer.bootstrap import DEFINITION
+from services.trainer.bootstrap import definition
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from tests.integration.trainer.helpers import abandon_jobs_of
@@ -19,6 +19,6 @@ async def trainer(
 ) -> AsyncIterator[ServiceProcess]:
     monkeypatch.setenv("MODELBUS_TRAINER_POLL_S", "0.1")
     monkeypatch.setenv("MODELBUS_TRAINER_MAX_WORKERS", "2")
-    async with running(DEFINITION, settings) as service:
+    async with running(definition(), settings) as service:
         yield service
     await abandon_jobs_of(settings.database_url, unique)
