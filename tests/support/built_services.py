@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from shared.bus.kafka import start_producer
 from shared.http.app import create_app
-from shared.http.auth import ROLES, RouteRole, TokenAuthority, route_roles
+from shared.http.auth import ROLES, Role, RouteRole, TokenAuthority, route_roles
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts, connect_and_migrate
 from shared.settings import DEFAULT_PORTS, Settings
 from shared.store.artifacts import open_store
@@ -38,7 +38,7 @@ class Built:
     parts: ServiceParts
     app: FastAPI
     routes: list[RouteRole]
-    tokens: dict[str, str]  # role -> token
+    tokens: dict[Role, str]
 
 
 def bootstrap(service: str) -> Any:

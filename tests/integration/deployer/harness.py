@@ -11,14 +11,13 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.deployer.config import DeployerSettings
-from shared.events.common import ArtifactRef, DeploymentStrategy, ModelMetadata, Window
+from shared.events.common import ArtifactRef, DeploymentStrategy, Payload
 from shared.events.envelope import Event, decode
-from shared.events.governance import Decision, ModelApproved, ModelSuspended
-from shared.events.monitoring import DriftDetected, FeatureDrift
 from shared.events.topics import TOPICS
 from shared.runtime import ServiceProcess
 from shared.store.artifacts import FileArtifactStore
 from tests.support.bus import collect, publish
+from tests.support.events import approved, drift, feature_drift, suspended
 from tests.support.polling import eventually
 
 
@@ -44,61 +43,19 @@ class Lifecycle:
         strategy: DeploymentStrategy | None = None,
         redact: tuple[str, ...] = (),
     ) -> Event[Any]:
-        artifact = onnx if isinstance(onnx, ArtifactRef) else await self.put(onnx)
-        decision = Decision(
-            policy="test",
-            policy_version="1",
-            policy_digest="0" * 64,
-            checks=[],
-            strategy=strategy or DeploymentStrategy(),
-        )
-        (event,) = await publish(
-            self.bootstrap,
-            ModelApproved(
-                model_name=model,
-                version=version,
-                artifact=artifact,
-                decision=decision,
-                metadata=ModelMetadata(redact_fields=list(redact)),
-            ),
-            source="governance",
-        )
-        return event
+        ref = onnx if isinstance(onnx, ArtifactRef) else await self.put(onnx)
+        payload = approved(model, version, artifact_ref=ref, strategy=strategy, redact=redact)
+        return await self._publish(payload, "governance")
 
     async def suspend(self, model: str, version: int) -> Event[Any]:
-        (event,) = await publish(
-            self.bootstrap,
-            ModelSuspended(
-                model_name=model, version=version, reason="kill switch test", actor="alice"
-            ),
-            source="governance",
-        )
-        return event
+        return await self._publish(suspended(model, version, "kill switch test"), "governance")
 
     async def drift(self, model: str, version: int) -> Event[Any]:
-        window = Window(start="2026-01-01T00:00:00Z", end="2026-01-01T01:00:00Z", count=500)
-        feature = FeatureDrift(
-            feature="f0",
-            method="psi",
-            statistic=0.9,
-            threshold=0.2,
-            drifted=True,
-            reference_n=500,
-            current_n=500,
-        )
-        (event,) = await publish(
-            self.bootstrap,
-            DriftDetected(
-                model_name=model,
-                version=version,
-                arm="canary",
-                alert_id="a-1",
-                window=window,
-                features=[feature],
-                top_features=["f0"],
-            ),
-            source="monitor",
-        )
+        alert = drift(model, version, arm="canary", features=[feature_drift("f0", 0.9)])
+        return await self._publish(alert, "monitor")
+
+    async def _publish(self, payload: Payload, source: str) -> Event[Any]:
+        (event,) = await publish(self.bootstrap, payload, source=source)
         return event
 
 

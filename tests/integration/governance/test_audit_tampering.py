@@ -29,7 +29,7 @@ from shared.settings import Settings
 from shared.store.db import create_pool
 from shared.store.migrations import SHARED_SQL, load_migrations, migrate
 from tests.integration.governance.conftest import AUDIT_KEY, LOOP
-from tests.unit.governance.factories import deployed, drift, registered, trained
+from tests.support.events import deployed, drift, registered, trained
 
 pytestmark = [pytest.mark.integration, LOOP]
 

@@ -31,7 +31,7 @@ from shared.settings import Settings
 from shared.store.db import create_pool
 from shared.store.migrations import SHARED_SQL, load_migrations, migrate
 from tests.integration.governance.conftest import AUDIT_KEY, FOREIGN_REPLIES, LOOP, Governance
-from tests.unit.governance.factories import deployed, drift, registered, trained
+from tests.support.events import deployed, drift, registered, trained
 
 pytestmark = [pytest.mark.integration, LOOP]
 

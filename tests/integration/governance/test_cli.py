@@ -11,7 +11,7 @@ import pytest
 
 from modelbus.cli import main
 from tests.integration.governance.conftest import FOREIGN_REPLIES, LOOP, Governance
-from tests.unit.governance.factories import HIGH_RISK, registered
+from tests.support.events import HIGH_RISK, registered
 
 pytestmark = [pytest.mark.integration, LOOP]
 

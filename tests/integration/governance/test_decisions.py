@@ -6,7 +6,7 @@ import pytest
 
 from shared.events.governance import ModelApproved, ModelRejected, ReviewRequested
 from tests.integration.governance.conftest import LOOP, Governance
-from tests.unit.governance.factories import HIGH_RISK, registered
+from tests.support.events import HIGH_RISK, registered
 
 pytestmark = [pytest.mark.integration, LOOP]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.integration.governance.conftest import FOREIGN_REPLIES, LOOP, Governance
-from tests.unit.governance.factories import deployed, drift, promoted, registered
+from tests.support.events import deployed, drift, promoted, registered
 
 pytestmark = [pytest.mark.integration, LOOP]
 

@@ -13,7 +13,7 @@ from shared.bus.consumer import BatchProcessor, DeadLetter, Decoded
 from shared.bus.retry import Backoff, is_transient
 from shared.errors import Conflict, InvalidEvent, InvalidInput, Unavailable
 from shared.events.envelope import encode, new_event
-from tests.unit.events.samples import SAMPLES
+from tests.support.events import SAMPLES
 
 
 def record(topic: str, value: bytes | None, offset: int = 7) -> ConsumerRecord[bytes, bytes]:

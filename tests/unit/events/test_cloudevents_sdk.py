@@ -17,7 +17,7 @@ from shared.bus import outbox
 from shared.bus.relay import _message
 from shared.events.envelope import Event, new_event
 from shared.events.topics import TOPICS
-from tests.unit.events.samples import SAMPLES
+from tests.support.events import SAMPLES
 
 
 class RecordingConnection:

@@ -10,7 +10,7 @@ import pytest
 from shared.errors import InvalidEvent
 from shared.events.envelope import Event, decode, encode, new_event
 from shared.events.topics import TOPICS
-from tests.unit.events.samples import MODEL, SAMPLES
+from tests.support.events import MODEL, SAMPLES
 
 
 def test_every_topic_has_a_sample() -> None:

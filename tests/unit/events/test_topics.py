@@ -9,7 +9,7 @@ import pytest
 from shared.events.common import Payload
 from shared.events.topics import BY_EVENT_TYPE, EXTERNAL, TOPICS, topic_for_payload
 from shared.settings import DEFAULT_PORTS
-from tests.unit.events.samples import SAMPLES
+from tests.support.events import SAMPLES
 
 SERVICES = set(DEFAULT_PORTS)
 # The modelbus CLI asks for training the way an outside system would, by publishing.

@@ -14,7 +14,7 @@ from services.governance.audit.log import Checkpoint, seal
 from services.governance.audit.verify import Report, verify_records
 from shared.events.envelope import Event, encode, new_event
 from shared.events.governance import AuditRecord
-from tests.unit.governance.factories import deployed, drift, registered
+from tests.support.events import deployed, drift, registered
 
 KEY = b"k" * 32
 Row = tuple[AuditRecord, str]

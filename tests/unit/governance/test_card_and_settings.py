@@ -17,7 +17,7 @@ from services.governance.settings import (
 )
 from shared.events.common import CheckResult, DeploymentStrategy
 from shared.events.governance import AuditRecord, Decision
-from tests.unit.governance.factories import HIGH_RISK, registered
+from tests.support.events import HIGH_RISK, registered
 
 GOOD_KEY = "q8Zr3kP0vX1mN7bT5yW2cL9sD4fG6hJ0"
 

@@ -9,7 +9,7 @@ from services.governance.handlers import AUDITED_TOPICS
 from services.governance.inventory.serving import approved_after, next_serving, serving_after
 from shared.events.envelope import new_event
 from shared.events.governance import Decision, ModelApproved, ModelSuspended
-from tests.unit.governance.factories import SHA, deployed, promoted, registered, rolled_back
+from tests.support.events import SHA, deployed, promoted, registered, rolled_back
 
 LIFECYCLE = {
     "training.completed",

@@ -7,7 +7,7 @@ import pytest
 from services.governance.policy.evaluate import Champion, evaluate
 from services.governance.policy.rules import LoadedPolicy, load_policies
 from services.governance.settings import SHIPPED_POLICIES
-from tests.unit.governance.factories import HIGH_RISK, registered
+from tests.support.events import HIGH_RISK, registered
 
 
 @pytest.fixture(scope="module")

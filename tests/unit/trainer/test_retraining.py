@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from services.trainer.retraining import retraining_request
-from shared.events.common import ArtifactRef, Window
-from shared.events.monitoring import DriftDetected, PerformanceDegraded
+from shared.events.common import ArtifactRef
+from shared.events.monitoring import DriftDetected
 from shared.events.training import DatasetSpec, TrainingRequested
-
-WINDOW = Window(start="2026-01-01T00:00:00Z", end="2026-01-01T01:00:00Z", count=500)
+from tests.support import events
 
 
 def last(retraining: str) -> TrainingRequested:
@@ -24,15 +23,7 @@ def last(retraining: str) -> TrainingRequested:
 
 
 def drift(alert_id: str = "a1") -> DriftDetected:
-    return DriftDetected(
-        model_name="churn",
-        version=4,
-        arm="stable",
-        alert_id=alert_id,
-        window=WINDOW,
-        features=[],
-        top_features=[],
-    )
+    return events.drift("churn", 4, alert_id=alert_id, features=[])
 
 
 def test_only_models_that_opted_in_are_retrained() -> None:
@@ -51,18 +42,7 @@ def test_a_retraining_repeats_the_search_for_the_alerted_version() -> None:
 
 
 def test_performance_alerts_say_so() -> None:
-    alert = PerformanceDegraded(
-        model_name="churn",
-        version=2,
-        arm="stable",
-        alert_id="p",
-        metric="accuracy",
-        value=0.7,
-        baseline=0.9,
-        threshold=0.05,
-        window=WINDOW,
-    )
-    request = retraining_request(last("auto"), alert)
+    request = retraining_request(last("auto"), events.degraded("churn", 2, alert_id="p"))
     assert request is not None and request.reason == "performance"
 
 
