@@ -97,7 +97,9 @@ class StackStartError(StackError):
 
 
 @dataclass
-class ServiceProcess:
+class ChildProcess:
+    """One service started by `modelbus up` as a child process, and where its log goes."""
+
     name: str
     port: int
     popen: subprocess.Popen[bytes]
@@ -118,7 +120,7 @@ class RunningStack:
     kafka_bootstrap: str = ""
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    services: dict[str, ChildProcess] = field(default_factory=dict)
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -222,15 +224,15 @@ def _start_services(stack: RunningStack, settings: StackSettings) -> None:
         popen = spawn_in_own_session(
             [*settings.service_command, name], log_file, env=_service_env(stack, port)
         )
-        stack.services[name] = ServiceProcess(name, port, popen, log_path, log_file)
+        stack.services[name] = ChildProcess(name, port, popen, log_path, log_file)
 
 
-def _failure_report(svc: ServiceProcess, reason: str) -> str:
+def _failure_report(svc: ChildProcess, reason: str) -> str:
     tail = textwrap.indent(log_tail(svc.log_path) or "(empty)", "    ")
     return f"{svc.name} {reason}; last lines of {svc.log_path}:\n{tail}"
 
 
-async def _is_ready(client: httpx.AsyncClient, svc: ServiceProcess) -> bool:
+async def _is_ready(client: httpx.AsyncClient, svc: ChildProcess) -> bool:
     try:
         response = await client.get(f"{svc.url}/readyz")
     except httpx.HTTPError:
@@ -238,7 +240,7 @@ async def _is_ready(client: httpx.AsyncClient, svc: ServiceProcess) -> bool:
     return response.status_code == 200
 
 
-async def _poll_until_ready(pending: dict[str, ServiceProcess]) -> None:
+async def _poll_until_ready(pending: dict[str, ChildProcess]) -> None:
     """Poll every /readyz until all answer 200, removing each from ``pending`` as it does."""
     # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback calls.
     async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
