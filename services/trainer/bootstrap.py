@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import resources
 
 from services.trainer import api
-from services.trainer.config import TrainerSettings
 from services.trainer.intake import on_training_requested
 from services.trainer.retraining import on_alert
+from services.trainer.settings import TrainerSettings
 from services.trainer.worker import TrainingWorker
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 

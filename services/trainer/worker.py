@@ -22,9 +22,9 @@ import asyncpg
 import structlog
 
 from services.trainer import jobs
-from services.trainer.config import TrainerSettings
 from services.trainer.outcome import completed_event, failed_event, store_outputs
 from services.trainer.runner import Progress, WarmStarter, run_training, write_inputs
+from services.trainer.settings import TrainerSettings
 from shared.bus.retry import Backoff, is_transient, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import ModelbusError
