@@ -34,31 +34,31 @@ class FeatureDrift(Payload):
     current_n: int
 
 
-class DriftDetected(Payload):
+class Alert(Payload):
+    """Evidence that one arm of one model version decays, found in one window: what the
+    trainer (retraining) and the deployer (rollback) act on, whichever kind it is."""
+
     model_name: str
     version: int
     arm: str
     alert_id: str
     window: Window
-    features: list[FeatureDrift]
-    top_features: list[str]
-    prediction_drift: FeatureDrift | None = None
     # Recent labelled production rows (CSV: training feature columns + target column),
     # for the trainer to append when it retrains.
     labelled_data: ArtifactRef | None = None
 
 
-class PerformanceDegraded(Payload):
-    model_name: str
-    version: int
-    arm: str
-    alert_id: str
+class DriftDetected(Alert):
+    features: list[FeatureDrift]
+    top_features: list[str]
+    prediction_drift: FeatureDrift | None = None
+
+
+class PerformanceDegraded(Alert):
     metric: str
     value: float
     baseline: float
     threshold: float
-    window: Window
-    labelled_data: ArtifactRef | None = None
 
 
 class AlertResolved(Payload):
