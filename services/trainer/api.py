@@ -10,7 +10,8 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from services.trainer import intake, jobs
+from services.trainer import intake
+from services.trainer.store import job_queries
 from shared.errors import InvalidInput, NotFound, describe_validation
 from shared.events.training import TrainingRequested
 from shared.http.auth import DataScientist, Principal, Viewer
@@ -62,7 +63,7 @@ def router(pool: asyncpg.Pool) -> APIRouter:
     @routes.get("/jobs/{job_id}")
     async def get_job(job_id: str, principal: Viewer) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            job = await jobs.get(conn, job_id)
+            job = await job_queries.get(conn, job_id)
         if job is None:
             raise NotFound(f"no training job {job_id!r}")
         return job
@@ -75,6 +76,6 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            return {"jobs": await jobs.find(conn, model=model, status=status, limit=limit)}
+            return {"jobs": await job_queries.find(conn, model=model, status=status, limit=limit)}
 
     return routes

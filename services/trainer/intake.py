@@ -13,11 +13,10 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.trainer import jobs
+from services.trainer.store import job_queries, jobs
 from shared.bus.unit_of_work import UnitOfWork, unit_of_work
 from shared.events.envelope import Event
 from shared.events.training import TrainingRequested
-from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
 
@@ -30,23 +29,14 @@ async def on_training_requested(event: Event[Any], uow: UnitOfWork) -> None:
         log.info("training.queued", job_id=job_id, request_id=event.data.request_id)
 
 
-async def lock_request(conn: Connection, request_id: str) -> None:
-    """Serialise the transactions that decide about one request id."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"trainer-req:{request_id}")
-
-
 async def submit(pool: asyncpg.Pool, request: TrainingRequested) -> tuple[dict[str, Any], bool]:
     """Announce and queue ``request``; the job, and whether it is new (False: a repeat)."""
     async with unit_of_work(pool, "trainer") as uow:
-        await lock_request(uow.conn, request.request_id)
-        existing = await uow.conn.fetchval(
-            "SELECT id FROM jobs WHERE request_id = $1", request.request_id
-        )
-        if existing is None:
-            existing = await jobs.record(uow.conn, await uow.emit(request))
-            created = True
-        else:
-            created = False
-        job = await jobs.get(uow.conn, existing)
+        await jobs.lock_request(uow.conn, request.request_id)
+        known = await job_queries.of_request(uow.conn, request.request_id)
+        if known is not None:
+            return known, False
+        job_id = await jobs.record(uow.conn, await uow.emit(request))
+        job = await job_queries.get(uow.conn, job_id) if job_id is not None else None
     assert job is not None
-    return job, created
+    return job, True

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from services.trainer.jobs import Claim
+from services.trainer.store.jobs import Claim
 from services.trainer.training.process import ARTIFACTS
 from shared.events.common import ArtifactRef
 from shared.events.training import CandidateResult, TrainingCompleted, TrainingFailed

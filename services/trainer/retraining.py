@@ -17,8 +17,7 @@ from typing import Any
 
 import structlog
 
-from services.trainer import jobs
-from services.trainer.intake import lock_request
+from services.trainer.store import job_queries, jobs
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.monitoring import DriftDetected, PerformanceDegraded
@@ -49,12 +48,12 @@ def retraining_request(
 async def on_alert(event: Event[Any], uow: UnitOfWork) -> None:
     alert: DriftDetected | PerformanceDegraded = event.data
     model = alert.model_name
-    await lock_request(uow.conn, f"retraining:{model}")
-    request = retraining_request(await jobs.latest_request(uow.conn, model), alert)
+    await jobs.lock_retraining(uow.conn, model)
+    request = retraining_request(await job_queries.latest_request(uow.conn, model), alert)
     if request is None:
         log.info("retraining.not_enabled", alert_id=alert.alert_id)
         return
-    pending = await jobs.pending_retraining(uow.conn, model, alert.version)
+    pending = await job_queries.pending_retraining(uow.conn, model, alert.version)
     if pending is not None:
         log.info("retraining.already_pending", alert_id=alert.alert_id, job_id=pending)
         return

@@ -4,7 +4,7 @@ Up to ``max_workers`` jobs run at a time. While a job trains, its lease is renew
 ``heartbeat_s`` together with its progress; a worker that finds its lease gone (another
 trainer took the job after this one stalled) kills its training and walks away. The
 outcome (job row final state + ``training.completed``/``training.failed``) is written in
-one transaction, and only if :func:`services.trainer.jobs.finish` still found the job
+one transaction, and only if :func:`services.trainer.store.jobs.finish` still found the job
 ours: a re-run cannot emit twice. A stopping trainer gives its jobs back (queued); a
 killed one leaves them to be claimed again when their lease runs out.
 """
@@ -21,10 +21,10 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.trainer import jobs
 from services.trainer.outcome import completed_event, failed_event, store_outputs
 from services.trainer.runner import Progress, WarmStarter, run_training, write_inputs
 from services.trainer.settings import TrainerSettings
+from services.trainer.store import jobs
 from shared.bus.retry import Backoff, is_transient, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import ModelbusError

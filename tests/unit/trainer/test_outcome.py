@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from services.trainer.jobs import Claim
 from services.trainer.outcome import completed_event, failed_event, store_outputs
+from services.trainer.store.jobs import Claim
 from services.trainer.training.process import ARTIFACTS
 from shared.events.envelope import new_event
 from shared.events.training import DatasetSpec, TrainingRequested

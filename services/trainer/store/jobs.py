@@ -25,24 +25,40 @@ from shared.events.envelope import Event, decode, encode
 from shared.events.training import TrainingRequested
 from shared.store.db import Connection
 
-UNFINISHED = ("queued", "running")
-
 
 @dataclass(frozen=True)
 class Claim:
     job_id: str
     token: str
     attempts: int
-    event: Event[Any]  # the training.requested event the job answers
+    event: Event[TrainingRequested]  # the training.requested event the job answers
 
     @property
     def request(self) -> TrainingRequested:
-        return self.event.data  # type: ignore[no-any-return]
+        return self.event.data
 
 
-async def record(conn: Connection, event: Event[Any]) -> str | None:
+async def lock_request(conn: Connection, request_id: str) -> None:
+    """Serialise the transactions that decide about one request id (until commit)."""
+    await _lock(conn, request_id)
+
+
+async def lock_retraining(conn: Connection, model: str) -> None:
+    """Serialise the transactions that decide whether ``model`` is retrained."""
+    await _lock(conn, f"retraining:{model}")
+
+
+async def _lock(conn: Connection, key: str) -> None:
+    # Advisory locks are database-wide: the schema's name keeps the trainer's keys apart
+    # from any other service's (and of a second trainer on another schema).
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '-req:' || $1))", key
+    )
+
+
+async def record(conn: Connection, event: Event[TrainingRequested]) -> str | None:
     """Queue a job for the request in ``event``; the new job's id, or None if it exists."""
-    request: TrainingRequested = event.data
+    request = event.data
     return await conn.fetchval(  # type: ignore[no-any-return]
         "INSERT INTO jobs (id, request_id, model_name, reason, request, request_event)"
         " VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (request_id) DO NOTHING"
@@ -129,62 +145,3 @@ async def release(conn: Connection, claim: Claim) -> None:
         claim.job_id,
         claim.token,
     )
-
-
-_COLUMNS = (
-    "id, request_id, model_name, reason, status, attempts, progress, progress_fraction,"
-    " failure_reason, created_at, started_at, heartbeat_at, finished_at"
-)
-
-
-async def get(conn: Connection, job_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, request, outcome FROM jobs WHERE id = $1", job_id
-    )
-    return _view(row) if row is not None else None
-
-
-async def find(
-    conn: Connection, *, model: str | None, status: str | None, limit: int
-) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM jobs WHERE ($1::text IS NULL OR model_name = $1)"
-        " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
-        model,
-        status,
-        limit,
-    )
-    return [_view(r) for r in rows]
-
-
-async def latest_request(conn: Connection, model: str) -> TrainingRequested | None:
-    raw = await conn.fetchval(
-        "SELECT request FROM jobs WHERE model_name = $1 ORDER BY created_at DESC LIMIT 1", model
-    )
-    return TrainingRequested.model_validate_json(raw) if raw is not None else None
-
-
-async def pending_retraining(conn: Connection, model: str, version: int) -> str | None:
-    """A retraining job that makes a new one for an alert on ``version`` pointless: one of
-    ``model`` still unfinished, or one that already succeeded from ``version`` (its child
-    is on its way through governance and a canary; alerts on the parent keep coming until
-    it is promoted). A failed one does not count: the next alert may try again."""
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT id FROM jobs WHERE model_name = $1 AND reason IN ('drift', 'performance')"
-        " AND (status IN ('queued', 'running')"
-        "      OR (status = 'succeeded' AND (request->>'parent_version')::int = $2))"
-        " LIMIT 1",
-        model,
-        version,
-    )
-
-
-def _view(row: Any) -> dict[str, Any]:
-    view = {("job_id" if k == "id" else k): v for k, v in dict(row).items()}
-    for key in ("request", "outcome"):
-        if isinstance(view.get(key), str):
-            view[key] = orjson.loads(view[key])
-    for key in ("created_at", "started_at", "heartbeat_at", "finished_at"):
-        if view.get(key) is not None:
-            view[key] = view[key].isoformat()
-    return view
