@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from services.trainer import intake
+from services.trainer import submission
 from services.trainer.store import job_queries
 from shared.errors import InvalidInput, NotFound, describe_validation
 from shared.events.training import TrainingRequested
@@ -57,7 +57,7 @@ def router(pool: asyncpg.Pool) -> APIRouter:
     async def request_training(
         body: Annotated[dict[str, Any], Body()], principal: DataScientist
     ) -> JSONResponse:
-        job, created = await intake.submit(pool, parse_request(body, principal))
+        job, created = await submission.submit(pool, parse_request(body, principal))
         return JSONResponse(job, status_code=202 if created else 200)
 
     @routes.get("/jobs/{job_id}")

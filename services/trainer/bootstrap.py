@@ -5,8 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 from services.trainer import api
-from services.trainer.intake import on_training_requested
-from services.trainer.retraining import on_alert
+from services.trainer.handlers import on_alert, on_training_requested
 from services.trainer.settings import TrainerSettings
 from services.trainer.worker import TrainingWorker
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
