@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.trainer import submission
 from services.trainer.store import job_queries
+from shared.bus.unit_of_work import Transactions
 from shared.errors import InvalidInput, NotFound, describe_validation
 from shared.events.training import TrainingRequested
 from shared.http.auth import DataScientist, Principal, Viewer
@@ -50,14 +50,15 @@ def _check_feasible(request: TrainingRequested) -> None:
         raise InvalidInput(str(exc)) from exc
 
 
-def router(pool: asyncpg.Pool) -> APIRouter:
+def router(transactions: Transactions) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["trainer"])
+    pool = transactions.pool
 
     @routes.post("/training-requests", status_code=202)
     async def request_training(
         body: Annotated[dict[str, Any], Body()], principal: DataScientist
     ) -> JSONResponse:
-        job, created = await submission.submit(pool, parse_request(body, principal))
+        job, created = await submission.submit(transactions, parse_request(body, principal))
         return JSONResponse(job, status_code=202 if created else 200)
 
     @routes.get("/jobs/{job_id}")

@@ -15,9 +15,12 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
     """The trainer, with ``settings`` or settings read from the environment at build time."""
 
     async def build(infra: Infrastructure) -> ServiceParts:
-        config = settings or TrainerSettings()
+        own = settings or TrainerSettings()
         worker = TrainingWorker(
-            infra.pool, infra.artifacts, config, workroot=infra.settings.home / "trainer" / "work"
+            infra.transactions,
+            infra.artifacts,
+            own,
+            workroot=infra.settings.home / infra.service / "work",
         )
         return ServiceParts(
             handlers={
@@ -25,7 +28,7 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
                 "drift.detected": on_alert,
                 "performance.degraded": on_alert,
             },
-            routers=[api.router(infra.pool)],
+            routers=[api.router(infra.transactions)],
             workers=[worker.run],
         )
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from services.trainer.store import job_queries, jobs
-from shared.bus.unit_of_work import unit_of_work
+from shared.bus.unit_of_work import Transactions
 from shared.events.training import TrainingRequested
 
 
-async def submit(pool: asyncpg.Pool, request: TrainingRequested) -> tuple[dict[str, Any], bool]:
+async def submit(
+    transactions: Transactions, request: TrainingRequested
+) -> tuple[dict[str, Any], bool]:
     """Announce and queue ``request``; the job, and whether it is new (False: a repeat)."""
-    async with unit_of_work(pool, "trainer") as uow:
+    async with transactions.begin() as uow:
         await jobs.lock_request(uow.conn, request.request_id)
         known = await job_queries.of_request(uow.conn, request.request_id)
         if known is not None:

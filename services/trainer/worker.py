@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import structlog
 
 from services.trainer.outcome import completed_event, failed_event, store_outputs
@@ -26,7 +25,7 @@ from services.trainer.runner import Progress, WarmStarter, run_training, write_i
 from services.trainer.settings import TrainerSettings
 from services.trainer.store import jobs
 from shared.bus.retry import Backoff, is_transient, retry_transient
-from shared.bus.unit_of_work import UnitOfWork
+from shared.bus.unit_of_work import Transactions
 from shared.errors import ModelbusError
 from shared.events.common import Payload
 from shared.events.training import TrainingCompleted, TrainingRequested
@@ -41,9 +40,14 @@ class LeaseLost(Exception):
 
 class TrainingWorker:
     def __init__(
-        self, pool: asyncpg.Pool, store: ArtifactStore, settings: TrainerSettings, workroot: Path
+        self,
+        transactions: Transactions,
+        store: ArtifactStore,
+        settings: TrainerSettings,
+        workroot: Path,
     ) -> None:
-        self.pool = pool
+        self.transactions = transactions
+        self.pool = transactions.pool
         self.store = store
         self.settings = settings
         self.workroot = workroot
@@ -203,16 +207,16 @@ class TrainingWorker:
         outcome = payload.model_dump(mode="json")
 
         async def attempt() -> None:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.transactions.begin(cause=claim.event) as uow:
                 done = await jobs.finish(
-                    conn,
+                    uow.conn,
                     claim,
                     succeeded=succeeded,
                     outcome=outcome,
                     failure_reason=getattr(payload, "reason", None) if not succeeded else None,
                 )
                 if done:
-                    await UnitOfWork(conn, "trainer", cause=claim.event).emit(payload)
+                    await uow.emit(payload)
             if not done:
                 raise LeaseLost()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.trainer.api import parse_request, router
+from shared.bus.unit_of_work import Transactions
 from shared.errors import InvalidInput
 from shared.http.auth import Principal
 
@@ -63,7 +64,7 @@ def test_bad_requests_are_refused(body: dict[str, object], message: str) -> None
 
 
 def test_every_route_requires_a_role() -> None:
-    routes = router(pool=None).routes  # type: ignore[arg-type]
+    routes = router(Transactions(None, "trainer")).routes  # type: ignore[arg-type]
     for route in routes:
         roles = [getattr(d.call, "required_role", None) for d in route.dependant.dependencies]  # type: ignore[attr-defined]
         assert any(roles), route.path  # type: ignore[attr-defined]
