@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.trainer.api import parse_request, router
+from services.trainer.api import router
+from services.trainer.api.request_body import parse_request
 from shared.bus.unit_of_work import Transactions
 from shared.errors import InvalidInput
 from shared.http.auth import Principal

@@ -9,7 +9,7 @@ import pytest
 
 from modelbus.cli import build_parser
 from modelbus.commands.train import build_request, follow
-from services.trainer.api import parse_request
+from services.trainer.api.request_body import parse_request
 from shared.http.auth import Principal
 
 
