@@ -14,23 +14,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-BUILTIN = {
-    "iris": "classification",
-    "wine": "classification",
-    "breast_cancer": "classification",
-    "digits": "classification",
-    "diabetes": "regression",
-}
-ALGORITHMS = (
-    "logistic_regression",
-    "linear_regression",
-    "ridge",
-    "random_forest",
-    "hist_gradient_boosting",
-    "mlp",
-)
+from shared.events.training import BUILTIN_TASKS, Algorithm
+
+# The algorithms the contract accepts: a typo is caught before the request is sent.
+ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 TERMINAL = ("succeeded", "failed")
 
 
@@ -40,7 +29,7 @@ def register(subparsers: Any) -> None:
     train.add_argument(
         "--dataset",
         required=True,
-        help=f"a bundled dataset ({', '.join(BUILTIN)}), a local CSV/Parquet "
+        help=f"a bundled dataset ({', '.join(BUILTIN_TASKS)}), a local CSV/Parquet "
         "file, or a URI (with --sha256 and --size)",
     )
     train.add_argument("--sha256", help="digest of a dataset given by URI")
@@ -90,7 +79,7 @@ def register(subparsers: Any) -> None:
 
 
 def dataset_spec(args: argparse.Namespace) -> dict[str, Any]:
-    if args.dataset in BUILTIN:
+    if args.dataset in BUILTIN_TASKS:
         return {"builtin": args.dataset}
     path = Path(args.dataset).expanduser()
     if path.is_file():
@@ -126,7 +115,7 @@ def candidate(text: str) -> dict[str, Any]:
 
 def build_request(args: argparse.Namespace) -> dict[str, Any]:
     """The body of ``POST /v1/training-requests`` for these arguments."""
-    task = args.task or BUILTIN.get(args.dataset)
+    task = args.task or BUILTIN_TASKS.get(args.dataset)
     if task is None:
         raise SystemExit("error: --task is required for a dataset that is not bundled")
     optional = {

@@ -8,11 +8,29 @@ from pydantic import Field, model_validator
 
 from shared.events.common import ArtifactRef, ModelMetadata, Payload, Task
 
+Algorithm = Literal[
+    "logistic_regression",
+    "linear_regression",
+    "ridge",
+    "random_forest",
+    "hist_gradient_boosting",
+    "mlp",
+]
+BuiltinDataset = Literal["iris", "wine", "breast_cancer", "digits", "diabetes"]
+# The task each bundled dataset is for; a request for another task is refused.
+BUILTIN_TASKS: dict[BuiltinDataset, Task] = {
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "digits": "classification",
+    "diabetes": "regression",
+}
+
 
 class DatasetSpec(Payload):
     """A dataset scikit-learn ships (``builtin``) or a CSV/Parquet file by claim check."""
 
-    builtin: Literal["iris", "wine", "breast_cancer", "digits", "diabetes"] | None = None
+    builtin: BuiltinDataset | None = None
     artifact: ArtifactRef | None = None
     format: Literal["csv", "parquet"] | None = None
     schema_: dict[str, Literal["float", "int", "str", "bool"]] | None = Field(
@@ -27,14 +45,7 @@ class DatasetSpec(Payload):
 
 
 class CandidateSpec(Payload):
-    algorithm: Literal[
-        "logistic_regression",
-        "linear_regression",
-        "ridge",
-        "random_forest",
-        "hist_gradient_boosting",
-        "mlp",
-    ]
+    algorithm: Algorithm
     search_space: dict[str, list[Any]] = Field(default_factory=dict)
 
 

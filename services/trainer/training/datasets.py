@@ -27,15 +27,8 @@ from services.trainer.training.tables import (
     value_column,
 )
 from shared.events.common import Task
-from shared.events.training import DatasetSpec
+from shared.events.training import BUILTIN_TASKS, BuiltinDataset, DatasetSpec
 
-BUILTIN_TASKS: dict[str, Task] = {
-    "iris": "classification",
-    "wine": "classification",
-    "breast_cancer": "classification",
-    "digits": "classification",
-    "diabetes": "regression",
-}
 BUILTIN_TARGET = "target"
 
 
@@ -70,7 +63,7 @@ def canonical_digest(X: np.ndarray, y: np.ndarray, feature_names: list[str], tar
     return digest.hexdigest()
 
 
-def load_builtin(name: str, task: Task) -> Dataset:
+def load_builtin(name: BuiltinDataset, task: Task) -> Dataset:
     from sklearn import datasets
 
     if BUILTIN_TASKS[name] != task:
