@@ -32,7 +32,8 @@ from shared.events.topics import TOPICS, consumed_by
 from shared.http.app import PUBLIC_PATHS
 from tests.support.built_services import Built, bootstrap, built_services
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = pytest.mark.integration
+on_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 # Services already in the shape; the rest are being moved into it one by one.
 RESHAPED: tuple[str, ...] = ("trainer",)
@@ -245,6 +246,7 @@ def _payload_type(function: Any, batch: bool) -> Any:
     return payload
 
 
+@on_module_loop
 @pytest.mark.parametrize("service", RESHAPED)
 async def test_handlers_cover_exactly_the_consumed_topics(
     built: dict[str, Built], service: str
@@ -253,6 +255,7 @@ async def test_handlers_cover_exactly_the_consumed_topics(
     assert sorted(handlers) == sorted(consumed_by(service))
 
 
+@on_module_loop
 @pytest.mark.parametrize("service", RESHAPED)
 async def test_handlers_are_typed_functions_of_handlers_py(
     built: dict[str, Built], service: str
@@ -272,6 +275,7 @@ async def test_handlers_are_typed_functions_of_handlers_py(
         )
 
 
+@on_module_loop
 @pytest.mark.parametrize("service", RESHAPED)
 async def test_one_url_convention(built: dict[str, Built], service: str) -> None:
     prefixes = URL_PREFIXES.get(service, ("/v1/",))
