@@ -15,11 +15,12 @@ from typing import Any
 import asyncpg
 
 from services.governance.audit.log import SOURCE
+from services.governance.policy.verdict import approval
 from services.governance.recording import Governance, emit_decision
 from shared.bus.unit_of_work import UnitOfWork, unit_of_work
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.common import CheckResult
-from shared.events.governance import Decision, ModelApproved, ModelRejected, ModelSuspended
+from shared.events.governance import Decision, ModelRejected, ModelSuspended
 from shared.events.registry import ModelRegistered
 from shared.http.auth import Principal
 from shared.store.db import Connection
@@ -114,17 +115,8 @@ async def approve(
                 message=f"approved by {names}",
             )
             uow = UnitOfWork(conn, SOURCE, correlation_id=row["correlation_id"])
-            await emit_decision(
-                uow,
-                ModelApproved(
-                    model_name=model,
-                    version=version,
-                    artifact=reg.artifact,
-                    decision=_with_people(row["pending"], approvals, check),
-                    metadata=reg.metadata,
-                ),
-                governance,
-            )
+            decision = _with_people(row["pending"], approvals, check)
+            await emit_decision(uow, approval(reg, decision), governance)
             status = "approved"
     return {
         "model_name": model,

@@ -88,24 +88,13 @@ def _metadata_checks(tier: TierRules, metadata: ModelMetadata) -> list[CheckResu
 
 
 def _bounded(name: str, value: float | None, bound: Bound, what: str) -> CheckResult:
-    threshold = bound.model_dump(exclude_none=True)
     if value is None:
-        return CheckResult(
-            name=name,
-            passed=False,
-            value=None,
-            threshold=threshold,
-            message=f"{what} was not reported; required {bound.describe()}",
-        )
-    passed = bound.holds(value)
-    verdict = "meets" if passed else "fails"
-    return CheckResult(
-        name=name,
-        passed=passed,
-        value=value,
-        threshold=threshold,
-        message=f"{what} {value:g} {verdict} {bound.describe()}",
-    )
+        passed, message = False, f"{what} was not reported; required {bound.describe()}"
+    else:
+        passed = bound.holds(value)
+        message = f"{what} {value:g} {'meets' if passed else 'fails'} {bound.describe()}"
+    threshold = bound.model_dump(exclude_none=True)
+    return CheckResult(name=name, passed=passed, value=value, threshold=threshold, message=message)
 
 
 def _threshold_checks(tier: TierRules, registered: ModelRegistered) -> list[CheckResult]:
