@@ -46,7 +46,7 @@ def _audit_log() -> Any:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return AuditLog(settings.audit_key.get_secret_value().encode(), settings.checkpoint_every)
+    return AuditLog(settings.checkpoint_key, settings.checkpoint_every)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -128,7 +128,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from importlib import resources
 
     from services.governance.audit.replay import replay
-    from services.governance.handlers import AUDITED_TOPICS
+    from shared.events.topics import consumed_by
     from shared.settings import get_settings
     from shared.store.db import create_pool
     from shared.store.migrations import SHARED_SQL, load_migrations, migrate
@@ -144,7 +144,8 @@ def run_rebuild(args: argparse.Namespace) -> int:
             async with pool.acquire() as conn:
                 folders = [SHARED_SQL, resources.files("services.governance") / "migrations"]
                 await migrate(conn, args.schema, load_migrations(*folders))
-                return await replay(conn, settings, log, list(AUDITED_TOPICS))
+                topics = consumed_by("governance")
+                return await replay(conn, settings, log, topics, service="governance")
         finally:
             await pool.close()
 

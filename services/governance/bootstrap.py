@@ -1,4 +1,4 @@
-"""Wiring of the governance service: its migrations, handlers, routes and workers."""
+"""Wiring of the governance service: its migrations, handlers and routes."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from importlib import resources
 
 from services.governance.api.routes import build_router
 from services.governance.audit.log import AuditLog
-from services.governance.handlers import AUDITED_TOPICS, SERVICE, on_event
+from services.governance.handlers import on_event
 from services.governance.policy.rules import load_policies
 from services.governance.recording import Governance
 from services.governance.settings import SHIPPED_POLICIES, GovernanceSettings, load_settings
+from shared.events.topics import consumed_by
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
 def governance_from(settings: GovernanceSettings) -> Governance:
     policies = load_policies(SHIPPED_POLICIES, settings.policy_dir)
-    key = settings.audit_key.get_secret_value().encode()
-    return Governance(policies, AuditLog(key, settings.checkpoint_every))
+    return Governance(policies, AuditLog(settings.checkpoint_key, settings.checkpoint_every))
 
 
 def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
@@ -25,10 +25,14 @@ def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
 
     async def build(infra: Infrastructure) -> ServiceParts:
         governance = governance_from(settings or load_settings())
+        # Every topic the topic table says governance consumes is audited by one handler.
         handler = partial(on_event, governance=governance)
         return ServiceParts(
-            handlers=dict.fromkeys(AUDITED_TOPICS, handler),
-            routers=[build_router(infra.pool, governance)],
+            handlers=dict.fromkeys(consumed_by(service.name), handler),
+            routers=[build_router(infra.transactions, governance)],
         )
 
-    return ServiceDefinition(SERVICE, resources.files("services.governance") / "migrations", build)
+    service = ServiceDefinition(
+        "governance", resources.files("services.governance") / "migrations", build
+    )
+    return service

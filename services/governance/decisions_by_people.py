@@ -3,186 +3,137 @@
 Every use case takes the audit chain head first (:meth:`AuditLog.lock`): decisions are
 serialised, so two approvers clicking at once cannot both complete a review, and a decided
 version cannot be decided again (409). An approval counts once per person (the approvals
-table's key). Each decision is emitted and recorded in the one transaction that changes
-governance's state, with the correlation id of the version's registration.
+table's key). Each decision is emitted and recorded in the one unit of work that changes
+governance's state, continuing the correlation chain of the version's registration.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
-from services.governance.audit.log import SOURCE
 from services.governance.policy.verdict import approval
 from services.governance.recording import Governance, emit_decision
-from shared.bus.unit_of_work import UnitOfWork, unit_of_work
+from services.governance.store import reviews
+from services.governance.store.reviews import GivenApproval, Review, VersionUnderDecision
+from shared.bus.unit_of_work import Transactions, UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events.common import CheckResult
+from shared.events.common import CheckResult, Payload
 from shared.events.governance import Decision, ModelRejected, ModelSuspended
-from shared.events.registry import ModelRegistered
-from shared.http.auth import Principal
-from shared.store.db import Connection
 
 
-async def _version(conn: Connection, model: str, version: int) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT v.status, v.registration, v.correlation_id, r.status AS review,"
-        " r.required_approvals, r.decision AS pending FROM versions v"
-        " LEFT JOIN reviews r USING (model_name, version)"
-        " WHERE v.model_name = $1 AND v.version = $2",
-        model,
-        version,
-    )
-    if row is None:
-        raise NotFound(f"governance knows no version {version} of {model!r}")
-    return row
+@dataclass(frozen=True)
+class PeopleDecisions:
+    """The use cases, over the service's transactions; ``by`` names the person deciding."""
 
+    transactions: Transactions
+    governance: Governance
 
-async def _open_review(
-    conn: Connection, governance: Governance, model: str, version: int
-) -> asyncpg.Record:
-    """The version under review, with the audit log locked for this transaction's decision."""
-    await governance.log.lock(conn)
-    row = await _version(conn, model, version)
-    if row["review"] != "open":
-        raise Conflict(
-            f"{model} v{version} is already decided ({row['status']}); "
-            "a decided version cannot be decided again"
-        )
-    return row
-
-
-async def _approvals(conn: Connection, model: str, version: int) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            "SELECT approver, comment FROM approvals WHERE model_name = $1 AND version = $2"
-            " ORDER BY approved_at, approver",
-            model,
-            version,
-        )
-    )
-
-
-def _with_people(pending: str, approvals: list[asyncpg.Record], check: CheckResult) -> Decision:
-    decision = Decision.model_validate_json(pending)
-    return decision.model_copy(
-        update={
-            "checks": [*decision.checks, check],
-            "approvers": [a["approver"] for a in approvals],
-            "comments": {a["approver"]: a["comment"] for a in approvals if a["comment"]},
+    async def approve(self, model: str, version: int, by: str, comment: str) -> dict[str, Any]:
+        """Count ``by``'s approval once; approve the version when enough people have."""
+        async with self._open_review(model, version) as (uow, state, review):
+            reg = state.registration
+            if by in {reg.metadata.owner, reg.registered_by}:
+                raise Forbidden(
+                    f"four-eyes rule: {by} owns or registered {model} and cannot approve it"
+                )
+            given = GivenApproval(by, comment)
+            await reviews.add_approval(uow.conn, model, version, given, datetime.now(UTC))
+            approvals = await reviews.approvals(uow.conn, model, version)
+            required = review.required_approvals
+            status = "in_review"
+            if len(approvals) >= required:
+                names = ", ".join(a.approver for a in approvals)
+                check = CheckResult(
+                    name="approvals",
+                    passed=True,
+                    value=len(approvals),
+                    threshold=required,
+                    message=f"approved by {names}",
+                )
+                decision = _with_people(review, approvals, check)
+                await self._decide(uow, state, approval(reg, decision))
+                status = "approved"
+        return {
+            "model_name": model,
+            "version": version,
+            "status": status,
+            "approvers": [a.approver for a in approvals],
+            "required_approvals": required,
         }
-    )
 
-
-async def approve(
-    pool: asyncpg.Pool,
-    governance: Governance,
-    model: str,
-    version: int,
-    who: Principal,
-    comment: str,
-) -> dict[str, Any]:
-    """Count ``who``'s approval once; approve the version when enough people have."""
-    async with unit_of_work(pool, SOURCE) as tx:
-        conn = tx.conn
-        row = await _open_review(conn, governance, model, version)
-        reg = ModelRegistered.model_validate_json(row["registration"])
-        if who.name in {reg.metadata.owner, reg.registered_by}:
-            raise Forbidden(
-                f"four-eyes rule: {who.name} owns or registered {model} and cannot approve it"
-            )
-        await conn.execute(
-            "INSERT INTO approvals (model_name, version, approver, comment, approved_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            model,
-            version,
-            who.name,
-            comment,
-            datetime.now(UTC),
-        )
-        approvals = await _approvals(conn, model, version)
-        required = row["required_approvals"]
-        status = "in_review"
-        if len(approvals) >= required:
-            names = ", ".join(a["approver"] for a in approvals)
+    async def reject(self, model: str, version: int, by: str, comment: str) -> dict[str, Any]:
+        async with self._open_review(model, version) as (uow, state, review):
+            approvals = await reviews.approvals(uow.conn, model, version)
             check = CheckResult(
-                name="approvals",
-                passed=True,
-                value=len(approvals),
-                threshold=required,
-                message=f"approved by {names}",
+                name="review",
+                passed=False,
+                value=f"rejected by {by}",
+                threshold=f"{review.required_approvals} approval(s)",
+                message=comment,
             )
-            uow = UnitOfWork(conn, SOURCE, correlation_id=row["correlation_id"])
-            decision = _with_people(row["pending"], approvals, check)
-            await emit_decision(uow, approval(reg, decision), governance)
-            status = "approved"
-    return {
-        "model_name": model,
-        "version": version,
-        "status": status,
-        "approvers": [a["approver"] for a in approvals],
-        "required_approvals": required,
-    }
-
-
-async def reject(
-    pool: asyncpg.Pool,
-    governance: Governance,
-    model: str,
-    version: int,
-    who: Principal,
-    comment: str,
-) -> dict[str, Any]:
-    async with unit_of_work(pool, SOURCE) as tx:
-        conn = tx.conn
-        row = await _open_review(conn, governance, model, version)
-        approvals = await _approvals(conn, model, version)
-        check = CheckResult(
-            name="review",
-            passed=False,
-            value=f"rejected by {who.name}",
-            threshold=f"{row['required_approvals']} approval(s)",
-            message=comment,
-        )
-        uow = UnitOfWork(conn, SOURCE, correlation_id=row["correlation_id"])
-        await emit_decision(
-            uow,
-            ModelRejected(
+            rejected = ModelRejected(
                 model_name=model,
                 version=version,
-                decision=_with_people(row["pending"], approvals, check),
+                decision=_with_people(review, approvals, check),
                 failed_checks=["review"],
-                actor=who.name,
+                actor=by,
                 comment=comment,
-            ),
-            governance,
-        )
-    return {"model_name": model, "version": version, "status": "rejected"}
-
-
-async def suspend(
-    pool: asyncpg.Pool,
-    governance: Governance,
-    model: str,
-    version: int,
-    who: Principal,
-    reason: str,
-) -> dict[str, Any]:
-    """The kill switch: an approved version must stop serving now."""
-    async with unit_of_work(pool, SOURCE) as tx:
-        conn = tx.conn
-        await governance.log.lock(conn)
-        row = await _version(conn, model, version)
-        if row["status"] != "approved":
-            raise Conflict(
-                f"{model} v{version} is {row['status']}; only an approved version can be suspended"
             )
-        uow = UnitOfWork(conn, SOURCE, correlation_id=row["correlation_id"])
-        await emit_decision(
-            uow,
-            ModelSuspended(model_name=model, version=version, reason=reason, actor=who.name),
-            governance,
-        )
-    return {"model_name": model, "version": version, "status": "suspended"}
+            await self._decide(uow, state, rejected)
+        return {"model_name": model, "version": version, "status": "rejected"}
+
+    async def suspend(self, model: str, version: int, by: str, reason: str) -> dict[str, Any]:
+        """The kill switch: an approved version must stop serving now."""
+        async with self._deciding(model, version) as (uow, state):
+            if state.status != "approved":
+                raise Conflict(
+                    f"{model} v{version} is {state.status}; only an approved version can be "
+                    "suspended"
+                )
+            suspended = ModelSuspended(model_name=model, version=version, reason=reason, actor=by)
+            await self._decide(uow, state, suspended)
+        return {"model_name": model, "version": version, "status": "suspended"}
+
+    @asynccontextmanager
+    async def _deciding(
+        self, model: str, version: int
+    ) -> AsyncIterator[tuple[UnitOfWork, VersionUnderDecision]]:
+        """One unit of work holding the audit chain head, and the version as it stands."""
+        async with self.transactions.begin() as uow:
+            await self.governance.log.lock(uow.conn)
+            state = await reviews.version_under_decision(uow.conn, model, version)
+            if state is None:
+                raise NotFound(f"governance knows no version {version} of {model!r}")
+            yield uow, state
+
+    @asynccontextmanager
+    async def _open_review(
+        self, model: str, version: int
+    ) -> AsyncIterator[tuple[UnitOfWork, VersionUnderDecision, Review]]:
+        """:meth:`_deciding`, for a version people are still asked to decide on."""
+        async with self._deciding(model, version) as (uow, state):
+            if state.review is None or state.review.status != "open":
+                raise Conflict(
+                    f"{model} v{version} is already decided ({state.status}); "
+                    "a decided version cannot be decided again"
+                )
+            yield uow, state, state.review
+
+    async def _decide(self, uow: UnitOfWork, state: VersionUnderDecision, payload: Payload) -> None:
+        await emit_decision(uow, payload, self.governance, correlation_id=state.correlation_id)
+
+
+def _with_people(review: Review, approvals: list[GivenApproval], check: CheckResult) -> Decision:
+    """The policy's decision that asked for people, completed with what they decided."""
+    pending = review.pending
+    return pending.model_copy(
+        update={
+            "checks": [*pending.checks, check],
+            "approvers": [a.approver for a in approvals],
+            "comments": {a.approver: a.comment for a in approvals if a.comment},
+        }
+    )

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.governance.decisions_by_policy import decide_registration
-from services.governance.recording import Governance, record
+from services.governance.recording import Governance, record_and_publish
 from shared.bus.unit_of_work import UnitOfWork
+from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.registry import ModelRegistered
-from shared.events.topics import TOPICS
-
-SERVICE = "governance"
-# Every topic whose events governance audits: those the topic table lists it as consuming.
-AUDITED_TOPICS: tuple[str, ...] = tuple(n for n, t in TOPICS.items() if SERVICE in t.consumers)
 
 
-async def on_event(event: Event[Any], uow: UnitOfWork, *, governance: Governance) -> None:
-    """Audit every lifecycle event once; a newly registered version also gets its decision."""
-    recorded = await record(uow.conn, event, governance.log)
+async def on_event(event: Event[Payload], uow: UnitOfWork, *, governance: Governance) -> None:
+    """Audit every lifecycle event once; a newly registered version also gets its decision.
+
+    One handler for every topic governance consumes (the topic table says which): each is
+    a lifecycle event of some model, and each is audited the same way.
+    """
+    recorded = await record_and_publish(uow, event, governance.log)
     if recorded and isinstance(event.data, ModelRegistered):
-        await decide_registration(uow, event, governance)
+        await decide_registration(uow, event.data, governance)

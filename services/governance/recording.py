@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
 from services.governance.audit.log import AuditLog
-from services.governance.inventory.projection import project
 from services.governance.policy.rules import LoadedPolicy
+from services.governance.store.projection import project
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.common import Payload
 from shared.events.envelope import Event
+from shared.events.governance import AuditRecord
 from shared.store.db import Connection
 
 logger = structlog.get_logger(__name__)
@@ -27,26 +27,40 @@ class Governance:
     log: AuditLog
 
 
-async def record(
-    conn: Connection, event: Event[Any], log: AuditLog, *, publish: bool = True
-) -> bool:
-    """Audit ``event`` and apply it to the inventory; ``False`` if it was recorded before.
+async def record(conn: Connection, event: Event[Payload], log: AuditLog) -> AuditRecord | None:
+    """Audit ``event`` and apply it to the inventory; ``None`` if it was recorded before.
 
     Governance records its own decisions when it makes them (same transaction as the
     decision, so the trail never misses one); when they come back from the bus the log
     already holds their event id and nothing happens. Inbox and log both dedupe by event
-    id, so a redelivered or replayed event changes nothing either.
+    id, so a redelivered or replayed event changes nothing either. Nothing is published
+    here: a replay rebuilds records that were announced long ago.
     """
-    if await log.append(conn, event, publish=publish) is None:
+    sealed = await log.append(conn, event)
+    if sealed is not None:
+        await project(conn, event)
+    return sealed
+
+
+async def record_and_publish(uow: UnitOfWork, event: Event[Payload], log: AuditLog) -> bool:
+    """:func:`record`, and publish the new audit record on ``governance.audit``, caused by
+    ``event``, in the same transaction; ``False`` if it was recorded before."""
+    sealed = await record(uow.conn, event, log)
+    if sealed is None:
         return False
-    await project(conn, event)
+    await uow.emit(sealed, caused_by=event)
     return True
 
 
-async def emit_decision(uow: UnitOfWork, payload: Payload, governance: Governance) -> Event[Any]:
-    """Emit one of governance's own decisions and record it in the same transaction."""
-    event = await uow.emit(payload)
-    await record(uow.conn, event, governance.log)
+async def emit_decision(
+    uow: UnitOfWork, payload: Payload, governance: Governance, *, correlation_id: str | None = None
+) -> Event[Payload]:
+    """Emit one of governance's own decisions and record it in the same transaction.
+
+    ``correlation_id`` continues a stored chain (a person deciding on a registration).
+    """
+    event = await uow.emit(payload, correlation_id=correlation_id)
+    await record_and_publish(uow, event, governance.log)
     logger.info(
         "governance.decided",
         decision=event.type,

@@ -24,6 +24,11 @@ class GovernanceSettings(BaseSettings):
     # A signed checkpoint is written after every this many audit records.
     checkpoint_every: int = Field(default=100, ge=1)
 
+    @property
+    def checkpoint_key(self) -> bytes:
+        """``audit_key`` as the bytes that sign (and verify) checkpoints."""
+        return self.audit_key.get_secret_value().encode()
+
 
 class ConfigurationError(RuntimeError):
     """Governance refuses to start: a setting is missing, empty, or a known default."""

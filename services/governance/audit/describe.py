@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.events.common import Payload
 from shared.events.deployment import (
     DeploymentFailed,
     ModelDeployed,
@@ -38,7 +39,7 @@ class Description:
     summary: dict[str, Any]
 
 
-def describe(event: Event[Any]) -> Description:
+def describe(event: Event[Payload]) -> Description:
     data = event.data
     service = event.source.rsplit("/", 1)[-1]
     actor = _actor(data) or service

@@ -18,12 +18,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.events.governance import AuditRecord
 
 GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where the global chain ends: the last ``seq`` and its ``chain_hash``."""
+
+    seq: int
+    chain_hash: str
+
+
+@dataclass(frozen=True)
+class Checkpoint(Head):
+    """A head signed with the checkpoint key (:func:`sign_checkpoint`)."""
+
+    signature: str
 
 
 def canonical(value: Any) -> bytes:

@@ -15,47 +15,37 @@ live service received that model's events from other services in time order, whi
 a causal lifecycle (trained, registered, deployed, drifted...) gives. Decisions people make
 over HTTP have no cause on the bus and take their place by time.
 
-Staging goes through a temporary table so that memory does not grow with the topics.
+Staging goes through a temporary table (:mod:`..store.replay_staging`) so that memory does
+not grow with the topics.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.governance.audit.log import SOURCE, AuditLog
+from services.governance.audit.log import AuditLog
 from services.governance.recording import record
+from services.governance.store import audit_log, replay_staging
 from shared.errors import Conflict, InvalidEvent
 from shared.events.envelope import decode
 from shared.settings import Settings
 from shared.store.db import Connection
 
-_STAGE = """
-CREATE TEMP TABLE replay_events (
-    time timestamptz NOT NULL, event_id text PRIMARY KEY, value bytea NOT NULL,
-    own boolean NOT NULL, causation text, caused boolean NOT NULL DEFAULT false
-) ON COMMIT PRESERVE ROWS
-"""
-_ROOTS = """
-SELECT time, event_id, value FROM replay_events
-WHERE NOT caused AND ($1::timestamptz IS NULL OR (time, event_id) > ($1, $2))
-ORDER BY time, event_id LIMIT $3
-"""
 
-
-async def _partitions(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics(topics)
+        described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
     return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
 
 
-async def _stage(conn: Connection, settings: Settings, topics: list[str]) -> None:
+async def _stage(conn: Connection, settings: Settings, topics: Sequence[str], service: str) -> None:
     partitions = await _partitions(settings, topics)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -79,47 +69,43 @@ async def _stage(conn: Connection, settings: Settings, topics: list[str]) -> Non
                         event = decode(message.value)
                     except InvalidEvent:
                         continue  # the live consumer dead-letters it; it is never audited
-                    own = event.source == f"/modelbus/{SOURCE}"
+                    own = event.source == f"/modelbus/{service}"
                     rows.append((event.time, event.id, message.value, own, event.causationid))
-            await conn.executemany(
-                "INSERT INTO replay_events (time, event_id, value, own, causation)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                rows,
-            )
+            await replay_staging.add(conn, rows)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
-    await conn.execute(
-        "UPDATE replay_events r SET caused = true WHERE r.own AND EXISTS"
-        " (SELECT 1 FROM replay_events c WHERE c.event_id = r.causation AND NOT c.own)"
-    )
+    await replay_staging.mark_caused(conn)
 
 
 async def replay(
-    conn: Connection, settings: Settings, log: AuditLog, topics: list[str], batch: int = 500
+    conn: Connection,
+    settings: Settings,
+    log: AuditLog,
+    topics: Sequence[str],
+    *,
+    service: str,
+    batch: int = 500,
 ) -> int:
-    """Record every event of ``topics`` into ``conn``'s (empty) schema; return how many."""
-    if await conn.fetchval("SELECT count(*) FROM audit_log"):
+    """Record every event of ``topics`` into ``conn``'s (empty) schema; return how many.
+
+    ``service`` is the name live governance ran under: its events are its decisions.
+    """
+    if not await audit_log.is_empty(conn):
         raise Conflict("replay needs a fresh schema: this one's audit log is not empty")
-    await conn.execute(_STAGE)
+    await replay_staging.create(conn)
     try:
-        await _stage(conn, settings, topics)
+        await _stage(conn, settings, topics, service)
         recorded, cursor = 0, (None, None)
-        while roots := await conn.fetch(_ROOTS, *cursor, batch):
-            children = defaultdict(list)
-            for child in await conn.fetch(
-                "SELECT causation, value FROM replay_events WHERE caused"
-                " AND causation = ANY($1::text[]) ORDER BY time, event_id",
-                [r["event_id"] for r in roots],
-            ):
-                children[child["causation"]].append(child["value"])
+        while roots := await replay_staging.roots(conn, cursor, batch):
+            children = await replay_staging.caused_by(conn, [r["event_id"] for r in roots])
             async with conn.transaction():
                 for root in roots:
-                    for value in (root["value"], *children[root["event_id"]]):
-                        recorded += await record(conn, decode(value), log, publish=False)
+                    for value in (root["value"], *children.get(root["event_id"], [])):
+                        recorded += await record(conn, decode(value), log) is not None
             cursor = (roots[-1]["time"], roots[-1]["event_id"])
         return recorded
     finally:
-        await conn.execute("DROP TABLE IF EXISTS replay_events")
+        await replay_staging.drop(conn)

@@ -13,10 +13,17 @@ deletions, but not a truncated tail or a consistent rewrite.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from services.governance.audit.hashing import GENESIS, chain_hash, checkpoint_valid, record_hash
-from services.governance.audit.log import Checkpoint, row_to_record
+from services.governance.audit.hashing import (
+    GENESIS,
+    Checkpoint,
+    chain_hash,
+    checkpoint_valid,
+    record_hash,
+)
+from services.governance.store import audit_log as stored
 from shared.events.governance import AuditRecord
 from shared.store.db import Connection
 
@@ -118,27 +125,17 @@ def verify_records(
     key: bytes, checkpoints: list[Checkpoint], records: Iterable[tuple[AuditRecord, str]]
 ) -> Report:
     verifier = ChainVerifier(key, checkpoints)
-    for record, stored in records:
-        if not verifier.feed(record, stored):
+    for record, chained in records:
+        if not verifier.feed(record, chained):
             break
     return verifier.finish()
 
 
-async def verify_log(conn: Connection, key: bytes, page: int = 2000) -> Report:
+async def verify_log(conn: Connection, key: bytes) -> Report:
     """Verify the log in ``conn``'s schema, reading it page by page in ``seq`` order."""
-    checkpoints = [
-        Checkpoint(r["seq"], r["chain_hash"], r["signature"])
-        for r in await conn.fetch("SELECT seq, chain_hash, signature FROM audit_checkpoints")
-    ]
-    verifier = ChainVerifier(key, checkpoints)
-    after = None
-    while True:
-        rows = await conn.fetch(
-            "SELECT * FROM audit_log WHERE ($1::bigint IS NULL OR seq > $1) ORDER BY seq LIMIT $2",
-            after,
-            page,
-        )
-        if not rows or not all(verifier.feed(row_to_record(r), r["chain_hash"]) for r in rows):
-            break
-        after = rows[-1]["seq"]
+    verifier = ChainVerifier(key, await stored.checkpoints(conn))
+    async with aclosing(stored.records_in_order(conn)) as records:
+        async for record, stored_chain_hash in records:
+            if not verifier.feed(record, stored_chain_hash):
+                break
     return verifier.finish()

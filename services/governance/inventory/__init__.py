@@ -1,1 +1,6 @@
-"""The model inventory governance keeps from the events it consumes (never another's tables)."""
+"""The model inventory's pure parts: which versions serve, and the model card.
+
+Governance keeps the inventory from the events it consumes, never from another service's
+tables; how it is stored and read is ``store/projection.py`` and
+``store/inventory_queries.py``.
+"""

@@ -14,7 +14,7 @@ import contextlib
 import io
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from importlib import resources
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -23,11 +23,12 @@ import pytest_asyncio
 
 from modelbus.cli import main
 from services.governance.audit.hashing import GENESIS, chain_hash, record_hash, sign_checkpoint
-from services.governance.audit.log import AuditLog, row_to_record
+from services.governance.audit.log import AuditLog
+from services.governance.bootstrap import definition
+from services.governance.store.audit_log import record_of
 from shared.events.envelope import new_event
+from shared.runtime import connect_and_migrate
 from shared.settings import Settings
-from shared.store.db import create_pool
-from shared.store.migrations import SHARED_SQL, load_migrations, migrate
 from tests.integration.governance.conftest import AUDIT_KEY, LOOP
 from tests.support.events import deployed, drift, registered, trained
 
@@ -59,7 +60,7 @@ async def _rewrite(conn: asyncpg.Connection) -> None:
     heads: dict[str, tuple[int, str]] = {}
     chain = GENESIS
     for row in await conn.fetch("SELECT * FROM audit_log ORDER BY seq"):
-        record = row_to_record(row)
+        record = record_of(row)
         if row["seq"] == 2:
             record = record.model_copy(update={"actor": "mallory"})
         model_seq, prev = heads.get(record.model_name, (0, GENESIS))
@@ -123,15 +124,14 @@ def _events() -> list[Any]:
 
 
 async def _build(database_url: str, schema: str, tamper: Tamper) -> None:
-    pool = await create_pool(Settings(database_url=database_url), schema)
+    governance_in_schema = replace(definition(), name=schema)
+    pool = await connect_and_migrate(governance_in_schema, Settings(database_url=database_url))
     try:
         async with pool.acquire() as conn:
-            folders = [SHARED_SQL, resources.files("services.governance") / "migrations"]
-            await migrate(conn, schema, load_migrations(*folders))
             log = AuditLog(AUDIT_KEY.encode(), checkpoint_every=4)
             async with conn.transaction():
                 for event in _events():
-                    await log.append(conn, event, publish=False)
+                    await log.append(conn, event)
                 await log.checkpoint(conn)  # on demand, at the head (seq 10)
             await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
             await tamper(conn)  # type: ignore[arg-type]

@@ -25,8 +25,8 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_structured_event
 
 from services.governance.audit.log import AuditLog
 from services.governance.audit.replay import replay
-from services.governance.handlers import AUDITED_TOPICS
 from shared.events.envelope import Event, encode
+from shared.events.topics import consumed_by
 from shared.settings import Settings
 from shared.store.db import create_pool
 from shared.store.migrations import SHARED_SQL, load_migrations, migrate
@@ -169,7 +169,7 @@ async def test_replaying_the_topics_into_a_fresh_schema_rebuilds_the_same_chain(
     settings = Settings(kafka_bootstrap=kafka_bootstrap)
     log = AuditLog(AUDIT_KEY.encode(), checkpoint_every=1000)
     async with fresh_schema.acquire() as conn:
-        count = await replay(conn, settings, log, list(AUDITED_TOPICS))
+        count = await replay(conn, settings, log, consumed_by("governance"), service="governance")
     assert count >= len(LIFECYCLE)
     query = "SELECT model_seq, action, hash FROM audit_log WHERE model_name = $1 ORDER BY model_seq"
     for model, steps in (

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from services.governance.audit.hashing import GENESIS, chain_hash, sign_checkpoint
-from services.governance.audit.log import Checkpoint, seal
+from services.governance.audit.hashing import GENESIS, Checkpoint, chain_hash, sign_checkpoint
+from services.governance.audit.log import seal
 from services.governance.audit.verify import Report, verify_records
 from shared.events.envelope import Event, encode, new_event
 from shared.events.governance import AuditRecord

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from services.governance.audit.describe import describe
-from services.governance.handlers import AUDITED_TOPICS
 from services.governance.inventory.serving import approved_after, next_serving, serving_after
 from shared.events.envelope import new_event
 from shared.events.governance import Decision, ModelApproved, ModelSuspended
+from shared.events.topics import consumed_by
 from tests.support.events import SHA, deployed, promoted, registered, rolled_back
 
 LIFECYCLE = {
@@ -32,7 +32,7 @@ LIFECYCLE = {
 
 
 def test_governance_consumes_every_lifecycle_topic_it_must_audit() -> None:
-    assert set(AUDITED_TOPICS) == LIFECYCLE
+    assert set(consumed_by("governance")) == LIFECYCLE
 
 
 def test_descriptions_name_actor_version_and_what_an_auditor_asks_first() -> None:

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse
 from services.governance.api.routes import build_router
 from services.governance.audit.log import AuditLog
 from services.governance.recording import Governance
+from shared.bus.unit_of_work import Transactions
 from shared.http.app import PUBLIC_PATHS, create_app
 from shared.http.auth import GRANTS, ROLES, Principal, require, route_roles
 
@@ -53,7 +54,7 @@ def governance_app() -> Any:
     return create_app(
         "governance",
         lambda: True,
-        [build_router(None, governance)],  # type: ignore[arg-type]
+        [build_router(Transactions(None, "governance"), governance)],  # type: ignore[arg-type]
         FakeAuthority(),
     )  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.governance.audit.describe import describe
 from services.governance.inventory.serving import next_serving
+from shared.events.common import Payload
 from shared.events.deployment import ModelDeployed, ModelPromoted, ModelRolledBack
 from shared.events.envelope import Event
 from shared.events.governance import (
@@ -27,17 +28,17 @@ from shared.events.registry import ModelRegistered
 from shared.store.db import Connection
 
 
-async def project(conn: Connection, event: Event[Any]) -> None:
+async def project(conn: Connection, event: Event[Payload]) -> None:
     data, at = event.data, event.time
     await conn.execute(
         "INSERT INTO models (name, first_seen, updated_at) VALUES ($1, $2, $2)"
         " ON CONFLICT (name) DO UPDATE SET updated_at = greatest(models.updated_at, $2)",
-        data.model_name,
+        event.key,
         at,
     )
     match data:
         case ModelRegistered():
-            await _registered(conn, event)
+            await _registered(conn, data, event.correlationid, at)
         case ReviewRequested():
             await _review_requested(conn, data, at)
         case ModelApproved():
@@ -93,8 +94,9 @@ async def project(conn: Connection, event: Event[Any]) -> None:
             )
 
 
-async def _registered(conn: Connection, event: Event[Any]) -> None:
-    data: ModelRegistered = event.data
+async def _registered(
+    conn: Connection, data: ModelRegistered, correlation_id: str, at: datetime
+) -> None:
     meta = data.metadata
     await conn.execute(
         "UPDATE models SET owner = $2, team = $3, risk_tier = $4, task = $5, description = $6"
@@ -112,8 +114,8 @@ async def _registered(conn: Connection, event: Event[Any]) -> None:
         data.model_name,
         data.version,
         data.model_dump_json(),
-        event.correlationid,
-        event.time,
+        correlation_id,
+        at,
     )
 
 
@@ -167,7 +169,7 @@ async def _decided(
     )
 
 
-async def _serving(conn: Connection, event: Event[Any]) -> None:
+async def _serving(conn: Connection, event: Event[Payload]) -> None:
     about = describe(event)
     current = await conn.fetchval("SELECT serving FROM models WHERE name = $1", event.key)
     state = next_serving(json.loads(current), about.action, about.version, about.summary)
