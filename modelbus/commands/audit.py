@@ -4,6 +4,8 @@
 (``MODELBUS_GOVERNANCE_AUDIT_KEY``): an auditor checks the stored log itself, not what a
 possibly compromised service says about it. ``tail`` and ``checkpoint`` go through the
 governance API like any other client. ``rebuild`` replays the topics into a fresh schema.
+``verify`` and ``rebuild`` are governance's public audit tools
+(``services.governance.audit_tools``), the only part of the service this module imports.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.governance.audit_tools import GovernanceSettings
 
 
 def register(subparsers: Any) -> None:
@@ -19,7 +24,7 @@ def register(subparsers: Any) -> None:
     actions = audit.add_subparsers(dest="action", required=True)
 
     verify = actions.add_parser("verify", help="recompute the hash chains and checkpoints")
-    verify.add_argument("--schema", default="governance", help="schema holding the log")
+    verify.add_argument("--schema", help="schema holding the log (default: governance's own)")
     verify.add_argument("--database-url", help="default: MODELBUS_DATABASE_URL")
     verify.set_defaults(func=run_verify)
 
@@ -36,42 +41,29 @@ def register(subparsers: Any) -> None:
     rebuild.set_defaults(func=run_rebuild)
 
 
-def _audit_log() -> Any:
-    """The audit log with its key from the environment; ``None`` (and why) if unusable."""
-    from services.governance.audit.log import AuditLog
-    from services.governance.settings import ConfigurationError, load_settings
+def _governance_settings() -> GovernanceSettings | None:
+    """Governance's settings (the checkpoint key) from the environment; ``None`` if unusable."""
+    from services.governance.audit_tools import ConfigurationError, load_settings
 
     try:
-        settings = load_settings()
+        return load_settings()
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return AuditLog(settings.checkpoint_key, settings.checkpoint_every)
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    import asyncpg
-
-    from services.governance.audit.verify import verify_log
+    from services.governance import audit_tools
     from shared.settings import get_settings
 
-    log = _audit_log()
-    if log is None:
+    governance = _governance_settings()
+    if governance is None:
         return 2
-
-    async def verify() -> Any:
-        url = args.database_url or get_settings().database_url
-        conn = await asyncpg.connect(url, server_settings={"search_path": args.schema})
-        try:
-            if not await conn.fetchval("SELECT to_regclass('audit_log') IS NOT NULL"):
-                return None
-            return await verify_log(conn, log.key)
-        finally:
-            await conn.close()
-
-    report = asyncio.run(verify())
+    url = args.database_url or get_settings().database_url
+    report = asyncio.run(audit_tools.verify(url, governance.checkpoint_key, schema=args.schema))
     if report is None:
-        print(f"error: schema {args.schema!r} holds no audit log", file=sys.stderr)
+        where = f"schema {args.schema!r}" if args.schema else "governance's schema"
+        print(f"error: {where} holds no audit log", file=sys.stderr)
         return 2
     done = f"{report.records} records and {report.checkpoints} signed checkpoints verified"
     if report.problem is not None:
@@ -125,29 +117,12 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    from importlib import resources
-
-    from services.governance.audit.replay import replay
-    from shared.events.topics import consumed_by
+    from services.governance import audit_tools
     from shared.settings import get_settings
-    from shared.store.db import create_pool
-    from shared.store.migrations import SHARED_SQL, load_migrations, migrate
 
-    log = _audit_log()
-    if log is None:
+    governance = _governance_settings()
+    if governance is None:
         return 2
-    settings = get_settings()
-
-    async def rebuild() -> int:
-        pool = await create_pool(settings, args.schema)
-        try:
-            async with pool.acquire() as conn:
-                folders = [SHARED_SQL, resources.files("services.governance") / "migrations"]
-                await migrate(conn, args.schema, load_migrations(*folders))
-                topics = consumed_by("governance")
-                return await replay(conn, settings, log, topics, service="governance")
-        finally:
-            await pool.close()
-
-    print(f"rebuilt {asyncio.run(rebuild())} audit records into schema {args.schema!r}")
+    rebuilt = asyncio.run(audit_tools.rebuild(get_settings(), governance, args.schema))
+    print(f"rebuilt {rebuilt} audit records into schema {args.schema!r}")
     return 0

@@ -2,7 +2,8 @@
 
 Everything happens through the platform's public doors: HTTP to ask for training and to
 predict (Open Inference Protocol), Kafka for ground truth, the bus for the timeline, the
-audit log for the verdict. Nothing here reaches into a service.
+audit log (governance's public audit tools) for the verdict. Nothing here reaches into a
+service.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import httpx
 
 from modelbus.demo.platform import Platform
@@ -153,7 +153,7 @@ async def _wait_until(condition: Callable[[], bool], timeout: float, what: str) 
 async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple[bool, str]:
     """Sign the audit log's head now, then recompute every hash chain and signed checkpoint
     from the database, as an auditor would."""
-    from services.governance.audit.verify import verify_log
+    from services.governance import audit_tools
 
     async with httpx.AsyncClient(
         base_url=platform.endpoints["governance"],
@@ -161,20 +161,14 @@ async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple
         headers={"Authorization": f"Bearer {token}"},
     ) as governance:
         (await governance.post("/audit/checkpoints")).raise_for_status()
-    key = platform.audit_key
-    conn = await asyncpg.connect(
-        platform.database_url, server_settings={"search_path": "governance"}
-    )
-    try:
-        report = await verify_log(conn, key.encode())
-        trail = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE model_name = $1", model_name
-        )
-    finally:
-        await conn.close()
+        trail = await governance.get(f"/models/{model_name}/audit")
+        trail.raise_for_status()
+    report = await audit_tools.verify(platform.database_url, platform.audit_key.encode())
+    if report is None:
+        return False, "governance's schema holds no audit log"
     if report.problem is not None:
         return False, f"BROKEN at seq {report.problem.seq}: {report.problem.reason}"
     return True, (
         f"{report.records} records, {report.checkpoints} signed checkpoints verified; "
-        f"{trail} records for {model_name}"
+        f"{len(trail.json())} records for {model_name}"
     )

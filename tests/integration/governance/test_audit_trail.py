@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import asyncpg
@@ -23,13 +22,10 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_structured_event
 
-from services.governance.audit.log import AuditLog
-from services.governance.audit.replay import replay
+from services.governance import audit_tools
+from services.governance.settings import GovernanceSettings
 from shared.events.envelope import Event, encode
-from shared.events.topics import consumed_by
 from shared.settings import Settings
-from shared.store.db import create_pool
-from shared.store.migrations import SHARED_SQL, load_migrations, migrate
 from tests.integration.governance.conftest import AUDIT_KEY, FOREIGN_REPLIES, LOOP, Governance
 from tests.support.events import deployed, drift, registered, trained
 
@@ -147,29 +143,32 @@ async def test_an_independent_consumer_rebuilds_the_lifecycle(
 
 
 @pytest_asyncio.fixture(loop_scope="package")
-async def fresh_schema(database_url: str, unique: str) -> AsyncIterator[asyncpg.Pool]:
+async def rebuilt(
+    database_url: str, kafka_bootstrap: str, unique: str
+) -> AsyncIterator[tuple[int, asyncpg.Connection]]:
+    """``modelbus audit rebuild``'s work: every audited topic replayed into a fresh schema."""
     schema = f"governance_replay_{unique}"
-    settings = Settings(database_url=database_url)
-    pool = await create_pool(settings, schema)
-    folders = [SHARED_SQL, resources.files("services.governance") / "migrations"]
-    async with pool.acquire() as conn:
-        await migrate(conn, schema, load_migrations(*folders))
+    settings = Settings(database_url=database_url, kafka_bootstrap=kafka_bootstrap)
+    own = GovernanceSettings(audit_key=AUDIT_KEY, checkpoint_every=1000)  # type: ignore[arg-type]
     try:
-        yield pool
+        count = await audit_tools.rebuild(settings, own, schema)
+        conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+        try:
+            yield count, conn
+        finally:
+            await conn.close()
     finally:
-        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await pool.close()
+        conn = await asyncpg.connect(database_url)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
 
 
 async def test_replaying_the_topics_into_a_fresh_schema_rebuilds_the_same_chain(
-    governance: Governance, lived: Lived, fresh_schema: asyncpg.Pool, kafka_bootstrap: str
+    governance: Governance, lived: Lived, rebuilt: tuple[int, asyncpg.Connection]
 ) -> None:
     assert governance.service.infra is not None
     live = governance.service.infra.pool
-    settings = Settings(kafka_bootstrap=kafka_bootstrap)
-    log = AuditLog(AUDIT_KEY.encode(), checkpoint_every=1000)
-    async with fresh_schema.acquire() as conn:
-        count = await replay(conn, settings, log, consumed_by("governance"), service="governance")
+    count, fresh = rebuilt
     assert count >= len(LIFECYCLE)
     query = "SELECT model_seq, action, hash FROM audit_log WHERE model_name = $1 ORDER BY model_seq"
     for model, steps in (
@@ -179,10 +178,10 @@ async def test_replaying_the_topics_into_a_fresh_schema_rebuilds_the_same_chain(
         original = [tuple(r) for r in await live.fetch(query, model)]
         assert [a for _, a, _ in original if a not in FOREIGN_REPLIES] == steps
         last = max(i for i, (_, a, _) in enumerate(original) if a == steps[-1]) + 1
-        rebuilt = [tuple(r) for r in await fresh_schema.fetch(query, model)]
+        rebuilt_chain = [tuple(r) for r in await fresh.fetch(query, model)]
         # The same chain up to the lifecycle's last step, its hash included (later replies
         # from other services may be on the topics or not yet, depending on timing).
-        assert rebuilt[:last] == original[:last]
+        assert rebuilt_chain[:last] == original[:last]
     status = "SELECT status FROM versions WHERE model_name = $1"
-    assert await fresh_schema.fetchval(status, lived.name) == "suspended"
-    assert await fresh_schema.fetchval("SELECT count(*) FROM outbox") == 0  # nothing re-announced
+    assert await fresh.fetchval(status, lived.name) == "suspended"
+    assert await fresh.fetchval("SELECT count(*) FROM outbox") == 0  # nothing re-announced
