@@ -82,7 +82,7 @@ def run_tail(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"limit": args.limit}
     if args.model:
         params["model"] = args.model
-    for r in ServiceClient("governance").get("/audit", params=params):
+    for r in ServiceClient("governance").get("/v1/audit", params=params):
         version = f" v{r['version']}" if r.get("version") is not None else ""
         details = ", ".join(
             f"{k}={_brief(v)}"
@@ -108,7 +108,7 @@ def _brief(value: Any) -> str:
 def run_checkpoint(args: argparse.Namespace) -> int:
     from modelbus.client import ServiceClient
 
-    made = ServiceClient("governance").post("/audit/checkpoints")
+    made = ServiceClient("governance").post("/v1/audit/checkpoints")
     if not made["seq"]:
         print("the audit log is empty; nothing to sign")
     else:

@@ -33,7 +33,7 @@ def _version_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _path(args: argparse.Namespace, action: str) -> str:
-    return f"/models/{args.name}/versions/{args.version}/{action}"
+    return f"/v1/models/{args.name}/versions/{args.version}/{action}"
 
 
 def _governance() -> Any:
@@ -67,7 +67,7 @@ def run_suspend(args: argparse.Namespace) -> int:
 
 
 def run_review_list(args: argparse.Namespace) -> int:
-    reviews = _governance().get("/reviews")
+    reviews = _governance().get("/v1/reviews")
     if not reviews:
         print("no open reviews")
         return 0

@@ -160,8 +160,8 @@ async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple
         trust_env=False,
         headers={"Authorization": f"Bearer {token}"},
     ) as governance:
-        (await governance.post("/audit/checkpoints")).raise_for_status()
-        trail = await governance.get(f"/models/{model_name}/audit")
+        (await governance.post("/v1/audit/checkpoints")).raise_for_status()
+        trail = await governance.get(f"/v1/models/{model_name}/audit")
         trail.raise_for_status()
     report = await audit_tools.verify(platform.database_url, platform.audit_key.encode())
     if report is None:

@@ -4,7 +4,7 @@ may import (the ``modelbus audit`` commands, the demo).
 Both tools work on the database itself with the checkpoint key, never through the running
 service: an auditor checks the stored log, not what a possibly compromised service says
 about it. Reading the trail and signing the head on demand are the HTTP API's
-(``GET /audit``, ``POST /audit/checkpoints``), with its roles.
+(``GET /v1/audit``, ``POST /v1/audit/checkpoints``), with its roles.
 """
 
 from __future__ import annotations

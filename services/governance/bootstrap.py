@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from importlib import resources
 
-from services.governance.api.routes import build_router
+from services.governance import api
 from services.governance.audit.log import AuditLog
 from services.governance.handlers import on_event
 from services.governance.policy.rules import load_policies
@@ -29,7 +29,7 @@ def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
         handler = partial(on_event, governance=governance)
         return ServiceParts(
             handlers=dict.fromkeys(consumed_by(service.name), handler),
-            routers=[build_router(infra.transactions, governance)],
+            routers=[api.router(infra.transactions, governance)],
         )
 
     service = ServiceDefinition(

@@ -72,7 +72,7 @@ async def lived(governance: Governance) -> Lived:
     await step(registered(name, metadata=MEDIUM, registered_by="reggie"), "registry")
     await governance.wait_for(lambda: _is(governance, name, "in_review"), "review requested")
     async with governance.client("ann") as ann:
-        assert (await ann.post(f"/models/{name}/versions/1/approve")).json()["status"] == (
+        assert (await ann.post(f"/v1/models/{name}/versions/1/approve")).json()["status"] == (
             "approved"
         )
     await step(deployed(name, 1, "canary", 0.2), "deployer")
@@ -81,7 +81,7 @@ async def lived(governance: Governance) -> Lived:
     await step(deployed(name, 1, "stable", 1.0), "deployer")
     await step(drift(name, 1), "monitor")
     async with governance.client("root") as root:
-        await root.post(f"/models/{name}/versions/1/suspend", json={"reason": "drift"})
+        await root.post(f"/v1/models/{name}/versions/1/suspend", json={"reason": "drift"})
 
     # Both registrations reach governance in one batch; each decision is recorded right after
     # its registration, before the next registration (whose event time is earlier).

@@ -37,9 +37,9 @@ async def test_high_risk_model_needs_two_approvers_neither_the_owner(
     [review] = await governance.next_event("review.requested", name)
     requested: ReviewRequested = review.data
     assert requested.required_approvals == 2 and requested.decision.risk_tier == "high"
-    path = f"/models/{name}/versions/1"
+    path = f"/v1/models/{name}/versions/1"
     async with governance.client("vic") as viewer:
-        listed = (await viewer.get("/reviews")).json()
+        listed = (await viewer.get("/v1/reviews")).json()
         assert any(r["model_name"] == name and r["required_approvals"] == 2 for r in listed)
 
     async with governance.client("olivia") as owner:
@@ -134,20 +134,20 @@ async def test_people_reject_with_a_comment_and_admins_suspend(
     )
     await governance.next_event("review.requested", name, count=2)
     async with governance.client("ann") as ann:
-        missing = await ann.post(f"/models/{name}/versions/1/reject", json={})
+        missing = await ann.post(f"/v1/models/{name}/versions/1/reject", json={})
         assert missing.status_code == 400 and "comment" in missing.json()["error"]
         ok = await ann.post(
-            f"/models/{name}/versions/1/reject", json={"comment": "training data too old"}
+            f"/v1/models/{name}/versions/1/reject", json={"comment": "training data too old"}
         )
         assert ok.json()["status"] == "rejected"
-        await ann.post(f"/models/{name}/versions/2/approve")
-        unknown = await ann.post(f"/models/{name}/versions/9/approve")
+        await ann.post(f"/v1/models/{name}/versions/2/approve")
+        unknown = await ann.post(f"/v1/models/{name}/versions/9/approve")
         assert unknown.status_code == 404
     [rejected] = await governance.next_event("model.rejected", name)
     assert (rejected.data.actor, rejected.data.comment) == ("ann", "training data too old")
     assert rejected.data.failed_checks == ["review"]
 
-    path = f"/models/{name}/versions/2/suspend"
+    path = f"/v1/models/{name}/versions/2/suspend"
     async with governance.client("ann") as ann:
         assert (await ann.post(path, json={"reason": "bias"})).status_code == 403
     async with governance.client("root") as root:
@@ -156,7 +156,7 @@ async def test_people_reject_with_a_comment_and_admins_suspend(
         ] == "suspended"
         assert (await root.post(path, json={"reason": "again"})).status_code == 409
         assert (
-            await root.post(f"/models/{name}/versions/1/suspend", json={"reason": "x"})
+            await root.post(f"/v1/models/{name}/versions/1/suspend", json={"reason": "x"})
         ).status_code == 409
     [suspended] = await governance.next_event("model.suspended", name)
     assert (suspended.data.version, suspended.data.actor) == (2, "root")

@@ -27,7 +27,7 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
         await governance.wait_for(lambda e=event: governance.audited(e), payload.__class__.__name__)
 
     async with governance.client("vic") as viewer:
-        inventory = (await viewer.get("/models")).json()
+        inventory = (await viewer.get("/v1/models")).json()
         [entry] = [m for m in inventory if m["name"] == name]
         assert entry["owner"] == "olivia" and entry["risk_tier"] == "low"
         assert entry["status"] == "serving" and entry["latest_version"] == 2
@@ -37,25 +37,27 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
         assert entry["last_drift"]["version"] == 2
         assert entry["last_drift"]["top_features"] == ["petal_length"]
 
-        detail = (await viewer.get(f"/models/{name}")).json()
+        detail = (await viewer.get(f"/v1/models/{name}")).json()
         assert [(v["version"], v["status"]) for v in detail["versions"]] == [
             (1, "approved"),
             (2, "approved"),
         ]
 
         then = (
-            await viewer.get("/as-of", params={"time": serving_v1_only.isoformat(), "model": name})
+            await viewer.get(
+                "/v1/as-of", params={"time": serving_v1_only.isoformat(), "model": name}
+            )
         ).json()["models"][name]
         assert then == {
             "approved": [1],
             "serving": [{"version": 1, "arm": "stable", "weight": 1.0}],
         }
-        before = (await viewer.get("/as-of", params={"time": reg1.time.isoformat()})).json()
+        before = (await viewer.get("/v1/as-of", params={"time": reg1.time.isoformat()})).json()
         assert name not in before["models"]
-        naive = await viewer.get("/as-of", params={"time": "2025-01-01T00:00:00"})
+        naive = await viewer.get("/v1/as-of", params={"time": "2025-01-01T00:00:00"})
         assert naive.status_code == 400
 
-        trail = (await viewer.get(f"/models/{name}/audit")).json()
+        trail = (await viewer.get(f"/v1/models/{name}/audit")).json()
         mine = [r for r in trail if r["action"] not in FOREIGN_REPLIES]
         assert [r["action"] for r in mine] == [
             "model.registered",
@@ -70,12 +72,12 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
         assert [r["model_seq"] for r in trail] == list(range(1, len(trail) + 1))
         assert all(r["prev_hash"] == p["hash"] for p, r in itertools.pairwise(trail))
 
-        card = await viewer.get(f"/models/{name}/versions/2/card")
+        card = await viewer.get(f"/v1/models/{name}/versions/2/card")
         assert card.headers["content-type"].startswith("text/markdown")
         assert "# Model card" in card.text and "| accuracy | 0.93 |" in card.text
         assert "| metric.accuracy | pass | 0.93 |" in card.text
         assert "model.promoted" in card.text and "drift.detected" in card.text
-        assert (await viewer.get(f"/models/{name}/versions/7/card")).status_code == 404
+        assert (await viewer.get(f"/v1/models/{name}/versions/7/card")).status_code == 404
 
-        tail = (await viewer.get("/audit", params={"model": name, "limit": 2})).json()
+        tail = (await viewer.get("/v1/audit", params={"model": name, "limit": 2})).json()
         assert [r["seq"] for r in tail] == [r["seq"] for r in trail[-2:]]

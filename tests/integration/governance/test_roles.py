@@ -26,7 +26,7 @@ async def test_role_table(
 ) -> None:
     needed = EXPECTED[(method, path)]
     url = path.format(name=f"nobody-{unique}", version=1)
-    params = {"time": "2025-01-01T00:00:00Z"} if path == "/as-of" else None
+    params = {"time": "2025-01-01T00:00:00Z"} if path == "/v1/as-of" else None
     body = BODIES.get(path.rsplit("/", 1)[-1])
     async with governance.client(WHO[role]) as client:
         response = await client.request(method, url, json=body, params=params)

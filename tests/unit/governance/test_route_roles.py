@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
-from services.governance.api.routes import build_router
+from services.governance import api
 from services.governance.audit.log import AuditLog
 from services.governance.recording import Governance
 from shared.bus.unit_of_work import Transactions
@@ -22,21 +22,21 @@ from shared.http.app import PUBLIC_PATHS, create_app
 from shared.http.auth import GRANTS, ROLES, Principal, require, route_roles
 
 EXPECTED = {
-    ("POST", "/models/{name}/versions/{version}/approve"): "approver",
-    ("POST", "/models/{name}/versions/{version}/reject"): "approver",
-    ("POST", "/models/{name}/versions/{version}/suspend"): "admin",
-    ("POST", "/audit/checkpoints"): "admin",
+    ("POST", "/v1/models/{name}/versions/{version}/approve"): "approver",
+    ("POST", "/v1/models/{name}/versions/{version}/reject"): "approver",
+    ("POST", "/v1/models/{name}/versions/{version}/suspend"): "admin",
+    ("POST", "/v1/audit/checkpoints"): "admin",
     **{
         ("GET", path): "viewer"
         for path in (
-            "/models",
-            "/models/{name}",
-            "/models/{name}/audit",
-            "/models/{name}/versions/{version}/card",
-            "/reviews",
-            "/as-of",
-            "/audit",
-            "/policies",
+            "/v1/models",
+            "/v1/models/{name}",
+            "/v1/models/{name}/audit",
+            "/v1/models/{name}/versions/{version}/card",
+            "/v1/reviews",
+            "/v1/as-of",
+            "/v1/audit",
+            "/v1/policies",
         )
     },
 }
@@ -54,7 +54,7 @@ def governance_app() -> Any:
     return create_app(
         "governance",
         lambda: True,
-        [build_router(Transactions(None, "governance"), governance)],  # type: ignore[arg-type]
+        [api.router(Transactions(None, "governance"), governance)],  # type: ignore[arg-type]
         FakeAuthority(),
     )  # type: ignore[arg-type]
 

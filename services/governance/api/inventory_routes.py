@@ -1,0 +1,63 @@
+"""What governance knows, for anyone with a token: models, versions' cards, reviews, policies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from services.governance.inventory.card import render_card
+from services.governance.recording import Governance
+from services.governance.store import audit_queries, inventory_queries
+from shared.errors import InvalidInput
+from shared.http.auth import Viewer
+
+
+def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
+    routes = APIRouter()
+
+    @routes.get("/models")
+    async def inventory(_: Viewer) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await inventory_queries.inventory(conn)
+
+    @routes.get("/models/{name}")
+    async def model(name: str, _: Viewer) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return await inventory_queries.model_detail(conn, name)
+
+    @routes.get("/models/{name}/versions/{version}/card", response_class=PlainTextResponse)
+    async def card(name: str, version: int, _: Viewer) -> PlainTextResponse:
+        async with pool.acquire() as conn:
+            facts = await inventory_queries.card_facts(conn, name, version)
+        return PlainTextResponse(render_card(facts), media_type="text/markdown")
+
+    @routes.get("/reviews")
+    async def reviews(_: Viewer) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await inventory_queries.open_reviews(conn)
+
+    @routes.get("/as-of")
+    async def as_of(_: Viewer, time: datetime, model: str | None = None) -> dict[str, Any]:
+        if time.tzinfo is None:
+            raise InvalidInput("time needs a timezone, e.g. 2025-01-31T12:00:00Z")
+        async with pool.acquire() as conn:
+            return await audit_queries.as_of(conn, time.astimezone(UTC), model)
+
+    @routes.get("/policies")
+    async def policies(_: Viewer) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": p.policy.name,
+                "version": p.policy.version,
+                "digest": p.digest,
+                "description": p.policy.description,
+                "source": p.path.name,
+            }
+            for p in governance.policies.values()
+        ]
+
+    return routes
