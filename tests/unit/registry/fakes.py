@@ -8,7 +8,10 @@ from shared.store.artifacts import sha256_hex, verify
 
 
 class FakeArtifactStore:
-    """Content-addressed like the real stores, with ``pg://`` references so ``fetch`` uses it."""
+    """Content-addressed like the real stores, with ``pg://`` references so ``fetch`` uses it.
+
+    Held to the same contract as they are (:mod:`tests.support.artifact_contract`).
+    """
 
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
