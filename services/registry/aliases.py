@@ -16,8 +16,6 @@ from services.registry import versions
 from shared.errors import NotFound
 from shared.store.db import Connection
 
-ALIAS_PATTERN = r"^[a-z][a-z0-9_.-]{0,62}$"  # starts with a letter: never mistaken for a number
-
 
 async def set_alias(
     conn: Connection, name: str, alias: str, version: int, actor: str

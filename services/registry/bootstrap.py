@@ -12,7 +12,7 @@ from importlib import resources
 
 from services.registry import handlers
 from services.registry.api import aliases, lifecycle, models, upload
-from services.registry.lifecycle_rules import lifecycle_topics
+from services.registry.domain.lifecycle_rules import lifecycle_topics
 from services.registry.settings import RegistrySettings
 from shared.bus.consumer import Handler
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from services.registry import aliases, lifecycle, versions
+from services.registry.domain import comparison
 from shared.errors import NotFound
 from shared.store.db import Connection
 
@@ -80,17 +81,7 @@ async def get_model(conn: Connection, name: str) -> dict[str, Any]:
 
 
 async def compare(conn: Connection, name: str, a: int, b: int) -> dict[str, Any]:
-    """Both versions' metrics side by side, with ``b - a`` where both have the metric."""
+    """Versions ``a`` and ``b`` side by side (:func:`comparison.compare`)."""
     left = await versions.get_registered(conn, name, a)
     right = await versions.get_registered(conn, name, b)
-    metrics = {}
-    for metric in sorted(set(left.metrics) | set(right.metrics)):
-        x, y = left.metrics.get(metric), right.metrics.get(metric)
-        delta = y - x if x is not None and y is not None else None
-        metrics[metric] = {"a": x, "b": y, "delta": delta}
-    return {
-        "model_name": name,
-        "a": {"version": a, "algorithm": left.algorithm, "params": left.params},
-        "b": {"version": b, "algorithm": right.algorithm, "params": right.params},
-        "metrics": metrics,
-    }
+    return comparison.compare(left, right)

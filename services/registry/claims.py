@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
-from services.registry.domain import Check, Refusal
+from services.registry.domain.refusal import Check, Refusal
 from shared.errors import ArtifactCorrupt, InvalidInput, NotFound, PayloadTooLarge
 from shared.events.common import ArtifactRef
 from shared.store.artifacts import ArtifactStore, fetch

@@ -11,7 +11,8 @@ from typing import Any
 
 import structlog
 
-from services.registry import intake, lifecycle
+from services.registry import lifecycle
+from services.registry.domain import doors
 from services.registry.registration import register_claimed
 from services.registry.settings import RegistrySettings
 from shared.bus.unit_of_work import UnitOfWork
@@ -33,7 +34,7 @@ async def on_training_completed(
     completed = event.data
     await register_claimed(
         uow,
-        intake.from_training(completed),
+        doors.from_training(completed),
         completed.artifact,
         completed.reference_profile,
         store=store,
@@ -51,7 +52,7 @@ async def on_model_submitted(
     submitted = event.data
     await register_claimed(
         uow,
-        intake.from_submission(submitted, submitter=event.source),
+        doors.from_submission(submitted, submitter=event.source),
         submitted.artifact,
         submitted.reference_profile,
         store=store,

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from services.registry.lifecycle_rules import Fact, project, status_after
+from services.registry.domain.lifecycle_rules import Fact, project, status_after
 from shared.events.envelope import Event
 from shared.store.db import Connection
 

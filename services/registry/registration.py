@@ -19,9 +19,10 @@ import structlog
 
 from services.registry import versions
 from services.registry.claims import load_claim
-from services.registry.domain import Candidate, Check, Refusal
+from services.registry.domain.candidate import Candidate
+from services.registry.domain.refusal import Check, Refusal
+from services.registry.domain.validation import inspect_model
 from services.registry.settings import RegistrySettings
-from services.registry.validation import inspect_model
 from shared.bus.unit_of_work import UnitOfWork, unit_of_work
 from shared.errors import Refused
 from shared.events.common import ArtifactRef, ModelSignature

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from services.registry.domain import NAME_PATTERN
+from services.registry.domain.names import MODEL_NAME_PATTERN
 
-ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="the model's name")]
+ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="the model's name")]
 Version = Annotated[int, Path(ge=1, description="a version number")]
 At = Annotated[datetime | None, Query(description="ISO 8601 time (UTC if no zone); default: now")]
 

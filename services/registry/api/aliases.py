@@ -8,9 +8,9 @@ import asyncpg
 from fastapi import APIRouter, Path, Response
 
 from services.registry import aliases
-from services.registry.aliases import ALIAS_PATTERN
 from services.registry.api import At, ModelName, as_utc
 from services.registry.api.schemas import AliasMove, AliasState, AliasTarget
+from services.registry.domain.names import ALIAS_PATTERN
 from shared.http.auth import DataScientist, Viewer
 
 AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, description="e.g. champion")]

@@ -8,10 +8,11 @@ import asyncpg
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
-from services.registry import intake, versions
+from services.registry import versions
 from services.registry.api import ModelName
 from services.registry.api.schemas import VersionView
-from services.registry.domain import Check, Refusal
+from services.registry.domain import doors
+from services.registry.domain.refusal import Check, Refusal
 from services.registry.registration import refuse_upload, register_upload
 from services.registry.settings import RegistrySettings
 from shared.errors import InvalidInput, describe_validation
@@ -42,11 +43,11 @@ def router(pool: asyncpg.Pool, store: ArtifactStore, settings: RegistrySettings)
     ) -> Any:
         """Register a new version. A refusal also emits ``model.registration_failed``."""
         try:
-            described = intake.UploadMetadata.model_validate_json(metadata)
+            described = doors.UploadMetadata.model_validate_json(metadata)
         except ValidationError as exc:
             problems = describe_validation(exc, root="metadata")
             raise InvalidInput(f"metadata is not valid: {problems}") from exc
-        candidate = intake.from_upload(name, described, principal.name)
+        candidate = doors.from_upload(name, described, principal.name)
         cap = settings.max_artifact_bytes
         for part in (artifact, reference_profile):
             if part is not None and part.size is not None and part.size > cap:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 from onnx import ModelProto, TensorProto, ValueInfoProto, helper
 
-from services.registry.signature import SignatureError, read_signature
+from services.registry.domain.signature import SignatureError, read_signature
 
 
 def model_with(

@@ -12,8 +12,8 @@ from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from services.registry.domain import Check, Refusal
-from services.registry.validation import inspect_model
+from services.registry.domain.refusal import Check, Refusal
+from services.registry.domain.validation import inspect_model
 from tests.support.onnx_models import (
     custom_domain_onnx,
     external_data_onnx,

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from services.registry import intake
 from services.registry.claims import load_claim
-from services.registry.domain import Check, Refusal
+from services.registry.domain import doors
+from services.registry.domain.candidate import DESCRIPTION, Candidate, description_of
+from services.registry.domain.refusal import Check, Refusal
 from services.registry.registration import register_claimed
 from services.registry.settings import RegistrySettings
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import Refused
-from shared.events.common import ArtifactRef, ModelMetadata
-from shared.events.registry import ModelRegistrationFailed, ModelSubmitted
+from shared.events.common import ArtifactRef, ModelMetadata, ModelSignature
+from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
 from shared.events.training import TrainingCompleted
 from shared.store.artifacts import sha256_hex
 from tests.unit.registry.fakes import FakeArtifactStore
@@ -35,7 +37,7 @@ def training(**changes: Any) -> TrainingCompleted:
 
 
 def test_a_training_result_is_known_by_its_job_and_named_by_its_request() -> None:
-    candidate = intake.from_training(training())
+    candidate = doors.from_training(training())
     assert (candidate.source, candidate.origin, candidate.reference) == (
         "trainer",
         "job-1",
@@ -48,16 +50,16 @@ def test_a_training_result_is_known_by_its_job_and_named_by_its_request() -> Non
 def test_a_submission_is_known_by_its_id_and_credits_its_sender() -> None:
     submitted = ModelSubmitted(submission_id="ci-9", model_name="churn", artifact=REF,
                                task="regression", algorithm="xgboost")  # fmt: skip
-    candidate = intake.from_submission(submitted, submitter="/ci/pipeline")
+    candidate = doors.from_submission(submitted, submitter="/ci/pipeline")
     assert (candidate.origin, candidate.reference) == ("ci-9", "ci-9")
     assert candidate.registered_by == "/ci/pipeline" and candidate.algorithm == "xgboost"
 
 
 def test_an_upload_without_an_id_gets_a_fresh_one() -> None:
-    upload = intake.UploadMetadata(task="regression")
-    first, second = (intake.from_upload("m", upload, "dana") for _ in range(2))
+    upload = doors.UploadMetadata(task="regression")
+    first, second = (doors.from_upload("m", upload, "dana") for _ in range(2))
     assert first.origin != second.origin and first.reference == first.origin
-    given = intake.from_upload("m", intake.UploadMetadata(task="regression", upload_id="u1"), "d")
+    given = doors.from_upload("m", doors.UploadMetadata(task="regression", upload_id="u1"), "d")
     assert given.origin == "u1"
 
 
@@ -91,9 +93,10 @@ async def test_a_refused_training_result_carries_its_notice_and_stores_nothing()
     store = FakeArtifactStore()
     corrupt = await store.put(b"\x08\x07 definitely not onnx")
     uow = UnitOfWork(conn=cast(Any, None), source="registry")  # refused before any SQL
+    completed = training(artifact=corrupt)
     with pytest.raises(Refused) as caught:
-        await register_claimed(uow, intake.from_training(training(artifact=corrupt)), corrupt,
-                               None, store=store, settings=RegistrySettings())  # fmt: skip
+        await register_claimed(uow, doors.from_training(completed), corrupt, None,
+                               store=store, settings=RegistrySettings())  # fmt: skip
     refused = caught.value
     assert refused.status_code == 422 and refused.detail == {"failed_checks": ["onnx_parse"]}
     [notice] = refused.notices
@@ -110,3 +113,25 @@ def test_size_alone_is_413_anything_else_422() -> None:
     assert Refusal.of(Check.SIZE, "big").status_code == 413
     assert Refusal({Check.SIZE: "big", Check.DIGEST: "wrong"}).status_code == 422
     assert Refusal.of(Check.DOMAINS, "x").reason == "operator_domains: x"
+
+
+@pytest.mark.parametrize(
+    "carrier", [TrainingCompleted, ModelSubmitted, doors.UploadMetadata, ModelRegistered]
+)
+def test_every_door_and_the_announcement_describe_a_model_alike(carrier: type[Any]) -> None:
+    assert set(DESCRIPTION) <= set(carrier.model_fields)
+    assert set(DESCRIPTION) <= {f.name for f in dataclasses.fields(Candidate)}
+
+
+def test_the_announcement_says_what_the_door_said() -> None:
+    completed = training()
+    candidate = doors.from_training(completed)
+    signature = ModelSignature(inputs=[], outputs=[])
+    registered = candidate.registered(version=5, parent_version=4, artifact=REF,
+                                      signature=signature, reference_profile=None)  # fmt: skip
+    assert description_of(registered) == description_of(completed)
+    assert (registered.source, registered.training_job_id, registered.registered_by) == (
+        "trainer",
+        "job-1",
+        "trainer",
+    )

@@ -18,8 +18,8 @@ import onnxruntime
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
 
-from services.registry.domain import Check, Refusal
-from services.registry.signature import SignatureError, read_signature
+from services.registry.domain.refusal import Check, Refusal
+from services.registry.domain.signature import SignatureError, read_signature
 from shared.events.common import ModelSignature
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})

@@ -1,66 +1,51 @@
-"""What the registry reasons about: a candidate version, and why one can be refused.
+"""A candidate version: everything known about a model before it is validated and numbered.
 
-A candidate arrives through one of three doors (the trainer's ``training.completed``, an
-outside ``model.submitted``, an HTTP upload) and becomes the same :class:`Candidate`, so that
-every door goes through one validation path and one way of recording a version.
+A candidate arrives through one of three doors (:mod:`.doors`: the trainer's
+``training.completed``, an outside ``model.submitted``, an HTTP upload) and becomes the same
+:class:`Candidate`, so that every door goes through one validation path and one way of
+recording a version.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Literal
 
+from services.registry.domain.refusal import Refusal
 from shared.events.common import ArtifactRef, ModelMetadata, ModelSignature, Task
 from shared.events.registry import ModelRegistered, ModelRegistrationFailed
 
 Source = Literal["trainer", "submission", "upload"]
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+# What a door says about the model besides where its bytes are: these fields carry the
+# same name and meaning in every door's payload, in the candidate and in model.registered.
+DESCRIPTION = (
+    "task",
+    "metadata",
+    "metrics",
+    "params",
+    "algorithm",
+    "dataset_sha256",
+    "parent_version",
+    "feature_importance",
+    "fairness",
+    "parity_passed",
+)
 
 
-class Check(StrEnum):
-    """The acceptance checks, by the names ``model.registration_failed`` reports."""
-
-    SIZE = "size"
-    FETCH = "fetch"
-    DIGEST = "digest"
-    PARSE = "onnx_parse"
-    DOMAINS = "operator_domains"
-    EXTERNAL_DATA = "external_data"
-    CHECKER = "onnx_checker"
-    SIGNATURE = "signature"
-    SESSION = "onnxruntime_session"
-    LINEAGE = "lineage"
-
-
-class Refusal(Exception):
-    """A candidate failed one or more checks; ``failures`` maps each check to its reason."""
-
-    def __init__(self, failures: dict[Check, str]) -> None:
-        self.failures = failures
-        super().__init__(self.reason)
-
-    @classmethod
-    def of(cls, check: Check, reason: str) -> Refusal:
-        return cls({check: reason})
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(f"{check.value}: {why}" for check, why in self.failures.items())
-
-    @property
-    def status_code(self) -> int:
-        """413 when the only problem is size, else 422 (well-formed request, unacceptable model)."""
-        return 413 if set(self.failures) == {Check.SIZE} else 422
+def description_of(described: object) -> dict[str, Any]:
+    """The :data:`DESCRIPTION` fields of a payload, an upload's metadata or a candidate."""
+    return {name: getattr(described, name) for name in DESCRIPTION}
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """Everything known about a would-be version before it is validated and numbered.
+    """A would-be version.
 
     ``origin`` identifies what produced it (training job, submission or upload id): one
     origin registers at most one version. ``reference`` is the id the producer knows it by,
     named in ``model.registration_failed`` (the training request id for the trainer).
+    ``parent_version`` is the one the producer named, if any.
     """
 
     model_name: str
@@ -89,24 +74,16 @@ class Candidate:
         signature: ModelSignature,
         reference_profile: ArtifactRef | None,
     ) -> ModelRegistered:
+        """The announcement of this candidate accepted as ``version`` of its model."""
         return ModelRegistered(
+            **{**description_of(self), "parent_version": parent_version},
             model_name=self.model_name,
             version=version,
+            source=self.source,
             artifact=artifact,
             signature=signature,
-            task=self.task,
-            source=self.source,
-            metrics=self.metrics,
-            params=self.params,
-            algorithm=self.algorithm,
-            metadata=self.metadata,
-            parent_version=parent_version,
-            dataset_sha256=self.dataset_sha256,
-            training_job_id=self.training_job_id,
             reference_profile=reference_profile,
-            feature_importance=self.feature_importance,
-            fairness=self.fairness,
-            parity_passed=self.parity_passed,
+            training_job_id=self.training_job_id,
             registered_by=self.registered_by,
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.registry.domain import Candidate
+from services.registry.domain.candidate import Candidate, description_of
 from shared.events.common import ModelMetadata, Task
 from shared.events.registry import ModelSubmitted
 from shared.events.training import TrainingCompleted
@@ -16,21 +16,12 @@ from shared.events.training import TrainingCompleted
 def from_training(completed: TrainingCompleted) -> Candidate:
     """The trainer's result; one training job registers at most one version."""
     return Candidate(
+        **description_of(completed),
         model_name=completed.model_name,
         source="trainer",
         origin=completed.job_id,
         reference=completed.request_id,
-        task=completed.task,
-        metadata=completed.metadata,
-        metrics=completed.metrics,
-        params=completed.params,
-        algorithm=completed.algorithm,
-        dataset_sha256=completed.dataset_sha256,
         training_job_id=completed.job_id,
-        parent_version=completed.parent_version,
-        feature_importance=completed.feature_importance,
-        fairness=completed.fairness,
-        parity_passed=completed.parity_passed,
         registered_by="trainer",
     )
 
@@ -38,20 +29,11 @@ def from_training(completed: TrainingCompleted) -> Candidate:
 def from_submission(submitted: ModelSubmitted, submitter: str) -> Candidate:
     """A model trained elsewhere; one submission id registers at most one version."""
     return Candidate(
+        **description_of(submitted),
         model_name=submitted.model_name,
         source="submission",
         origin=submitted.submission_id,
         reference=submitted.submission_id,
-        task=submitted.task,
-        metadata=submitted.metadata,
-        metrics=submitted.metrics,
-        params=submitted.params,
-        algorithm=submitted.algorithm,
-        dataset_sha256=submitted.dataset_sha256,
-        parent_version=submitted.parent_version,
-        feature_importance=submitted.feature_importance,
-        fairness=submitted.fairness,
-        parity_passed=submitted.parity_passed,
         registered_by=submitter,
     )
 
@@ -80,21 +62,13 @@ class UploadMetadata(BaseModel):
 
 
 def from_upload(name: str, upload: UploadMetadata, uploader: str) -> Candidate:
+    """An uploaded file; without an ``upload_id`` every upload is a new origin."""
     upload_id = upload.upload_id or str(uuid.uuid4())
     return Candidate(
+        **description_of(upload),
         model_name=name,
         source="upload",
         origin=upload_id,
         reference=upload_id,
-        task=upload.task,
-        metadata=upload.metadata,
-        metrics=upload.metrics,
-        params=upload.params,
-        algorithm=upload.algorithm,
-        dataset_sha256=upload.dataset_sha256,
-        parent_version=upload.parent_version,
-        feature_importance=upload.feature_importance,
-        fairness=upload.fairness,
-        parity_passed=upload.parity_passed,
         registered_by=uploader,
     )

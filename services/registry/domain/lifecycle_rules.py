@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.events.topics import TOPICS
-
 # The doors: events that propose a version rather than report on one.
 DOORS = ("training.completed", "model.submitted")
 
@@ -40,9 +38,9 @@ SERVING = "serving"
 SUPERSEDED = "superseded"  # was serving until another version took over
 
 
-def lifecycle_topics() -> list[str]:
-    """Exactly the topics the topic table lists the registry as consumer of, minus the doors."""
-    return [name for name, t in TOPICS.items() if "registry" in t.consumers and name not in DOORS]
+def lifecycle_topics() -> tuple[str, ...]:
+    """The topics these rules give a meaning to: the registry consumes these and the doors."""
+    return tuple(STATUS_AFTER)
 
 
 def status_after(topic: str, data: dict[str, Any]) -> str | None:
