@@ -11,10 +11,10 @@ from typing import Any
 
 import structlog
 
-from services.registry import lifecycle
 from services.registry.domain import doors
 from services.registry.registration import register_claimed
 from services.registry.settings import RegistrySettings
+from services.registry.store import lifecycle
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.registry import ModelSubmitted

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from services.registry import versions
 from services.registry.claims import load_claim
 from services.registry.domain.candidate import Candidate
 from services.registry.domain.refusal import Check, Refusal
 from services.registry.domain.validation import inspect_model
 from services.registry.settings import RegistrySettings
+from services.registry.store import versions
 from shared.bus.unit_of_work import UnitOfWork, unit_of_work
 from shared.errors import Refused
 from shared.events.common import ArtifactRef, ModelSignature
@@ -69,11 +69,7 @@ async def record(
     candidate, conn = validated.candidate, uow.conn
     parent = candidate.parent_version
     if parent is not None:
-        # Versions only ever grow, so a parent that exists now exists under the lock too.
-        known = await conn.fetchval(
-            "SELECT latest_version FROM models WHERE name = $1", candidate.model_name
-        )
-        if not 1 <= parent <= (known or 0):
+        if not 1 <= parent <= await versions.latest_version(conn, candidate.model_name):
             raise Refusal.of(
                 Check.LINEAGE, f"parent version {parent} of {candidate.model_name!r} does not exist"
             )

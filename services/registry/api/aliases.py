@@ -7,10 +7,10 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Path, Response
 
-from services.registry import aliases
 from services.registry.api import At, ModelName, as_utc
 from services.registry.api.schemas import AliasMove, AliasState, AliasTarget
 from services.registry.domain.names import ALIAS_PATTERN
+from services.registry.store import aliases
 from shared.http.auth import DataScientist, Viewer
 
 AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, description="e.g. champion")]

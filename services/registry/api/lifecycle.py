@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter
 
-from services.registry import lifecycle, versions
 from services.registry.api import At, ModelName, Version, as_utc
 from services.registry.api.schemas import LifecycleHistory, Serving
+from services.registry.store import lifecycle, versions
 from shared.http.auth import Viewer
 
 

@@ -10,9 +10,9 @@ import asyncpg
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from services.registry import catalog, versions
 from services.registry.api import ModelName, Version
 from services.registry.api.schemas import Comparison, ModelDetail, ModelSummary, VersionView
+from services.registry.store import catalog, versions
 from shared.http.auth import Viewer
 from shared.store.artifacts import ArtifactStore
 

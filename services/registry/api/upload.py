@@ -8,13 +8,13 @@ import asyncpg
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
-from services.registry import versions
 from services.registry.api import ModelName
 from services.registry.api.schemas import VersionView
 from services.registry.domain import doors
 from services.registry.domain.refusal import Check, Refusal
 from services.registry.registration import refuse_upload, register_upload
 from services.registry.settings import RegistrySettings
+from services.registry.store import versions
 from shared.errors import InvalidInput, describe_validation
 from shared.http.auth import DataScientist
 from shared.store.artifacts import ArtifactStore

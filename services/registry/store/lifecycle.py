@@ -15,11 +15,12 @@ from typing import Any
 import orjson
 
 from services.registry.domain.lifecycle_rules import Fact, project, status_after
+from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.store.db import Connection
 
 
-async def apply(conn: Connection, topic: str, event: Event[Any]) -> bool:
+async def apply(conn: Connection, topic: str, event: Event[Payload]) -> bool:
     """Record one lifecycle event and refresh its model's projection; False if a duplicate."""
     data = event.data.model_dump(mode="json")
     name = data["model_name"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.registry import versions
+from services.registry.store import versions
 from shared.errors import NotFound
 from shared.store.db import Connection
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from services.registry import aliases, lifecycle, versions
 from services.registry.domain import comparison
+from services.registry.store import aliases, lifecycle, versions
 from shared.errors import NotFound
 from shared.store.db import Connection
 

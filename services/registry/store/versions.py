@@ -24,6 +24,15 @@ async def lock_model(conn: Connection, name: str) -> int:
     return int(latest)
 
 
+async def latest_version(conn: Connection, name: str) -> int:
+    """The model's highest version number, 0 if it has none; no lock taken.
+
+    Versions only ever grow, so a version that exists now still exists under a later lock.
+    """
+    latest = await conn.fetchval("SELECT latest_version FROM models WHERE name = $1", name)
+    return int(latest or 0)
+
+
 async def lock_existing_model(conn: Connection, name: str) -> int:
     """Like :func:`lock_model` for a model that must already have versions."""
     latest = await conn.fetchval(
