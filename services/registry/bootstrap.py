@@ -1,8 +1,9 @@
-"""Wiring of the registry service: its migrations, handlers, routes and workers.
+"""Wiring of the registry service: its migrations, handlers and routes.
 
-The one place that binds dependencies (artifact store, registry settings) into the plain
-handlers and routes. :func:`definition` takes the registry's settings so that a test can
-run the service with, say, a lower size cap; without them they are read from the environment.
+The one place that binds dependencies (artifact store, registry settings, the service's
+transactions) into the plain handlers and routes. :func:`definition` takes the registry's
+settings so that a test can run the service with, say, a lower size cap; without them
+they are read from the environment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from importlib import resources
 from services.registry import handlers
 from services.registry.api import aliases, lifecycle, models, upload
 from services.registry.domain.lifecycle_rules import lifecycle_topics
+from services.registry.registration import Registrar
 from services.registry.settings import RegistrySettings
 from shared.bus.consumer import Handler
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
@@ -20,21 +22,19 @@ from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
-        config = settings or RegistrySettings()
-        store, pool = infra.artifacts, infra.pool
+        registrar = Registrar(infra.artifacts, settings or RegistrySettings())
+        pool = infra.pool
         consumed: dict[str, Handler] = {
-            "training.completed": partial(
-                handlers.on_training_completed, store=store, settings=config
-            ),
-            "model.submitted": partial(handlers.on_model_submitted, store=store, settings=config),
+            "training.completed": partial(handlers.on_training_completed, registrar=registrar),
+            "model.submitted": partial(handlers.on_model_submitted, registrar=registrar),
         }
         for topic in lifecycle_topics():
             consumed[topic] = partial(handlers.on_lifecycle_event, topic=topic)
         return ServiceParts(
             handlers=consumed,
             routers=[
-                models.router(pool, store),
-                upload.router(pool, store, config),
+                models.router(pool, infra.artifacts),
+                upload.router(infra.transactions, registrar),
                 aliases.router(pool),
                 lifecycle.router(pool),
             ],

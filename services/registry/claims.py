@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 import httpx
@@ -14,8 +15,31 @@ from shared.events.common import ArtifactRef
 from shared.store.artifacts import ArtifactStore, fetch
 
 
+class ClaimCheck(Protocol):
+    """What a door's event names instead of carrying bytes: the model and its profile."""
+
+    @property
+    def artifact(self) -> ArtifactRef: ...
+
+    @property
+    def reference_profile(self) -> ArtifactRef | None: ...
+
+
+async def load_claims(
+    claim: ClaimCheck, artifacts: ArtifactStore, *, max_bytes: int
+) -> tuple[bytes, bytes | None]:
+    """The model's bytes and its reference profile's, if the event names one."""
+    artifact = await load_claim(claim.artifact, artifacts, max_bytes=max_bytes)
+    if claim.reference_profile is None:
+        return artifact, None
+    profile = await load_claim(
+        claim.reference_profile, artifacts, max_bytes=max_bytes, what="reference profile"
+    )
+    return artifact, profile
+
+
 async def load_claim(
-    ref: ArtifactRef, store: ArtifactStore, *, max_bytes: int, what: str = "artifact"
+    ref: ArtifactRef, artifacts: ArtifactStore, *, max_bytes: int, what: str = "artifact"
 ) -> bytes:
     """The bytes ``ref`` names, digest verified, never more than ``max_bytes`` read.
 
@@ -26,7 +50,7 @@ async def load_claim(
     try:
         if ref.size <= max_bytes and urlparse(ref.uri).scheme == "file":
             await asyncio.to_thread(_check_local_file, ref, max_bytes)
-        return await fetch(ref, store, max_bytes=max_bytes)
+        return await fetch(ref, artifacts, max_bytes=max_bytes)
     except PayloadTooLarge as exc:
         raise Refusal.of(Check.SIZE, f"{what}: {exc.message}") from exc
     except ArtifactCorrupt as exc:

@@ -7,59 +7,38 @@ per origin (training job, submission id) and the lifecycle projection per event 
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 
 from services.registry.domain import doors
-from services.registry.registration import register_claimed
-from services.registry.settings import RegistrySettings
+from services.registry.registration import Registrar
 from services.registry.store import lifecycle
 from shared.bus.unit_of_work import UnitOfWork
+from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.registry import ModelSubmitted
 from shared.events.training import TrainingCompleted
-from shared.store.artifacts import ArtifactStore
 
 log = structlog.get_logger(__name__)
 
 
 async def on_training_completed(
-    event: Event[TrainingCompleted],
-    uow: UnitOfWork,
-    *,
-    store: ArtifactStore,
-    settings: RegistrySettings,
+    event: Event[TrainingCompleted], uow: UnitOfWork, *, registrar: Registrar
 ) -> None:
-    completed = event.data
-    await register_claimed(
-        uow,
-        doors.from_training(completed),
-        completed.artifact,
-        completed.reference_profile,
-        store=store,
-        settings=settings,
-    )
+    await registrar.register_claimed(uow, doors.from_training(event.data), event.data)
 
 
 async def on_model_submitted(
-    event: Event[ModelSubmitted],
-    uow: UnitOfWork,
-    *,
-    store: ArtifactStore,
-    settings: RegistrySettings,
+    event: Event[ModelSubmitted], uow: UnitOfWork, *, registrar: Registrar
 ) -> None:
-    submitted = event.data
-    await register_claimed(
-        uow,
-        doors.from_submission(submitted, submitter=event.source),
-        submitted.artifact,
-        submitted.reference_profile,
-        store=store,
-        settings=settings,
-    )
+    candidate = doors.from_submission(event.data, submitter=event.source)
+    await registrar.register_claimed(uow, candidate, event.data)
 
 
-async def on_lifecycle_event(event: Event[Any], uow: UnitOfWork, *, topic: str) -> None:
+async def on_lifecycle_event(event: Event[Payload], uow: UnitOfWork, *, topic: str) -> None:
+    """Any event about a version after its registration (one handler, bound per topic).
+
+    Every lifecycle payload names ``model_name`` and ``version``; what the event means for
+    the version's status is the domain's (:mod:`services.registry.domain.lifecycle_rules`).
+    """
     if not await lifecycle.apply(uow.conn, topic, event):
         log.info("lifecycle.duplicate", topic=topic)

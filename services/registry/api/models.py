@@ -19,7 +19,7 @@ from shared.store.artifacts import ArtifactStore
 CHUNK = 1024 * 1024
 
 
-def router(pool: asyncpg.Pool, store: ArtifactStore) -> APIRouter:
+def router(pool: asyncpg.Pool, artifacts: ArtifactStore) -> APIRouter:
     api = APIRouter(prefix="/models", tags=["models"])
 
     @api.get("", response_model=list[ModelSummary])
@@ -59,7 +59,7 @@ def router(pool: asyncpg.Pool, store: ArtifactStore) -> APIRouter:
         """The ONNX bytes, verified against the registered digest before the first byte."""
         async with pool.acquire() as conn:
             registered = await versions.get_registered(conn, name, version)
-        data = await store.get(registered.artifact)
+        data = await artifacts.get(registered.artifact)
         digest = registered.artifact.sha256
         headers = {
             "Content-Length": str(len(data)),

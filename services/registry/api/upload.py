@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
@@ -12,15 +11,14 @@ from services.registry.api import ModelName
 from services.registry.api.schemas import VersionView
 from services.registry.domain import doors
 from services.registry.domain.refusal import Check, Refusal
-from services.registry.registration import refuse_upload, register_upload
-from services.registry.settings import RegistrySettings
+from services.registry.registration import Registrar, refuse_upload
 from services.registry.store import versions
+from shared.bus.unit_of_work import Transactions
 from shared.errors import InvalidInput, describe_validation
 from shared.http.auth import DataScientist
-from shared.store.artifacts import ArtifactStore
 
 
-def router(pool: asyncpg.Pool, store: ArtifactStore, settings: RegistrySettings) -> APIRouter:
+def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
     api = APIRouter(prefix="/models", tags=["upload"])
 
     @api.post(
@@ -48,26 +46,24 @@ def router(pool: asyncpg.Pool, store: ArtifactStore, settings: RegistrySettings)
             problems = describe_validation(exc, root="metadata")
             raise InvalidInput(f"metadata is not valid: {problems}") from exc
         candidate = doors.from_upload(name, described, principal.name)
-        cap = settings.max_artifact_bytes
-        for part in (artifact, reference_profile):
+        cap = registrar.settings.max_artifact_bytes
+        for part in (artifact, reference_profile):  # refused before a byte is read
             if part is not None and part.size is not None and part.size > cap:
                 refusal = Refusal.of(
                     Check.SIZE, f"{part.filename} is {part.size} bytes, limit {cap}"
                 )
-                raise await refuse_upload(pool, candidate, refusal)
+                raise await refuse_upload(transactions, candidate, refusal)
         profile = await reference_profile.read() if reference_profile is not None else None
-        registered, created = await register_upload(
-            pool,
+        registered, created = await registrar.register_upload(
+            transactions,
             candidate,
             await artifact.read(),
             profile,
             expected_sha256=described.sha256,
-            store=store,
-            settings=settings,
         )
         if not created:
             response.status_code = 200
-        async with pool.acquire() as conn:
+        async with transactions.pool.acquire() as conn:
             return await versions.get_version(conn, name, registered.version)
 
     return api

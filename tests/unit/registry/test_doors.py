@@ -12,7 +12,7 @@ from services.registry.claims import load_claim
 from services.registry.domain import doors
 from services.registry.domain.candidate import DESCRIPTION, Candidate, description_of
 from services.registry.domain.refusal import Check, Refusal
-from services.registry.registration import register_claimed
+from services.registry.registration import Registrar
 from services.registry.settings import RegistrySettings
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import Refused
@@ -94,9 +94,9 @@ async def test_a_refused_training_result_carries_its_notice_and_stores_nothing()
     corrupt = await store.put(b"\x08\x07 definitely not onnx")
     uow = UnitOfWork(conn=cast(Any, None), source="registry")  # refused before any SQL
     completed = training(artifact=corrupt)
+    registrar = Registrar(store, RegistrySettings())
     with pytest.raises(Refused) as caught:
-        await register_claimed(uow, doors.from_training(completed), corrupt, None,
-                               store=store, settings=RegistrySettings())  # fmt: skip
+        await registrar.register_claimed(uow, doors.from_training(completed), completed)
     refused = caught.value
     assert refused.status_code == 422 and refused.detail == {"failed_checks": ["onnx_parse"]}
     [notice] = refused.notices

@@ -8,7 +8,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from services.registry.api import aliases, lifecycle, models, upload
+from services.registry.registration import Registrar
 from services.registry.settings import RegistrySettings
+from shared.bus.unit_of_work import Transactions
 
 
 def roles(dependant: Dependant) -> set[str]:
@@ -25,7 +27,7 @@ def routes() -> list[APIRoute]:
     pool, store = cast(Any, None), cast(Any, None)
     routers = [
         models.router(pool, store),
-        upload.router(pool, store, RegistrySettings()),
+        upload.router(Transactions(pool, "registry"), Registrar(store, RegistrySettings())),
         aliases.router(pool),
         lifecycle.router(pool),
     ]
