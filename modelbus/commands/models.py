@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
 def list_models(args: argparse.Namespace) -> int:
     filters = {k: getattr(args, k) for k in ("name", "tag", "owner", "status")}
     found = ServiceClient("registry").get(
-        "/models", params={k: v for k, v in filters.items() if v is not None}
+        "/v1/models", params={k: v for k, v in filters.items() if v is not None}
     )
     rows = [("NAME", "LATEST", "OWNER", "RISK", "DESCRIPTION")]
     for model in found:
@@ -70,7 +70,7 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def show_model(args: argparse.Namespace) -> int:
-    path = f"/models/{args.name}"
+    path = f"/v1/models/{args.name}"
     if args.version is not None:
         path += f"/versions/{args.version}"
     _print(ServiceClient("registry").get(path))
@@ -103,7 +103,7 @@ def register_model(args: argparse.Namespace) -> int:
             "application/json",
         )
     version = ServiceClient("registry", timeout=300).post(
-        f"/models/{args.name}/versions", files=files, data={"metadata": json.dumps(metadata)}
+        f"/v1/models/{args.name}/versions", files=files, data={"metadata": json.dumps(metadata)}
     )
     print(f"registered {version['model_name']} version {version['version']} "
           f"(sha256 {version['artifact']['sha256']})")  # fmt: skip
@@ -111,7 +111,7 @@ def register_model(args: argparse.Namespace) -> int:
 
 
 def set_alias(args: argparse.Namespace) -> int:
-    client, path = ServiceClient("registry"), f"/models/{args.name}/aliases/{args.alias}"
+    client, path = ServiceClient("registry"), f"/v1/models/{args.name}/aliases/{args.alias}"
     if args.delete:
         client.request("DELETE", path)
         print(f"deleted alias {args.alias} of {args.name}")

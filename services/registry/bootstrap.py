@@ -11,8 +11,7 @@ from __future__ import annotations
 from functools import partial
 from importlib import resources
 
-from services.registry import handlers
-from services.registry.api import aliases, lifecycle, models, upload
+from services.registry import api, handlers
 from services.registry.domain.lifecycle_rules import lifecycle_topics
 from services.registry.registration import Registrar
 from services.registry.settings import RegistrySettings
@@ -23,7 +22,6 @@ from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
         registrar = Registrar(infra.artifacts, settings or RegistrySettings())
-        pool = infra.pool
         consumed: dict[str, Handler] = {
             "training.completed": partial(handlers.on_training_completed, registrar=registrar),
             "model.submitted": partial(handlers.on_model_submitted, registrar=registrar),
@@ -32,12 +30,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
             consumed[topic] = partial(handlers.on_lifecycle_event, topic=topic)
         return ServiceParts(
             handlers=consumed,
-            routers=[
-                models.router(pool, infra.artifacts),
-                upload.router(infra.transactions, registrar),
-                aliases.router(pool),
-                lifecycle.router(pool),
-            ],
+            routers=[api.router(infra.transactions, infra.artifacts, registrar)],
         )
 
     return ServiceDefinition("registry", resources.files("services.registry") / "migrations", build)

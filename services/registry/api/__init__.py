@@ -1,21 +1,28 @@
-"""The registry's HTTP API: thin routes that parse, call a plain function, and answer."""
+"""The registry's HTTP API, under ``/v1/models``: thin routes that parse, call a plain
+function of the registry, and answer.
+
+:func:`router` is the one factory; the routes live in one module per concern (reading
+models and versions, uploads, aliases, the lifecycle read model).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import Path, Query
-
-from services.registry.domain.names import MODEL_NAME_PATTERN
-
-ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="the model's name")]
-Version = Annotated[int, Path(ge=1, description="a version number")]
-At = Annotated[datetime | None, Query(description="ISO 8601 time (UTC if no zone); default: now")]
+from services.registry.api import aliases, lifecycle, models, upload
+from services.registry.registration import Registrar
+from shared.bus.unit_of_work import Transactions
+from shared.store.artifacts import ArtifactStore
 
 
-def as_utc(at: datetime | None) -> datetime | None:
-    """A ``?at=`` time; one without a zone is taken as UTC."""
-    if at is not None and at.tzinfo is None:
-        return at.replace(tzinfo=UTC)
-    return at
+def router(transactions: Transactions, artifacts: ArtifactStore, registrar: Registrar) -> APIRouter:
+    pool = transactions.pool
+    api = APIRouter()
+    for part in (
+        models.router(pool, artifacts),
+        upload.router(transactions, registrar),
+        aliases.router(pool),
+        lifecycle.router(pool),
+    ):
+        api.include_router(part, prefix="/v1/models")
+    return api

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Path, Response
 
-from services.registry.api import At, ModelName, as_utc
+from services.registry.api.params import At, ModelName, as_utc
 from services.registry.api.schemas import AliasMove, AliasState, AliasTarget
 from services.registry.domain.names import ALIAS_PATTERN
 from services.registry.store import aliases
@@ -17,7 +17,7 @@ AliasName = Annotated[str, Path(pattern=ALIAS_PATTERN, description="e.g. champio
 
 
 def router(pool: asyncpg.Pool) -> APIRouter:
-    api = APIRouter(prefix="/models/{name}/aliases", tags=["aliases"])
+    api = APIRouter(prefix="/{name}/aliases", tags=["aliases"])
 
     @api.get("", response_model=dict[str, int])
     async def list_aliases(_: Viewer, name: ModelName) -> Any:

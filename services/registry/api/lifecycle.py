@@ -8,14 +8,14 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter
 
-from services.registry.api import At, ModelName, Version, as_utc
+from services.registry.api.params import At, ModelName, Version, as_utc
 from services.registry.api.schemas import LifecycleHistory, Serving
 from services.registry.store import lifecycle, versions
 from shared.http.auth import Viewer
 
 
 def router(pool: asyncpg.Pool) -> APIRouter:
-    api = APIRouter(prefix="/models/{name}", tags=["lifecycle"])
+    api = APIRouter(prefix="/{name}", tags=["lifecycle"])
 
     @api.get("/versions/{version}/lifecycle", response_model=LifecycleHistory)
     async def version_lifecycle(_: Viewer, name: ModelName, version: Version) -> Any:

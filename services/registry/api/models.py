@@ -10,7 +10,7 @@ import asyncpg
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from services.registry.api import ModelName, Version
+from services.registry.api.params import ModelName, Version
 from services.registry.api.schemas import Comparison, ModelDetail, ModelSummary, VersionView
 from services.registry.store import catalog, versions
 from shared.http.auth import Viewer
@@ -20,7 +20,7 @@ CHUNK = 1024 * 1024
 
 
 def router(pool: asyncpg.Pool, artifacts: ArtifactStore) -> APIRouter:
-    api = APIRouter(prefix="/models", tags=["models"])
+    api = APIRouter(tags=["models"])
 
     @api.get("", response_model=list[ModelSummary])
     async def search_models(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 
-from services.registry.api import ModelName
+from services.registry.api.params import ModelName
 from services.registry.api.schemas import VersionView
 from services.registry.domain import doors
 from services.registry.domain.refusal import Check, Refusal
@@ -19,7 +19,7 @@ from shared.http.auth import DataScientist
 
 
 def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
-    api = APIRouter(prefix="/models", tags=["upload"])
+    api = APIRouter(tags=["upload"])
 
     @api.post(
         "/{name}/versions",

@@ -41,7 +41,7 @@ async def test_concurrent_uploads_and_submissions_number_without_gaps(
         async def upload(i: int) -> int:
             metadata = {"task": "regression", "upload_id": f"up-{i}-{unique}"}
             response = await client.post(
-                f"/models/{name}/versions",
+                f"/v1/models/{name}/versions",
                 files={"artifact": ("model.onnx", data)},
                 data={"metadata": orjson.dumps(metadata).decode()},
             )
@@ -58,9 +58,9 @@ async def test_concurrent_uploads_and_submissions_number_without_gaps(
             where=lambda e: e.data.model_name == name,
             until=lambda found: len(found) >= UPLOADS + SUBMISSIONS,
         )
-        listed = (await client.get(f"/models/{name}/versions")).json()
+        listed = (await client.get(f"/v1/models/{name}/versions")).json()
         retried = await client.post(  # the same upload_id again: the same version, not a new one
-            f"/models/{name}/versions",
+            f"/v1/models/{name}/versions",
             files={"artifact": ("model.onnx", data)},
             data={
                 "metadata": orjson.dumps(

@@ -30,7 +30,7 @@ async def test_status_history_and_serving_at_time(registry: Registry, unique: st
     async with registry.client(registry.scientist) as client:
         for _ in range(2):
             response = await client.post(
-                f"/models/{name}/versions",
+                f"/v1/models/{name}/versions",
                 files={"artifact": ("m.onnx", logistic_regression_onnx().onnx)},
                 data={"metadata": orjson.dumps({"task": "classification"}).decode()},
             )
@@ -56,7 +56,7 @@ async def test_status_history_and_serving_at_time(registry: Registry, unique: st
     async with registry.client() as client:
 
         async def lifecycle(version: int) -> dict[str, Any]:
-            response = await client.get(f"/models/{name}/versions/{version}/lifecycle")
+            response = await client.get(f"/v1/models/{name}/versions/{version}/lifecycle")
             return dict(response.json())
 
         async def all_applied() -> bool:
@@ -69,11 +69,13 @@ async def test_status_history_and_serving_at_time(registry: Registry, unique: st
         v1, v2 = await lifecycle(1), await lifecycle(2)
 
         async def serving(when: datetime) -> int | None:
-            response = await client.get(f"/models/{name}/serving", params={"at": when.isoformat()})
+            response = await client.get(
+                f"/v1/models/{name}/serving", params={"at": when.isoformat()}
+            )
             return response.json()["version"]  # type: ignore[no-any-return]
 
         answers = [await serving(t + k * s / 2) for k in range(12)]
-        serving_now = await client.get("/models", params={"name": unique, "status": "serving"})
+        serving_now = await client.get("/v1/models", params={"name": unique, "status": "serving"})
 
     topics = [e["topic"] for e in v2["events"]]
     assert topics[-4:] == [
@@ -101,18 +103,18 @@ async def test_registered_versions_enter_the_history(registry: Registry, unique:
     name = f"fresh-{unique}"
     async with registry.client(registry.scientist) as client:
         response = await client.post(
-            f"/models/{name}/versions",
+            f"/v1/models/{name}/versions",
             files={"artifact": ("m.onnx", logistic_regression_onnx().onnx)},
             data={"metadata": orjson.dumps({"task": "classification"}).decode()},
         )
         assert response.status_code == 201
 
         async def history() -> list[Any]:
-            got = await client.get(f"/models/{name}/versions/1/lifecycle")
+            got = await client.get(f"/v1/models/{name}/versions/1/lifecycle")
             return list(got.json()["events"])
 
         [entry] = await eventually(history, what="model.registered in the history")
-        unknown = await client.get(f"/models/{name}/versions/2/lifecycle")
+        unknown = await client.get(f"/v1/models/{name}/versions/2/lifecycle")
     assert entry["topic"] == "model.registered" and entry["status"] == "registered"
     assert entry["source"] == "/modelbus/registry"
     assert unknown.status_code == 404

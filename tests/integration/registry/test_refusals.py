@@ -86,7 +86,7 @@ async def test_refused_submissions_are_dead_lettered_and_announced(
         assert "refused" in headers["modelbus.dlq.error_message"]
     async with registry.client() as client:
         for name in sent:
-            assert (await client.get(f"/models/{name}")).status_code == 404
+            assert (await client.get(f"/v1/models/{name}")).status_code == 404
     assert await outbox_counts(registry, set(sent)) == {
         ("model.registration_failed", 1),
         ("model.submitted.dlq", 1),
@@ -115,7 +115,7 @@ async def test_refused_uploads_answer_4xx_and_are_announced(
         for kind, (data, announced, check) in cases.items():
             metadata: dict[str, Any] = {"task": "classification", "sha256": announced}
             response = await client.post(
-                f"/models/{kind}-up-{unique}/versions",
+                f"/v1/models/{kind}-up-{unique}/versions",
                 files={"artifact": (f"{kind}.onnx", data)},
                 data={"metadata": orjson.dumps(metadata).decode()},
             )
@@ -124,13 +124,13 @@ async def test_refused_uploads_answer_4xx_and_are_announced(
             assert body["code"] == "refused" and body["detail"]["failed_checks"] == [check]
             assert not registry.stored(sha256(data))
         unknown_parent = await client.post(
-            f"/models/orphan-{unique}/versions",
+            f"/v1/models/orphan-{unique}/versions",
             files={"artifact": ("m.onnx", logistic_regression_onnx().onnx)},
             data={"metadata": '{"task": "classification", "parent_version": 7}'},
         )
         assert unknown_parent.status_code == 422
         assert unknown_parent.json()["detail"]["failed_checks"] == ["lineage"]
-        assert (await client.get(f"/models/orphan-{unique}")).status_code == 404
+        assert (await client.get(f"/v1/models/orphan-{unique}")).status_code == 404
 
     names = {f"{kind}-up-{unique}" for kind in cases} | {f"orphan-{unique}"}
     failed = await collect(
@@ -147,12 +147,12 @@ async def test_refused_uploads_answer_4xx_and_are_announced(
 async def test_malformed_upload_requests_are_400(registry: Registry, unique: str) -> None:
     async with registry.client(registry.scientist) as client:
         no_task = await client.post(
-            f"/models/m-{unique}/versions",
+            f"/v1/models/m-{unique}/versions",
             files={"artifact": ("m.onnx", logistic_regression_onnx().onnx)},
             data={"metadata": "{}"},
         )
         bad_name = await client.post(
-            "/models/Not_A_Name/versions",
+            "/v1/models/Not_A_Name/versions",
             files={"artifact": ("m.onnx", b"x")},
             data={"metadata": '{"task": "regression"}'},
         )
@@ -160,6 +160,6 @@ async def test_malformed_upload_requests_are_400(registry: Registry, unique: str
     assert bad_name.status_code == 400
     async with registry.client() as client:  # a viewer may not upload
         denied = await client.post(
-            f"/models/m-{unique}/versions", files={"artifact": ("m.onnx", b"x")}
+            f"/v1/models/m-{unique}/versions", files={"artifact": ("m.onnx", b"x")}
         )
     assert denied.status_code == 403

@@ -74,7 +74,7 @@ async def test_training_results_become_versions_with_lineage(
     ]
 
     async with registry.client() as client:
-        download = await client.get(f"/models/{name}/versions/1/artifact")
+        download = await client.get(f"/v1/models/{name}/versions/1/artifact")
     assert download.status_code == 200
     assert download.headers["x-content-sha256"] == first.data.artifact.sha256
     assert hashlib.sha256(download.content).hexdigest() == first.data.artifact.sha256
@@ -86,10 +86,10 @@ async def test_training_results_become_versions_with_lineage(
     assert (second.data.version, second.data.parent_version) == (2, 1)
 
     async with registry.client() as client:
-        version = (await client.get(f"/models/{name}/versions/2")).json()
-        model = (await client.get(f"/models/{name}")).json()
-        compared = (await client.get(f"/models/{name}/compare", params={"a": 1, "b": 2})).json()
-        found = await client.get("/models", params={"tag": "domain=health", "name": unique})
+        version = (await client.get(f"/v1/models/{name}/versions/2")).json()
+        model = (await client.get(f"/v1/models/{name}")).json()
+        compared = (await client.get(f"/v1/models/{name}/compare", params={"a": 1, "b": 2})).json()
+        found = await client.get("/v1/models", params={"tag": "domain=health", "name": unique})
     assert version["parent_version"] == 1 and version["status"] == "registered"
     assert version["metadata"]["owner"] == "dana" and version["dataset_sha256"] == "d" * 64
     assert version["feature_importance"] == {"mean radius": 0.4}

@@ -23,7 +23,7 @@ class RecordingClient:
         self.calls.append((method, path, kwargs))
         if method == "POST":
             return {"model_name": "churn", "version": 3, "artifact": {"sha256": "ab"}}
-        if path == "/models":
+        if path == "/v1/models":
             return []
         return {"version": 2, "since": "2026-01-01T00:00:00Z"}
 
@@ -52,7 +52,7 @@ def test_register_uploads_the_file_with_its_digest_and_metadata(tmp_path: Path) 
     assert run("register", "churn", str(model), "--owner", "ana", "--risk-tier", "high",
                "--tag", "team=growth", "--tag", "pii=no", "--upload-id", "u-1") == 0  # fmt: skip
     [(method, path, kwargs)] = RecordingClient.calls
-    assert (method, path) == ("POST", "/models/churn/versions")
+    assert (method, path) == ("POST", "/v1/models/churn/versions")
     assert kwargs["files"]["artifact"][1] == b"onnx bytes"
     metadata = json.loads(kwargs["data"]["metadata"])
     assert metadata["sha256"] == hashlib.sha256(b"onnx bytes").hexdigest()
@@ -65,8 +65,8 @@ def test_alias_moves_and_deletes() -> None:
     assert run("alias", "churn", "champion", "2") == 0
     assert run("alias", "churn", "champion", "--delete") == 0
     assert [(m, p, k.get("json")) for m, p, k in RecordingClient.calls] == [
-        ("PUT", "/models/churn/aliases/champion", {"version": 2}),
-        ("DELETE", "/models/churn/aliases/champion", None),
+        ("PUT", "/v1/models/churn/aliases/champion", {"version": 2}),
+        ("DELETE", "/v1/models/churn/aliases/champion", None),
     ]
 
 
@@ -75,7 +75,7 @@ def test_show_and_list_call_the_right_paths() -> None:
     run("show", "churn", "3")
     run("list", "--owner", "ana")
     assert [(p, k.get("params")) for _, p, k in RecordingClient.calls] == [
-        ("/models/churn", None),
-        ("/models/churn/versions/3", None),
-        ("/models", {"owner": "ana"}),
+        ("/v1/models/churn", None),
+        ("/v1/models/churn/versions/3", None),
+        ("/v1/models", {"owner": "ana"}),
     ]
