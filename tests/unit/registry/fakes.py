@@ -18,7 +18,7 @@ class FakeArtifactStore:
 
     async def put(self, data: bytes, media_type: str = "application/octet-stream") -> ArtifactRef:
         digest = sha256_hex(data)
-        self.blobs[digest] = data
+        self.blobs.setdefault(digest, data)  # like the real stores: the first copy stays
         return ArtifactRef(uri=f"pg://artifacts/{digest}", sha256=digest, size=len(data),
                            media_type=media_type)  # fmt: skip
 
