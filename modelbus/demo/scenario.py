@@ -79,6 +79,7 @@ async def run(
             base_url=platform.endpoints["trainer"],
             trust_env=False,
             headers={"Authorization": f"Bearer {token}"},
+            timeout=30,  # the trainer's first request loads scikit-learn for its checks
         ) as trainer:
             response = await trainer.post(
                 "/v1/training-requests", json=training_request(model_name)
@@ -159,6 +160,7 @@ async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple
         base_url=platform.endpoints["governance"],
         trust_env=False,
         headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
     ) as governance:
         (await governance.post("/v1/audit/checkpoints")).raise_for_status()
         trail = await governance.get(f"/v1/models/{model_name}/audit")
