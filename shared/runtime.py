@@ -38,6 +38,7 @@ from shared.settings import Settings, get_settings
 from shared.store.artifacts import ArtifactStore, open_store
 from shared.store.db import create_pool
 from shared.store.migrations import SHARED_SQL, load_migrations, migrate
+from shared.store.sources import ArtifactSources
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,11 @@ class Infrastructure:
     def transactions(self) -> Transactions:
         """Units of work on the service's pool, emitting with the service as source."""
         return Transactions(self.pool, self.service)
+
+    @property
+    def sources(self) -> ArtifactSources:
+        """Where claim checks may point: the artifact store and the configured sources."""
+        return ArtifactSources.of(self.settings, self.artifacts)
 
 
 @dataclass

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORTS = {
     "deployer": 8080,
@@ -35,10 +36,32 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=lambda: Path.home() / ".modelbus")
     artifact_store: str = ""  # "file:///path" or "postgres"; empty: file store under home
+    # Where claim checks from outside may point besides the artifact store
+    # (shared/store/sources.py): folders for file:// URIs, hosts (name, name:port or
+    # *.domain) for http(s):// URIs; comma-separated. Empty: the store only.
+    artifact_source_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    artifact_source_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # One deadline for a whole http(s) fetch of an artifact, connect to last byte.
+    artifact_fetch_timeout_s: float = Field(default=60.0, gt=0)
 
     log_level: str = "INFO"
     relay_batch_size: int = 500
     consumer_batch_size: int = 500
+
+    @field_validator("artifact_source_dirs", "artifact_source_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("artifact_source_dirs")
+    @classmethod
+    def _absolute(cls, dirs: list[Path]) -> list[Path]:
+        relative = [str(d) for d in dirs if not d.is_absolute()]
+        if relative:
+            raise ValueError(f"folders must be absolute paths: {', '.join(relative)}")
+        return dirs
 
     def port_for(self, service: str) -> int:
         return self.http_port if self.http_port is not None else DEFAULT_PORTS[service]

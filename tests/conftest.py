@@ -60,6 +60,7 @@ def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Setting
         kafka_bootstrap=kafka_bootstrap,
         home=tmp_path / "home",
         http_port=0,
+        artifact_source_dirs=[tmp_path],  # datasets and models the test writes there
     )
 
 

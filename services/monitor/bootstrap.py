@@ -22,7 +22,7 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
         return ServiceParts(
             handlers={
                 "model.registered": partial(
-                    handlers.on_model_registered, store=infra.artifacts, settings=config
+                    handlers.on_model_registered, sources=infra.sources, settings=config
                 ),
                 "model.deployed": handlers.on_model_deployed,
                 "predictions.logged": batch(

@@ -27,7 +27,7 @@ from shared.events.deployment import ModelDeployed, PredictionLogged
 from shared.events.envelope import Event
 from shared.events.monitoring import LabelsReceived
 from shared.events.registry import ModelRegistered
-from shared.store.artifacts import ArtifactStore, fetch
+from shared.store.sources import ArtifactSources
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +41,7 @@ async def on_model_registered(
     event: Event[ModelRegistered],
     uow: UnitOfWork,
     *,
-    store: ArtifactStore,
+    sources: ArtifactSources,
     settings: MonitorSettings,
 ) -> None:
     p = event.data
@@ -61,11 +61,11 @@ async def on_model_registered(
         problems.append("no reference profile: drift and data quality are not monitored")
     else:
         try:
-            raw = await fetch(p.reference_profile, store, max_bytes=settings.max_profile_bytes)
+            raw = await sources.fetch(p.reference_profile, max_bytes=settings.max_profile_bytes)
             profile = parse_profile(raw)
             if profile.sample is not None:
                 sample = load_sample(
-                    await fetch(profile.sample, store, max_bytes=settings.max_profile_bytes),
+                    await sources.fetch(profile.sample, max_bytes=settings.max_profile_bytes),
                     profile.feature_names,
                 )
             compile_reference(profile, sample)  # refuse it now rather than in every window

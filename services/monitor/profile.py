@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, describe_validation
 from shared.events.common import ArtifactRef
 
 
@@ -164,8 +165,10 @@ def parse_profile(raw: bytes) -> ReferenceProfile:
     sample = doc.get("reference_sample")
     try:
         sample_ref = ArtifactRef.model_validate(sample) if sample else None
-    except ValueError as exc:
-        raise InvalidInput(f"reference profile: bad reference_sample: {exc}") from exc
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"reference profile: bad reference_sample: {describe_validation(exc)}"
+        ) from exc
     return ReferenceProfile(
         features=features,
         prediction=parse_feature(prediction, "prediction") if prediction else None,

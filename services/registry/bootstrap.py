@@ -21,7 +21,7 @@ from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
-        registrar = Registrar(infra.artifacts, settings or RegistrySettings())
+        registrar = Registrar(infra.sources, settings or RegistrySettings())
         consumed: dict[str, Handler] = {
             "training.completed": partial(handlers.on_training_completed, registrar=registrar),
             "model.submitted": partial(handlers.on_model_submitted, registrar=registrar),

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
-from urllib.parse import unquote, urlparse
-
-import httpx
 
 from services.registry.domain.refusal import Check, Refusal
-from shared.errors import ArtifactCorrupt, InvalidInput, NotFound, PayloadTooLarge
+from shared.errors import ArtifactCorrupt, InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from shared.events.common import ArtifactRef
-from shared.store.artifacts import ArtifactStore, fetch
+from shared.store.sources import ArtifactSources, SourceRefused
 
 
 class ClaimCheck(Protocol):
@@ -26,45 +23,48 @@ class ClaimCheck(Protocol):
 
 
 async def load_claims(
-    claim: ClaimCheck, artifacts: ArtifactStore, *, max_bytes: int
+    claim: ClaimCheck, sources: ArtifactSources, *, max_bytes: int
 ) -> tuple[bytes, bytes | None]:
-    """The model's bytes and its reference profile's, if the event names one."""
-    artifact = await load_claim(claim.artifact, artifacts, max_bytes=max_bytes)
-    if claim.reference_profile is None:
-        return artifact, None
-    profile = await load_claim(
-        claim.reference_profile, artifacts, max_bytes=max_bytes, what="reference profile"
-    )
-    return artifact, profile
+    """The model's bytes and its reference profile's, if the event names one; both are
+    held against the sources' rules before either is read."""
+    named = [("artifact", claim.artifact)]
+    if claim.reference_profile is not None:
+        named.append(("reference profile", claim.reference_profile))
+    for what, ref in named:
+        check_claim(ref, sources, what)
+    loaded = [await load_claim(ref, sources, max_bytes=max_bytes, what=what) for what, ref in named]
+    return loaded[0], loaded[1] if len(loaded) > 1 else None
 
 
 async def load_claim(
-    ref: ArtifactRef, artifacts: ArtifactStore, *, max_bytes: int, what: str = "artifact"
+    ref: ArtifactRef, sources: ArtifactSources, *, max_bytes: int, what: str = "artifact"
 ) -> bytes:
     """The bytes ``ref`` names, digest verified, never more than ``max_bytes`` read.
 
-    The announced size is held against the cap before anything is read; a ``file://``
-    claim must also name a regular file no larger than the cap (a device such as
-    ``/dev/zero`` would otherwise be read without end).
+    Where bytes may come from and how much is read is :mod:`shared.store.sources`'s to
+    decide; here each way it says no becomes the check that failed. An unreachable source
+    is a refusal too: a submission does not hold the registry's consumer while somebody
+    else's server is down (the submitter sends it again).
     """
+    with _as_refusal(what):
+        return await sources.fetch(ref, max_bytes=max_bytes)
+
+
+def check_claim(ref: ArtifactRef, sources: ArtifactSources, what: str) -> None:
+    """Refuse now, before anything is read, a claim check no source rule allows."""
+    with _as_refusal(what):
+        sources.check(ref)
+
+
+@contextmanager
+def _as_refusal(what: str) -> Iterator[None]:
     try:
-        if ref.size <= max_bytes and urlparse(ref.uri).scheme == "file":
-            await asyncio.to_thread(_check_local_file, ref, max_bytes)
-        return await fetch(ref, artifacts, max_bytes=max_bytes)
+        yield
+    except SourceRefused as exc:
+        raise Refusal.of(Check.SOURCE, f"{what}: {exc.message}") from exc
     except PayloadTooLarge as exc:
         raise Refusal.of(Check.SIZE, f"{what}: {exc.message}") from exc
     except ArtifactCorrupt as exc:
         raise Refusal.of(Check.DIGEST, f"{what}: {exc.message}") from exc
-    except (NotFound, InvalidInput) as exc:
+    except (NotFound, InvalidInput, Unavailable) as exc:
         raise Refusal.of(Check.FETCH, f"{what}: {exc.message}") from exc
-    except httpx.HTTPError as exc:
-        raise Refusal.of(Check.FETCH, f"{what} at {ref.uri} could not be fetched: {exc}") from exc
-
-
-def _check_local_file(ref: ArtifactRef, max_bytes: int) -> None:
-    path = Path(unquote(urlparse(ref.uri).path))
-    if not path.is_file():
-        raise NotFound(f"{ref.uri} is not a regular file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise PayloadTooLarge(f"{ref.uri} is {size} bytes, the limit is {max_bytes}")

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from services.registry.claims import ClaimCheck, load_claims
+from services.registry.claims import ClaimCheck, check_claim, load_claims
 from services.registry.domain.candidate import Candidate
+from services.registry.domain.profile_claims import profile_claims
 from services.registry.domain.refusal import Check, Refusal
 from services.registry.domain.validation import inspect_model
 from services.registry.settings import RegistrySettings
@@ -27,7 +28,8 @@ from shared.bus.unit_of_work import Transactions, UnitOfWork
 from shared.errors import Refused
 from shared.events.common import ModelSignature
 from shared.events.registry import ModelRegistered
-from shared.store.artifacts import ArtifactStore, sha256_hex
+from shared.store.artifacts import sha256_hex
+from shared.store.sources import ArtifactSources
 
 log = structlog.get_logger(__name__)
 
@@ -45,10 +47,11 @@ class Validated:
 
 @dataclass(frozen=True)
 class Registrar:
-    """The registration path with what every door needs: where accepted bytes are
-    stored, and the registry's limits (size cap, validation threads)."""
+    """The registration path with what every door needs: where claim checks may point
+    and accepted bytes are stored (``sources.store``), and the registry's limits (size
+    cap, validation threads)."""
 
-    artifacts: ArtifactStore
+    sources: ArtifactSources
     settings: RegistrySettings
 
     async def register_claimed(
@@ -62,7 +65,7 @@ class Registrar:
         """
         cap = self.settings.max_artifact_bytes
         try:
-            artifact, profile = await load_claims(claim, self.artifacts, max_bytes=cap)
+            artifact, profile = await load_claims(claim, self.sources, max_bytes=cap)
             await self.record(uow, await self.validate(candidate, artifact, profile))
         except Refusal as refusal:
             raise refused(candidate, refusal) from refusal
@@ -80,9 +83,7 @@ class Registrar:
         try:
             digest = sha256_hex(artifact)
             if expected_sha256 is not None and digest != expected_sha256:
-                raise Refusal.of(
-                    Check.DIGEST, f"upload has sha256 {digest}, announced {expected_sha256}"
-                )
+                raise Refusal.of(Check.DIGEST, "upload's sha256 differs from the announced one")
             validated = await self.validate(candidate, artifact, profile)
             async with transactions.begin() as uow:
                 return await self.record(uow, validated)
@@ -94,9 +95,9 @@ class Registrar:
     ) -> Validated:
         cap = self.settings.max_artifact_bytes
         if profile is not None and len(profile) > cap:
-            raise Refusal.of(
-                Check.SIZE, f"reference profile is {len(profile)} bytes, the limit is {cap}"
-            )
+            raise Refusal.of(Check.SIZE, f"reference profile is over the limit of {cap} bytes")
+        for ref in profile_claims(profile) if profile is not None else []:
+            check_claim(ref, self.sources, "reference profile's reference_sample")
         signature = await asyncio.to_thread(
             inspect_model, artifact, max_bytes=cap, threads=self.settings.validation_threads
         )
@@ -114,10 +115,10 @@ class Registrar:
             if not 1 <= parent <= await versions.latest_version(conn, candidate.model_name):
                 raise Refusal.of(Check.LINEAGE, f"parent version {parent} of "
                                  f"{candidate.model_name!r} does not exist")  # fmt: skip
-        artifact = await self.artifacts.put(validated.artifact, ONNX_MEDIA_TYPE)
+        artifact = await self.sources.store.put(validated.artifact, ONNX_MEDIA_TYPE)
         profile = None
         if validated.profile is not None:
-            profile = await self.artifacts.put(validated.profile, PROFILE_MEDIA_TYPE)
+            profile = await self.sources.store.put(validated.profile, PROFILE_MEDIA_TYPE)
 
         latest = await versions.lock_model(conn, candidate.model_name)
         existing = await versions.find_by_origin(

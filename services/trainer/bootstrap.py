@@ -18,7 +18,7 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
         own = settings or TrainerSettings()
         worker = TrainingWorker(
             infra.transactions,
-            infra.artifacts,
+            infra.sources,
             own,
             workroot=infra.settings.home / infra.service / "work",
         )
@@ -28,7 +28,7 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
                 "drift.detected": on_alert,
                 "performance.degraded": on_alert,
             },
-            routers=[api.router(infra.transactions)],
+            routers=[api.router(infra.transactions, infra.sources)],
             workers=[worker.run],
         )
 

@@ -27,7 +27,8 @@ from shared.bus.retry import Backoff, is_transient, retry_transient
 from shared.bus.unit_of_work import Transactions
 from shared.events.common import Payload
 from shared.events.training import TrainingCompleted
-from shared.store.artifacts import ArtifactStore, fetch
+from shared.store.artifacts import ArtifactStore
+from shared.store.sources import ArtifactSources
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,7 @@ class JobAttempt:
     workdir: Path
     transactions: Transactions
     store: ArtifactStore
+    sources: ArtifactSources
     settings: TrainerSettings
     starter: WarmStarter | None
 
@@ -99,7 +101,7 @@ class JobAttempt:
     async def _stage_and_train(self, report: Progress) -> dict[str, Any]:
         request, limit = self.claim.request, self.settings.max_dataset_bytes
         dataset, extra = [
-            await fetch(ref, self.store, max_bytes=limit) if ref else None
+            await self.sources.fetch(ref, max_bytes=limit) if ref else None
             for ref in (request.dataset.artifact, request.extra_data)
         ]
         await asyncio.to_thread(write_inputs, self.workdir, request, dataset, extra)

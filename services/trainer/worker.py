@@ -23,7 +23,7 @@ from services.trainer.store import jobs
 from shared.bus.retry import is_transient, retry_transient
 from shared.bus.unit_of_work import Transactions
 from shared.errors import ModelbusError
-from shared.store.artifacts import ArtifactStore
+from shared.store.sources import ArtifactSources
 
 log = structlog.get_logger(__name__)
 
@@ -32,13 +32,14 @@ class TrainingWorker:
     def __init__(
         self,
         transactions: Transactions,
-        store: ArtifactStore,
+        sources: ArtifactSources,
         settings: TrainerSettings,
         workroot: Path,
     ) -> None:
         self.transactions = transactions
         self.pool = transactions.pool
-        self.store = store
+        self.sources = sources
+        self.store = sources.store
         self.settings = settings
         self.workroot = workroot
         self.starter = WarmStarter(settings.max_workers) if settings.warm_start else None
@@ -89,7 +90,13 @@ class TrainingWorker:
             log.info("training.started", request_id=request.request_id)
             workdir = self.workroot / f"{claim.job_id}-{claim.token[:8]}"
             attempt = JobAttempt(
-                claim, workdir, self.transactions, self.store, self.settings, self.starter
+                claim,
+                workdir,
+                self.transactions,
+                self.store,
+                self.sources,
+                self.settings,
+                self.starter,
             )
             try:
                 await attempt.run()

@@ -3,7 +3,9 @@
 Two backends behind one interface: a directory (``file://``, the embedded default) and
 Postgres (``pg://artifacts/<sha256>``, for services on different hosts). Writing the same
 bytes twice stores them once. A reader never trusts stored bytes: :meth:`ArtifactStore.get`
-recomputes the digest and raises :class:`ArtifactCorrupt` on a mismatch.
+recomputes the digest and raises :class:`ArtifactCorrupt` on a mismatch. A store reads
+only its own URIs (:meth:`ArtifactStore.owns`); claim checks naming anything else are read,
+if at all, through :class:`shared.store.sources.ArtifactSources`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 import asyncpg
-import httpx
 
-from shared.errors import ArtifactCorrupt, InvalidInput, NotFound, PayloadTooLarge
+from shared.errors import ArtifactCorrupt, NotFound
 from shared.events.common import ArtifactRef
 
 PG_SCHEME = "pg"
@@ -31,21 +32,37 @@ def sha256_hex(data: bytes) -> str:
 
 def verify(data: bytes, ref: ArtifactRef) -> bytes:
     """Return ``data`` if it is what ``ref`` announced, else raise :class:`ArtifactCorrupt`."""
-    if len(data) != ref.size:
-        raise ArtifactCorrupt(f"artifact {ref.uri} has {len(data)} bytes, announced {ref.size}")
-    digest = sha256_hex(data)
-    if digest != ref.sha256:
-        raise ArtifactCorrupt(
-            f"artifact {ref.uri} has sha256 {digest}, announced {ref.sha256}",
-            detail={"expected": ref.sha256, "actual": digest},
-        )
+    if len(data) != ref.size or sha256_hex(data) != ref.sha256:
+        raise mismatch(ref)
     return data
+
+
+def mismatch(ref: ArtifactRef) -> ArtifactCorrupt:
+    """The error for bytes that are not what ``ref`` announced.
+
+    It never says which of size and digest differs, nor their real values: bytes read on a
+    sender's behalf must not leak through the error, not even one number at a time.
+    """
+    return ArtifactCorrupt(
+        f"artifact {_shown(ref.uri)} does not match its claim check: its size or sha256 "
+        "differs from the announced one"
+    )
+
+
+def _shown(uri: str) -> str:
+    return uri if len(uri) <= 200 else uri[:200] + "..."
 
 
 class ArtifactStore(Protocol):
     async def put(self, data: bytes, media_type: str = ...) -> ArtifactRef: ...
 
-    async def get(self, ref: ArtifactRef) -> bytes: ...
+    async def get(self, ref: ArtifactRef) -> bytes:
+        """The bytes of one of this store's own URIs, verified; :class:`NotFound` otherwise."""
+        ...
+
+    def owns(self, uri: str) -> bool:
+        """Whether ``uri`` is a name this store gives to what it holds (no I/O)."""
+        ...
 
 
 class FileArtifactStore:
@@ -62,8 +79,19 @@ class FileArtifactStore:
             await asyncio.to_thread(_write_atomically, path, data)
         return ArtifactRef(uri=path.as_uri(), sha256=digest, size=len(data), media_type=media_type)
 
+    def owns(self, uri: str) -> bool:
+        parsed = urlparse(uri)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            return False
+        path = Path(os.path.normpath(unquote(parsed.path)))
+        return len(path.name) == 64 and path == self._path(path.name)
+
     async def get(self, ref: ArtifactRef) -> bytes:
-        return verify(await asyncio.to_thread(_read_file, _file_path(ref.uri)), ref)
+        # Only a file of the store's own tree: a reference can never make the store open a
+        # path of its choosing. At most one byte more than announced is read.
+        if not self.owns(ref.uri):
+            raise NotFound(f"artifact {_shown(ref.uri)} is not in this store")
+        return verify(await asyncio.to_thread(_read_file, _file_path(ref.uri), ref.size + 1), ref)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -81,15 +109,16 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
-def _read_file(path: Path) -> bytes:
+def _read_file(path: Path, limit: int) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as stored:
+            return stored.read(limit)
     except FileNotFoundError as exc:
-        raise NotFound(f"artifact file {path} does not exist") from exc
+        raise NotFound(f"artifact {path.name} is not in this store") from exc
 
 
 def _file_path(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
+    return Path(os.path.normpath(unquote(urlparse(uri).path)))
 
 
 class PostgresArtifactStore:
@@ -128,38 +157,20 @@ class PostgresArtifactStore:
             media_type=media_type,
         )
 
+    def owns(self, uri: str) -> bool:
+        parsed = urlparse(uri)
+        return parsed.scheme == PG_SCHEME and parsed.netloc == "artifacts"
+
     async def get(self, ref: ArtifactRef) -> bytes:
         digest = urlparse(ref.uri).path.strip("/")
+        if not self.owns(ref.uri):
+            raise NotFound(f"artifact {_shown(ref.uri)} is not in this store")
         data = await self.pool.fetchval(
             "SELECT data FROM artifacts.blobs WHERE sha256 = $1", digest
         )
         if data is None:
-            raise NotFound(f"artifact {ref.uri} is not in the store")
+            raise NotFound(f"artifact {_shown(ref.uri)} is not in this store")
         return verify(bytes(data), ref)
-
-
-async def fetch(ref: ArtifactRef, store: ArtifactStore, *, max_bytes: int) -> bytes:
-    """Load an artifact named by a claim check from wherever it lives, digest verified.
-
-    Submitted models may live outside modelbus (``file://`` on a shared volume, ``http(s)://``);
-    our own live in ``store``. The announced size is checked against ``max_bytes`` before
-    anything is read.
-    """
-    if ref.size > max_bytes:
-        raise PayloadTooLarge(f"artifact is {ref.size} bytes, the limit is {max_bytes}")
-    scheme = urlparse(ref.uri).scheme
-    if scheme in ("http", "https"):
-        async with httpx.AsyncClient(timeout=60) as client:
-            response = await client.get(ref.uri)
-            if response.status_code == 404:
-                raise NotFound(f"artifact {ref.uri} not found")
-            response.raise_for_status()
-            return verify(response.content, ref)
-    if scheme == "file":
-        return verify(await asyncio.to_thread(_read_file, _file_path(ref.uri)), ref)
-    if scheme == PG_SCHEME:
-        return await store.get(ref)
-    raise InvalidInput(f"unsupported artifact URI scheme {scheme!r} in {ref.uri}")
 
 
 async def open_store(url: str, pool: asyncpg.Pool | None = None) -> ArtifactStore:

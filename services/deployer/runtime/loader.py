@@ -17,7 +17,8 @@ from services.deployer.state.approvals import FailureStage
 from shared.bus.retry import is_transient
 from shared.errors import ArtifactCorrupt, ModelbusError
 from shared.events.common import ArtifactRef
-from shared.store.artifacts import ArtifactStore, fetch
+from shared.store.artifacts import ArtifactStore
+from shared.store.sources import ArtifactSources
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,10 @@ class LoadFailed(Exception):
 async def load_model(
     ref: ArtifactRef, store: ArtifactStore, options: SessionOptions, *, max_bytes: int
 ) -> OnnxModel:
+    """A warmed-up model from ``ref``, which must name bytes the artifact store holds: only
+    what the registry validated and stored is served, whatever the bus says."""
     try:
-        data = await fetch(ref, store, max_bytes=max_bytes)
+        data = await ArtifactSources(store).fetch(ref, max_bytes=max_bytes)
     except ArtifactCorrupt as exc:
         raise LoadFailed("verify", exc.message) from exc
     except ModelbusError as exc:

@@ -8,6 +8,7 @@ from enum import StrEnum
 class Check(StrEnum):
     """The acceptance checks, by the names ``model.registration_failed`` reports."""
 
+    SOURCE = "source"
     SIZE = "size"
     FETCH = "fetch"
     DIGEST = "digest"

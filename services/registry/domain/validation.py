@@ -28,7 +28,7 @@ STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 def inspect_model(data: bytes, *, max_bytes: int, threads: int = 1) -> ModelSignature:
     """The model's signature if every check passes, else :class:`Refusal` naming the failures."""
     if len(data) > max_bytes:
-        raise Refusal.of(Check.SIZE, f"artifact is {len(data)} bytes, the limit is {max_bytes}")
+        raise Refusal.of(Check.SIZE, f"artifact is over the limit of {max_bytes} bytes")
     model = _parse(data)
     failures: dict[Check, str] = {}
     foreign = sorted(_domains(model) - STANDARD_DOMAINS)

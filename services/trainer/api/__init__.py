@@ -13,13 +13,15 @@ from services.trainer.store import job_queries
 from shared.bus.unit_of_work import Transactions
 from shared.errors import NotFound
 from shared.http.auth import DataScientist, Viewer
+from shared.store.sources import ArtifactSources
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
-def router(transactions: Transactions) -> APIRouter:
+def router(transactions: Transactions, sources: ArtifactSources) -> APIRouter:
     """``/v1/training-requests`` (ask) and ``/v1/jobs`` (follow); reads use the pool,
-    a request is announced and queued in one of ``transactions``."""
+    a request is announced and queued in one of ``transactions``; the datasets it names
+    must be in ``sources`` (refused before the job exists otherwise)."""
     routes = APIRouter(prefix="/v1")
     pool = transactions.pool
 
@@ -27,7 +29,9 @@ def router(transactions: Transactions) -> APIRouter:
     async def request_training(
         body: Annotated[dict[str, Any], Body()], principal: DataScientist
     ) -> JSONResponse:
-        job, created = await submission.submit(transactions, parse_request(body, principal))
+        job, created = await submission.submit(
+            transactions, parse_request(body, principal, sources)
+        )
         return JSONResponse(job, status_code=202 if created else 200)
 
     @routes.get("/jobs/{job_id}", tags=["jobs"])

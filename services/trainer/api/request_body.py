@@ -10,11 +10,15 @@ from pydantic import ValidationError
 from shared.errors import InvalidInput, describe_validation
 from shared.events.training import TrainingRequested
 from shared.http.auth import Principal
+from shared.store.sources import ArtifactSources
 
 
-def parse_request(body: dict[str, Any], principal: Principal) -> TrainingRequested:
+def parse_request(
+    body: dict[str, Any], principal: Principal, sources: ArtifactSources
+) -> TrainingRequested:
     """A request from an HTTP body: ``request_id`` defaults to a fresh one (send your own
-    to make retries idempotent), ``metadata.owner`` to the caller."""
+    to make retries idempotent), ``metadata.owner`` to the caller. A dataset it names
+    must be in ``sources``: :class:`SourceRefused` (422) otherwise, before anything is read."""
     body = {"request_id": uuid.uuid4().hex, **body}
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and not metadata.get("owner"):
@@ -26,6 +30,9 @@ def parse_request(body: dict[str, Any], principal: Principal) -> TrainingRequest
     except ValidationError as exc:
         problems = describe_validation(exc, root="(body)")
         raise InvalidInput(f"invalid training request: {problems}") from exc
+    for ref in (request.dataset.artifact, request.extra_data):
+        if ref is not None:
+            sources.check(ref)
     _check_feasible(request)
     return request
 

@@ -39,10 +39,15 @@ class Dataset:
     feature_names: list[str]
     target: str
     digest: str
+    # How errors name each feature column (see load_file); empty: by its name.
+    labels: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
         return int(self.X.shape[0])
+
+    def label(self, i: int) -> str:
+        return self.labels[i] if self.labels else f"column {self.feature_names[i]!r}"
 
 
 def canonical_digest(X: np.ndarray, y: np.ndarray, feature_names: list[str], target: str) -> str:
@@ -96,9 +101,8 @@ def load_file(
         if undeclared:
             raise DataError(f"declared columns missing from the dataset: {undeclared}")
     if target not in columns:
-        raise DataError(
-            f"target column {target!r} is not in the dataset (columns: {sorted(columns)[:20]})"
-        )
+        raise DataError(f"target column {target!r} is not in the dataset")
+    named = {*schema, target, *(features or ())}  # names the caller gave: safe to repeat
     if features is None:
         features = [n for n in (schema or columns) if n != target]
     absent = [n for n in features if n not in columns]
@@ -106,38 +110,45 @@ def load_file(
         raise DataError(f"feature columns missing from the dataset: {absent}")
     if not features:
         raise DataError("the dataset has no feature columns besides the target")
-    X = np.column_stack([numeric_column(n, columns[n], schema.get(n)) for n in features])
+    labels = {n: _label(n, i, named) for i, n in enumerate(columns, start=1)}
+    X = np.column_stack([numeric_column(labels[n], columns[n], schema.get(n)) for n in features])
     make_target = label_column if task == "classification" else value_column
-    y = make_target(target, columns[target], schema.get(target))
-    return Dataset(X.reshape(len(y), len(features)), y, list(features), target, digest)
+    y = make_target(labels[target], columns[target], schema.get(target))
+    shown = tuple(labels[n] for n in features)
+    return Dataset(X.reshape(len(y), len(features)), y, list(features), target, digest, shown)
+
+
+def _label(name: str, position: int, named: set[str]) -> str:
+    """How an error names a column: by name if the request named it, else by position (a
+    header read from the file is data too, and is never repeated back)."""
+    return f"column {name!r}" if name in named else f"column {position}"
 
 
 def check(data: Dataset, task: Task, *, cv_folds: int, holdout_fraction: float) -> None:
     """Refuse data no model should be trained on, with a reason a person can act on."""
     if data.rows == 0:
         raise DataError("the dataset has no rows")
-    all_missing = [
-        n for n, col in zip(data.feature_names, data.X.T, strict=True) if np.isnan(col).all()
-    ]
+    all_missing = [data.label(i) for i, col in enumerate(data.X.T) if np.isnan(col).all()]
     if all_missing:
-        raise DataError(f"features with no values at all: {all_missing}")
+        raise DataError(f"feature columns with no values at all: {', '.join(all_missing)}")
     holdout_rows = int(np.ceil(data.rows * holdout_fraction))
     if data.rows - holdout_rows < 2 * cv_folds or holdout_rows < 2:
         raise DataError(
-            f"{data.rows} rows are too few for a {holdout_fraction:.0%} holdout and "
+            f"the dataset has too few rows for a {holdout_fraction:.0%} holdout and "
             f"{cv_folds}-fold cross-validation"
         )
     if task == "classification":
         classes, counts = np.unique(data.y, return_counts=True)
         if len(classes) < 2:
-            raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
-        rare = {str(c): int(n) for c, n in zip(classes, counts, strict=True) if n < cv_folds + 1}
+            raise DataError("the target has a single class; need at least two")
+        rare = int((counts < cv_folds + 1).sum())
         if rare:
             raise DataError(
-                f"classes with too few rows for {cv_folds}-fold CV plus a holdout: {rare}"
+                f"{rare} target classes have too few rows for {cv_folds}-fold CV plus a "
+                f"holdout (at least {cv_folds + 1} each)"
             )
     elif np.ptp(data.y) == 0:
-        raise DataError(f"the target is constant ({data.y[0]!r}); there is nothing to learn")
+        raise DataError("the target is constant; there is nothing to learn")
 
 
 def combined_digest(*digests: str) -> str:

@@ -76,10 +76,10 @@ def run(workdir: Path) -> dict[str, Any]:
             "error_class": type(exc).__name__,
         }
     except Exception as exc:  # a bug or a library failure: the job fails, with the evidence
-        traceback.print_exc()
+        traceback.print_exc()  # the trainer's log; a library's message may quote the data
         result = {
             "status": "failed",
-            "reason": f"training crashed: {exc!r}"[:2000],
+            "reason": f"training crashed ({type(exc).__name__}); the trainer's log has the details",
             "error_class": type(exc).__name__,
         }
     else:

@@ -3,6 +3,11 @@
 The model's input is one FP32 tensor, so every feature must be numeric: ``float``,
 ``int`` and ``bool`` columns are; a ``str`` column can only be the (classification)
 target. Empty cells and ``NA``/``NaN``/``null`` are missing values (NaN).
+
+An error names the place (data row, column) and the rule it breaks, never a value read
+from the file: the message travels in ``training.failed`` and the job's record, and the
+file may hold what its requester was not meant to see. A column is named by what the
+caller passes as its label (see :func:`services.trainer.training.datasets.load_file`).
 """
 
 from __future__ import annotations
@@ -40,15 +45,14 @@ def _read_csv(path: Path) -> Columns:
             raise DataError("the CSV file is empty (no header row)")
         names = [h.strip() for h in header]
         if len(set(names)) != len(names):
-            raise DataError(f"the CSV header repeats a column name: {names}")
+            first, again = _repeated(names)
+            raise DataError(f"the CSV header gives columns {first} and {again} the same name")
         columns: Columns = {name: [] for name in names}
         for line_no, row in enumerate(reader, start=2):
             if not row:
                 continue
             if len(row) != len(names):
-                raise DataError(
-                    f"CSV line {line_no} has {len(row)} fields, the header has {len(names)}"
-                )
+                raise DataError(f"CSV line {line_no} does not have as many fields as the header")
             for name, value in zip(names, row, strict=True):
                 columns[name].append(value)
     return columns
@@ -62,7 +66,7 @@ def _read_parquet(path: Path) -> Columns:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"the Parquet file cannot be read: {exc}") from exc
+        raise DataError(f"the Parquet file cannot be read ({type(exc).__name__})") from exc
     return {name: table.column(name).to_pylist() for name in table.column_names}
 
 
@@ -74,11 +78,21 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING
 
 
-def numeric_column(name: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
-    """A float64 column (NaN for missing), or :class:`DataError` naming the first bad value."""
+def _repeated(names: list[str]) -> tuple[int, int]:
+    """The 1-based positions of the first name the header gives twice."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            return seen[name], position
+        seen[name] = position
+    raise AssertionError("no repeated name")
+
+
+def numeric_column(label: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
+    """A float64 column (NaN for missing), or :class:`DataError` naming the first bad row."""
     if declared == "str":
         raise DataError(
-            f"feature {name!r} is declared str; the model input is one FP32 tensor, so "
+            f"{label} is declared str; the model input is one FP32 tensor, so "
             "encode it as numbers before training"
         )
     out = np.empty(len(values), dtype=np.float64)
@@ -86,13 +100,13 @@ def numeric_column(name: str, values: list[Any], declared: ColumnType | None) ->
         if is_missing(value):
             out[i] = np.nan
         elif declared == "bool":
-            out[i] = _to_bool(name, value)
+            out[i] = _to_bool(f"data row {i + 1}, {label}", value)
         else:
-            out[i] = _to_number(name, value, declared)
+            out[i] = _to_number(f"data row {i + 1}, {label}", value, declared)
     return out
 
 
-def _to_number(name: str, value: Any, declared: ColumnType | None) -> float:
+def _to_number(where: str, value: Any, declared: ColumnType | None) -> float:
     if isinstance(value, bool):
         number = float(value)
     else:
@@ -100,13 +114,13 @@ def _to_number(name: str, value: Any, declared: ColumnType | None) -> float:
             number = float(value)
         except (TypeError, ValueError):
             hint = "" if declared else "; every feature must be numeric"
-            raise DataError(f"column {name!r} has the non-numeric value {value!r}{hint}") from None
+            raise DataError(f"{where}: the value is not a number{hint}") from None
     if declared == "int" and not number.is_integer():
-        raise DataError(f"column {name!r} is declared int but has the value {value!r}")
+        raise DataError(f"{where}: declared int, but the value is not a whole number")
     return number
 
 
-def _to_bool(name: str, value: Any) -> float:
+def _to_bool(where: str, value: Any) -> float:
     if isinstance(value, bool | int | float):
         if value in (0, 1):
             return float(value)
@@ -114,13 +128,14 @@ def _to_bool(name: str, value: Any) -> float:
         return 1.0
     elif str(value).strip().lower() in _FALSE:
         return 0.0
-    raise DataError(f"column {name!r} is declared bool but has the value {value!r}")
+    raise DataError(f"{where}: declared bool, but the value is not true/false, yes/no or 1/0")
 
 
-def label_column(name: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
+def label_column(label: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
     """Class labels: int64 when every label is an integer, else strings (ONNX supports both)."""
-    if any(is_missing(v) for v in values):
-        raise DataError(f"target {name!r} has missing values")
+    missing = next((i for i, v in enumerate(values) if is_missing(v)), None)
+    if missing is not None:
+        raise DataError(f"data row {missing + 1}: the target {label} has no value")
     if declared != "str":
         try:
             numbers = [float(v) for v in values]
@@ -128,13 +143,14 @@ def label_column(name: str, values: list[Any], declared: ColumnType | None) -> n
                 return np.asarray(numbers, dtype=np.int64)
         except (TypeError, ValueError):
             if declared in ("int", "float"):
-                raise DataError(f"target {name!r} is declared {declared} but is not") from None
+                raise DataError(f"the target {label} is declared {declared} but is not") from None
     return np.asarray([str(v).strip() for v in values], dtype=str)
 
 
-def value_column(name: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
+def value_column(label: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
     """A regression target: numeric, nothing missing."""
-    column = numeric_column(name, values, declared)
-    if np.isnan(column).any():
-        raise DataError(f"target {name!r} has missing values")
+    column = numeric_column(f"the target {label}", values, declared)
+    missing = np.flatnonzero(np.isnan(column))
+    if missing.size:
+        raise DataError(f"data row {int(missing[0]) + 1}: the target {label} has no value")
     return column

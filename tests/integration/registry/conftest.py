@@ -72,7 +72,13 @@ async def registry(
 ) -> AsyncIterator[Registry]:
     home = tmp_path_factory.mktemp("registry-home")
     settings = Settings(
-        database_url=database_url, kafka_bootstrap=kafka_bootstrap, home=home, http_port=0
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        home=home,
+        http_port=0,
+        # The tests' own folders (each test's tmp_path is under the base): the files they
+        # submit; anything else a test names is refused.
+        artifact_source_dirs=[tmp_path_factory.getbasetemp()],
     )
     limits = RegistrySettings(max_artifact_bytes=MAX_ARTIFACT_BYTES)
     async with running(definition(limits), settings) as service:

@@ -22,6 +22,9 @@ class FakeArtifactStore:
         return ArtifactRef(uri=f"pg://artifacts/{digest}", sha256=digest, size=len(data),
                            media_type=media_type)  # fmt: skip
 
+    def owns(self, uri: str) -> bool:
+        return uri.startswith("pg://artifacts/")
+
     async def get(self, ref: ArtifactRef) -> bytes:
         data = self.blobs.get(ref.uri.rsplit("/", 1)[-1])
         if data is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from shared.events.common import ArtifactRef, ModelMetadata, ModelSignature
 from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
 from shared.events.training import TrainingCompleted
 from shared.store.artifacts import sha256_hex
+from shared.store.sources import ArtifactSources
 from tests.unit.registry.fakes import FakeArtifactStore
 
 REF = ArtifactRef(uri="pg://artifacts/" + "a" * 64, sha256="a" * 64, size=10)
@@ -66,27 +68,42 @@ def test_an_upload_without_an_id_gets_a_fresh_one() -> None:
 @pytest.mark.parametrize(
     ("case", "check"),
     [("missing", Check.FETCH), ("tampered", Check.DIGEST), ("huge", Check.SIZE),
-     ("ftp", Check.FETCH), ("device", Check.FETCH), ("grown", Check.SIZE)],
+     ("ftp", Check.SOURCE), ("device", Check.SOURCE), ("grown", Check.DIGEST),
+     ("outside", Check.SOURCE), ("link", Check.SOURCE), ("fifo", Check.SOURCE),
+     ("dotdot", Check.SOURCE)],
 )  # fmt: skip
 async def test_claims_that_cannot_be_honoured_are_refusals(
     case: str, check: Check, tmp_path: Path
 ) -> None:
-    path = tmp_path / "m.onnx"
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    path = allowed / "m.onnx"
     path.write_bytes(b"0123456789")
     digest = sha256_hex(b"0123456789")
-    big = tmp_path / "big.onnx"
+    big = allowed / "big.onnx"
     big.write_bytes(b"0" * 2_000)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"0123456789")
+    (allowed / "link").symlink_to(secret)
+    os.mkfifo(allowed / "fifo")
     ref = {
-        "missing": ArtifactRef(uri=(tmp_path / "gone").as_uri(), sha256=digest, size=10),
+        "missing": ArtifactRef(uri=(allowed / "gone").as_uri(), sha256=digest, size=10),
         "tampered": ArtifactRef(uri=path.as_uri(), sha256="b" * 64, size=10),
         "huge": ArtifactRef(uri=path.as_uri(), sha256=digest, size=10_000),
         "ftp": ArtifactRef(uri="ftp://example.org/m.onnx", sha256=digest, size=10),
         "device": ArtifactRef(uri="file:///dev/zero", sha256=digest, size=10),
         "grown": ArtifactRef(uri=big.as_uri(), sha256=digest, size=10),  # announced small
+        "outside": ArtifactRef(uri=secret.as_uri(), sha256=digest, size=10),
+        "link": ArtifactRef(uri=(allowed / "link").as_uri(), sha256=digest, size=10),
+        "fifo": ArtifactRef(uri=(allowed / "fifo").as_uri(), sha256=digest, size=10),
+        "dotdot": ArtifactRef(uri=f"file://{allowed}/../secret", sha256=digest, size=10),
     }[case]
+    sources = ArtifactSources(FakeArtifactStore(), dirs=[allowed])
     with pytest.raises(Refusal) as caught:
-        await load_claim(ref, FakeArtifactStore(), max_bytes=1_000)
+        await load_claim(ref, sources, max_bytes=1_000)
     assert list(caught.value.failures) == [check]
+    reason = caught.value.reason
+    assert "2000" not in reason and sha256_hex(b"0" * 2_000) not in reason  # nothing echoed
 
 
 async def test_a_refused_training_result_carries_its_notice_and_stores_nothing() -> None:
@@ -94,7 +111,7 @@ async def test_a_refused_training_result_carries_its_notice_and_stores_nothing()
     corrupt = await store.put(b"\x08\x07 definitely not onnx")
     uow = UnitOfWork(conn=cast(Any, None), source="registry")  # refused before any SQL
     completed = training(artifact=corrupt)
-    registrar = Registrar(store, RegistrySettings())
+    registrar = Registrar(ArtifactSources(store), RegistrySettings())
     with pytest.raises(Refused) as caught:
         await registrar.register_claimed(uow, doors.from_training(completed), completed)
     refused = caught.value

@@ -53,7 +53,7 @@ def test_size_is_checked_before_anything_else() -> None:
     refusal = refusal_of(os.urandom(2048), max_bytes=1024)
     assert list(refusal.failures) == [Check.SIZE]
     assert refusal.status_code == 413
-    assert "2048 bytes, the limit is 1024" in refusal.reason
+    assert "over the limit of 1024 bytes" in refusal.reason
 
 
 def test_custom_operator_domains_are_refused() -> None:

@@ -11,6 +11,8 @@ from modelbus.cli import build_parser
 from modelbus.commands.train import build_request, follow
 from services.trainer.api.request_body import parse_request
 from shared.http.auth import Principal
+from shared.store.sources import ArtifactSources
+from tests.unit.registry.fakes import FakeArtifactStore
 
 
 def body(*argv: str) -> dict[str, object]:
@@ -37,7 +39,8 @@ def test_a_bundled_dataset_needs_no_task_and_gets_the_default_search() -> None:
         "seed": 3,
         "metadata": {"owner": "ana", "retraining": "auto"},
     }
-    parse_request(request, Principal("ana", "data-scientist", "t"))  # the trainer accepts it
+    sources = ArtifactSources(FakeArtifactStore())
+    parse_request(request, Principal("ana", "data-scientist", "t"), sources)  # accepted
 
 
 def test_a_local_file_travels_by_claim_check(tmp_path: Path) -> None:

@@ -49,25 +49,45 @@ def test_integer_labels_become_int64_and_schema_selects_columns(tmp_path: Path) 
     ("text", "schema", "message"),
     [
         ("a,b\n1,2\n", None, "target column 'y' is not in the dataset"),
-        ("a,y\nhello,1\n", None, "non-numeric value 'hello'"),
+        ("a,y\nhello,1\n", None, "data row 1, column 1: the value is not a number"),
         ("a,y\n1.5,1\n", {"a": "int"}, "declared int"),
         ("a,y\nmaybe,1\n", {"a": "bool"}, "declared bool"),
         ("a,y\n1,1\n", {"a": "float", "c": "float"}, "declared columns missing"),
         ("a,y\nx,1\n", {"a": "str"}, "encode it as numbers"),
-        ("a,y\n1,\n", None, "target 'y' has missing values"),
-        ("a,y\n1,2,3\n", None, "line 2 has 3 fields"),
+        ("a,y\n1,\n", None, "data row 1: the target column 'y' has no value"),
+        ("a,y\n1,2,3\n", None, "line 2 does not have as many fields as the header"),
+        ("a,a,y\n1,2,3\n", None, "columns 1 and 2 the same name"),
         ("", None, "empty"),
     ],
 )
 def test_bad_files_are_refused_with_the_reason(
     tmp_path: Path, text: str, schema: dict[str, str] | None, message: str
 ) -> None:
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message) as refused:
         load(tmp_path / "d.csv", text, schema=schema)
+    assert "hello" not in str(refused.value)  # never a cell
+
+
+def test_errors_name_places_and_rules_never_what_the_file_holds(tmp_path: Path) -> None:
+    """A file that is not a dataset (an environment, say) is never quoted back."""
+    environ = "DATABASE_URL=postgresql://u:hunter2@db/x,KEY=s3cr3t\nPATH=/bin,HOME=/root\n"
+    for target in ("y", "KEY=s3cr3t"):
+        with pytest.raises(DataError) as refused:
+            load_file(
+                *_spec(tmp_path / "e.csv", environ), target=target, task="classification",
+                digest="0" * 64,
+            )  # fmt: skip
+        message = str(refused.value)
+        assert "hunter2" not in message and "/bin" not in message and "/root" not in message
+        assert "s3cr3t" not in message or target == "KEY=s3cr3t", message
+
+
+def _spec(path: Path, text: str) -> tuple[Path, DatasetSpec]:
+    return path, spec_for(path, text)
 
 
 def test_regression_target_must_be_numeric(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="non-numeric"):
+    with pytest.raises(DataError, match="data row 1, the target column 'y': the value is not"):
         load(tmp_path / "d.csv", "a,y\n1,high\n", task="regression")
 
 
