@@ -20,10 +20,32 @@ EVENTS_DEAD_LETTERED = Counter(
 CONSUMER_RETRIES = Counter(
     "modelbus_consumer_retries_total", "Batches retried after a transient failure", ["service"]
 )
+CONSUMER_RETRYING_SECONDS = Gauge(
+    "modelbus_consumer_retrying_seconds",
+    "How long a partition's batch has been retried after transient failures; 0 when it is "
+    "not (updated at each retry): alert when it stays above zero",
+    ["service", "topic", "partition"],
+)
+CONSUMER_GAVE_UP = Counter(
+    "modelbus_consumer_retries_exhausted_total",
+    "Batches still failing transiently past the retry deadline, then applied event by "
+    "event with the events that still failed dead-lettered",
+    ["service", "topic"],
+)
 BATCH_SECONDS = Histogram(
     "modelbus_consumer_batch_seconds", "Time to apply one consumed batch", ["service"]
 )
 OUTBOX_PUBLISHED = Counter(
     "modelbus_outbox_published_total", "Outbox rows published by the relay", ["service"]
+)
+OUTBOX_QUARANTINED = Counter(
+    "modelbus_outbox_quarantined_total",
+    "Outbox rows the broker refused too often, moved to outbox_quarantine and dead-lettered",
+    ["service", "topic", "error_class"],
+)
+OUTBOX_REFUSALS = Counter(
+    "modelbus_outbox_refusals_total",
+    "Sends of an outbox row the broker refused (not an outage)",
+    ["service", "topic", "error_class"],
 )
 READY = Gauge("modelbus_ready", "1 when the service is ready", ["service"])

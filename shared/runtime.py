@@ -134,7 +134,13 @@ class ServiceProcess:
         self.infra = infra = Infrastructure(name, settings, pool, artifacts, producer, auth)
         parts = await self.definition.build(infra)
 
-        relay = OutboxRelay(pool, producer, schema=name, batch_size=settings.relay_batch_size)
+        relay = OutboxRelay(
+            pool,
+            producer,
+            schema=name,
+            batch_size=settings.relay_batch_size,
+            max_refusals=settings.relay_max_refusals,
+        )
         self._tasks.append(asyncio.create_task(relay.run()))
         if parts.handlers:
             group = parts.consumer_group or name
@@ -144,6 +150,7 @@ class ServiceProcess:
                 consumer=group,
                 handlers=parts.handlers,
                 max_event_bytes=settings.kafka_max_message_bytes,
+                retry_deadline_s=settings.consumer_retry_deadline_s,
             )
             self._broker, joined = subscribe(settings, processor, group_id=group)
             await self._broker.start()

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     relay_batch_size: int = 500
     consumer_batch_size: int = 500
+    # A batch failing transiently for this long is applied event by event, and the events
+    # still failing are dead-lettered (the database itself being down keeps it waiting).
+    consumer_retry_deadline_s: float = Field(default=300.0, gt=0)
+    # Sends of one outbox row the broker may refuse before it is quarantined.
+    relay_max_refusals: int = Field(default=5, ge=1)
 
     @field_validator("artifact_source_dirs", "artifact_source_hosts", mode="before")
     @classmethod

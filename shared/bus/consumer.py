@@ -10,9 +10,14 @@ For each batch of records, partition by partition (partitions concurrently, each
 3. only once every partition's transaction committed does the caller commit the offsets.
 
 A handler that raises a transient error (database or broker unreachable) rolls its
-partition's records back; they are retried with capped backoff until they succeed and nothing
-is dead-lettered. A handler that raises anything else rolls them back once, and they are
-then applied event by event in savepoints so that the failing event alone is dead-lettered.
+partition's records back; they are retried with capped backoff and nothing is dead-lettered,
+for up to ``retry_deadline_s`` (``modelbus_consumer_retrying_seconds`` says how long a
+partition has been waiting). Past it, the records are applied event by event and an event
+whose handler still fails transiently is dead-lettered with that reason: one event cannot
+hold its partition for good. While the database itself is down that cannot be done
+either, and the partition keeps waiting. A handler that raises anything else rolls them
+back once, and they are then applied event by event in savepoints so that the failing event
+alone is dead-lettered.
 A handler that raises :class:`shared.errors.Refused` also has its ``notices`` emitted, in
 the same transaction as the dead letter (the sender learns why, exactly once).
 """
@@ -26,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
-import orjson
 import structlog
 
 from shared import metrics
@@ -87,13 +91,12 @@ class Decoded:
     event: Event[Any]
 
 
-# What a dead letter keeps of the original's key and headers at most (see _fit_dead_letter).
-_KEEP_KEY_BYTES = 1024
-_KEEP_HEADER_BYTES = 16 * 1024
-
-
 class _HandlerFailed(Exception):
     pass
+
+
+class RetriesExhausted(Exception):
+    """An event whose handler kept failing transiently past the consumer's deadline."""
 
 
 class BatchProcessor:
@@ -106,6 +109,7 @@ class BatchProcessor:
         handlers: Mapping[str, Handler | BatchHandler],
         max_event_bytes: int = 1_048_576,
         concurrency: int = 4,
+        retry_deadline_s: float = 300.0,
     ) -> None:
         self.pool = pool
         self.service = service
@@ -115,6 +119,7 @@ class BatchProcessor:
         # Partitions applied at once; each holds a pooled connection, and the pool must keep
         # some for handlers, HTTP requests and the relay.
         self.concurrency = concurrency
+        self.retry_deadline_s = retry_deadline_s
 
     @property
     def topics(self) -> list[str]:
@@ -160,16 +165,46 @@ class BatchProcessor:
 
     async def _process_partition(self, records: Sequence[Record]) -> None:
         items = [self.decode(r) for r in records]
+        topic, partition = records[0].topic, records[0].partition
         retries = metrics.CONSUMER_RETRIES.labels(self.service)
-        await retry_transient(
-            lambda: self._apply(items),
-            log=log,
-            what="consumer",
-            on_retry=lambda _: retries.inc(),
-        )
+        waiting = metrics.CONSUMER_RETRYING_SECONDS.labels(self.service, topic, str(partition))
+        started = time.monotonic()
 
-    async def _apply(self, items: list[Decoded | DeadLetter]) -> None:
+        def retrying(_: BaseException) -> None:
+            retries.inc()
+            waiting.set(time.monotonic() - started)
+
+        try:
+            await retry_transient(
+                lambda: self._apply(items),
+                log=log,
+                what="consumer",
+                on_retry=retrying,
+                deadline_s=self.retry_deadline_s,
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.error("consumer.retries_exhausted", topic=topic, partition=partition,
+                      after_s=round(time.monotonic() - started, 1), error=repr(exc)[:500])  # fmt: skip
+            metrics.CONSUMER_GAVE_UP.labels(self.service, topic).inc()
+            await retry_transient(
+                lambda: self._apply(items, give_up=True),
+                log=log,
+                what="consumer",
+                on_retry=retrying,
+            )
+        finally:
+            waiting.set(0)
+
+    async def _apply(self, items: list[Decoded | DeadLetter], *, give_up: bool = False) -> None:
+        """Apply ``items`` in one transaction; if a handler fails for good, again event by
+        event. ``give_up``: event by event at once, transient failures dead-lettered too."""
         async with self.pool.acquire() as conn:
+            if give_up:
+                async with conn.transaction():
+                    await self._apply_in(conn, items, isolate=True, give_up=True)
+                return
             try:
                 async with conn.transaction():
                     await self._apply_in(conn, items, isolate=False)
@@ -178,7 +213,12 @@ class BatchProcessor:
                     await self._apply_in(conn, items, isolate=True)
 
     async def _apply_in(
-        self, conn: Connection, items: list[Decoded | DeadLetter], *, isolate: bool
+        self,
+        conn: Connection,
+        items: list[Decoded | DeadLetter],
+        *,
+        isolate: bool,
+        give_up: bool = False,
     ) -> None:
         ids = [i.event.id if isinstance(i, Decoded) else i.dedupe_id for i in items]
         new = await inbox.claim(conn, self.consumer, ids)
@@ -191,7 +231,7 @@ class BatchProcessor:
             if isinstance(item, DeadLetter):
                 await self._dead_letter(conn, item)
             elif isolate:
-                await self._handle_isolated(conn, item)
+                await self._handle_isolated(conn, item, give_up=give_up)
             else:
                 if run and run[0].record.topic != item.record.topic:
                     await self._handle(conn, run)
@@ -203,8 +243,9 @@ class BatchProcessor:
         if run:
             await self._handle(conn, run)
 
-    async def _handle_isolated(self, conn: Connection, item: Decoded) -> None:
-        """One event in a savepoint: if its handler fails for good, it alone is dead-lettered."""
+    async def _handle_isolated(self, conn: Connection, item: Decoded, *, give_up: bool) -> None:
+        """One event in a savepoint: if its handler fails for good, it alone is dead-lettered
+        (with ``give_up``, a handler failing transiently counts as failing for good)."""
         try:
             async with conn.transaction():
                 await self._handle(conn, [item])
@@ -216,6 +257,14 @@ class BatchProcessor:
                 uow = UnitOfWork(conn, self.service, cause=item.event)
                 for notice in exc.notices:
                     await uow.emit(notice)
+        except Exception as exc:
+            if not (give_up and is_transient(exc)) or conn.is_closed():
+                raise  # the database itself is gone: nothing can be recorded, keep waiting
+            reason = RetriesExhausted(
+                f"still failing after {self.retry_deadline_s:g} s of retries: "
+                f"{type(exc).__name__}: {str(exc)[:500]}"
+            )
+            await self._dead_letter(conn, DeadLetter(item.record, reason))
 
     async def _handle(self, conn: Connection, items: list[Decoded]) -> None:
         """Run the topic's handler on ``items`` (one, unless it is a batch handler).
@@ -251,8 +300,10 @@ class BatchProcessor:
             error_class=type(error).__name__,
             error=message[:500],
         )
-        key, value, headers = _fit_dead_letter(
-            record,
+        key, value, headers = outbox.fit_dead_letter(
+            record.key or b"",
+            record.value or b"",
+            {k: v.decode("utf-8", "replace") for k, v in record.headers or ()},
             {
                 "modelbus.dlq.topic": record.topic,
                 "modelbus.dlq.partition": str(record.partition),
@@ -266,27 +317,3 @@ class BatchProcessor:
             conn, topic=TOPICS[record.topic].dead_letter, key=key, value=value, headers=headers
         )
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic, type(error).__name__).inc()
-
-
-def _fit_dead_letter(record: Record, reason: dict[str, str]) -> tuple[str, bytes, dict[str, str]]:
-    """The dead letter's key, value and headers, cut to what the relay can publish.
-
-    A dead letter that could not be published would stall the relay, and every event queued
-    behind it, for good. So the original key, headers and value are kept as far as they fit
-    into one record, and a header says what was cut (the original stays at its offset).
-    """
-    raw_key = record.key or b""
-    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
-    if sum(len(k) + len(v) for k, v in headers.items()) > _KEEP_HEADER_BYTES:
-        headers = {"modelbus.dlq.headers_dropped": str(len(headers))}
-    if len(raw_key) > _KEEP_KEY_BYTES:
-        headers["modelbus.dlq.key_truncated_from"] = str(len(raw_key))
-    key = raw_key[:_KEEP_KEY_BYTES].decode("utf-8", "replace")
-    headers.update(reason)
-    value = record.value or b""
-    # Room left for the value, keeping some for the one header that may still be added.
-    room = outbox.MAX_RECORD_BYTES - len(key.encode()) - len(orjson.dumps(headers)) - 64
-    if len(value) > room:
-        headers["modelbus.dlq.value_truncated_from"] = str(len(value))
-        value = value[:room]
-    return key, value, headers

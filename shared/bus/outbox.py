@@ -72,3 +72,34 @@ async def add_raw(
 ) -> None:
     """Queue bytes that are not a modelbus event (a dead letter keeps the original value)."""
     await conn.execute(_INSERT, *_row(topic, key, value, headers))
+
+
+# What a dead letter keeps of the original's key and headers at most (see fit_dead_letter).
+_KEEP_KEY_BYTES = 1024
+_KEEP_HEADER_BYTES = 16 * 1024
+
+
+def fit_dead_letter(
+    raw_key: bytes, value: bytes, headers: dict[str, str], reason: dict[str, str]
+) -> tuple[str, bytes, dict[str, str]]:
+    """A dead letter's key, value and headers (the original's plus ``reason``), cut to
+    what the relay can publish.
+
+    A dead letter that could not be published would stall the relay, and every event queued
+    behind it, for good. So the original key, headers and value are kept as far as they fit
+    into one record, and a header says what was cut (the original stays where it was).
+    """
+    if sum(len(k) + len(v) for k, v in headers.items()) > _KEEP_HEADER_BYTES:
+        headers = {"modelbus.dlq.headers_dropped": str(len(headers))}
+    else:
+        headers = dict(headers)
+    if len(raw_key) > _KEEP_KEY_BYTES:
+        headers["modelbus.dlq.key_truncated_from"] = str(len(raw_key))
+    key = raw_key[:_KEEP_KEY_BYTES].decode("utf-8", "replace")
+    headers.update(reason)
+    # Room left for the value, keeping some for the one header that may still be added.
+    room = MAX_RECORD_BYTES - len(key.encode()) - len(orjson.dumps(headers)) - 64
+    if len(value) > room:
+        headers["modelbus.dlq.value_truncated_from"] = str(len(value))
+        value = value[:room]
+    return key, value, headers

@@ -9,6 +9,14 @@ next to a dying one):
 * rows are claimed ``FOR UPDATE SKIP LOCKED`` and marked sent in the same transaction, after
   the broker acknowledged them (``acks=all``). A crash after publishing and before marking
   publishes the rows again: delivery is at least once, and consumers deduplicate by event id.
+
+Refusals: an outage (broker unreachable, leader moving) rolls the batch back and is waited
+out. A row the broker itself refuses (too large for the topic, not authorised, ...) is
+counted instead; the batch's other rows are marked sent, except later rows of the same key
+(sent again after it, so the key's order holds). A row refused ``max_refusals`` times is
+moved to ``outbox_quarantine`` whole, with the broker's last answer, and a dead letter about
+it is queued for ``<topic>.dlq`` (``modelbus_outbox_quarantined_total`` counts them): the
+outbox moves on. Passes that met a refusal back off, so a refused row costs a few seconds.
 """
 
 from __future__ import annotations
@@ -23,8 +31,11 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from shared import metrics
+from shared.bus import outbox
 from shared.bus.outbox import SLOTS
-from shared.bus.retry import keep_running
+from shared.bus.retry import Backoff, is_transient, keep_running
+from shared.events.topics import TOPICS
+from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +45,7 @@ WITH mine AS MATERIALIZED (
     WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.slot = s AND o.sent_at IS NULL)
       AND pg_try_advisory_xact_lock($1, s)
 )
-SELECT id, topic, key, value, headers FROM outbox
+SELECT id, topic, key, value, headers, refusals FROM outbox
 WHERE sent_at IS NULL AND slot IN (SELECT slot FROM mine)
 ORDER BY id
 LIMIT $2
@@ -51,12 +62,15 @@ class OutboxRelay:
         schema: str,
         batch_size: int = 500,
         idle_wait_s: float = 0.05,
+        max_refusals: int = 5,
     ) -> None:
         self.pool = pool
         self.producer = producer
         self.schema = schema
         self.batch_size = batch_size
         self.idle_wait_s = idle_wait_s
+        self.max_refusals = max_refusals
+        self._refused_backoff = Backoff(initial_s=0.2, cap_s=5.0)
         # Advisory locks take two int4 keys: the schema's hash keeps services apart.
         self.lock_namespace = zlib.crc32(schema.encode()) & 0x7FFFFFFF
 
@@ -66,14 +80,87 @@ class OutboxRelay:
             rows = await conn.fetch(_CLAIM, self.lock_namespace, self.batch_size)
             if not rows:
                 return 0
-            pending = [await self.producer.send(*_message(row)) for row in rows]
-            await asyncio.gather(*pending)
+            refused = await self._send(rows)
+            sent: list[int] = []
+            held: set[str] = set()  # keys with a refused row: their later rows wait for it
+            for row in rows:
+                if row["id"] in refused:
+                    held.add(row["key"])
+                elif row["key"] not in held:
+                    sent.append(row["id"])
             await conn.execute(
-                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent
             )
-        metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
-        return len(rows)
+            for row in rows:
+                if row["id"] in refused:
+                    await self._refused(conn, row, refused[row["id"]])
+        metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(sent))
+        if refused:
+            await asyncio.sleep(self._refused_backoff.next_delay())
+        else:
+            self._refused_backoff.reset()
+        return len(sent)
+
+    async def _send(self, rows: list[asyncpg.Record]) -> dict[int, BaseException]:
+        """Send every row; return the ones the broker refused, by id. An outage raises
+        (the batch is rolled back and sent again later)."""
+        outcomes: dict[int, Any] = {}
+        for row in rows:
+            try:
+                outcomes[row["id"]] = await self.producer.send(*_message(row))
+            except Exception as exc:  # refused before sending: larger than a request may be
+                if is_transient(exc):
+                    raise
+                outcomes[row["id"]] = exc
+        ids = [i for i, o in outcomes.items() if not isinstance(o, BaseException)]
+        results = await asyncio.gather(*(outcomes[i] for i in ids), return_exceptions=True)
+        refused = {i: o for i, o in outcomes.items() if isinstance(o, BaseException)}
+        for row_id, result in zip(ids, results, strict=True):
+            if isinstance(result, BaseException):
+                if is_transient(result) or not isinstance(result, Exception):
+                    raise result
+                refused[row_id] = result
+        return refused
+
+    async def _refused(self, conn: Connection, row: asyncpg.Record, error: BaseException) -> None:
+        """Count a refusal of ``row``; at ``max_refusals``, quarantine it and dead-letter it."""
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        metrics.OUTBOX_REFUSALS.labels(self.schema, row["topic"], type(error).__name__).inc()
+        log.warning("relay.refused", schema=self.schema, id=row["id"], topic=row["topic"],
+                    refusals=row["refusals"] + 1, error=reason[:500])  # fmt: skip
+        if row["refusals"] + 1 < self.max_refusals:
+            await conn.execute(
+                "UPDATE outbox SET refusals = refusals + 1, last_error = $2 WHERE id = $1",
+                row["id"],
+                reason,
+            )
+            return
+        await conn.execute(
+            "WITH moved AS (DELETE FROM outbox WHERE id = $1 RETURNING *)"
+            " INSERT INTO outbox_quarantine (id, topic, key, value, headers, created_at,"
+            " refusals, error) SELECT id, topic, key, value, headers, created_at,"
+            " refusals + 1, $2 FROM moved",
+            row["id"],
+            reason,
+        )
+        metrics.OUTBOX_QUARANTINED.labels(self.schema, row["topic"], type(error).__name__).inc()
+        log.error("relay.quarantined", schema=self.schema, id=row["id"], topic=row["topic"])
+        topic = TOPICS.get(row["topic"])
+        if topic is None:  # a dead letter itself, or a topic no longer known: kept only here
+            return
+        key, value, headers = outbox.fit_dead_letter(
+            row["key"].encode(),
+            bytes(row["value"]),
+            orjson.loads(row["headers"]),
+            {
+                "modelbus.dlq.topic": row["topic"],
+                "modelbus.dlq.error_class": type(error).__name__,
+                "modelbus.dlq.error_message": reason,
+                "modelbus.dlq.quarantined": f"{self.schema}.outbox_quarantine:{row['id']}",
+                "modelbus.dlq.refusals": str(row["refusals"] + 1),
+            },
+        )
+        await outbox.add_raw(conn, topic=topic.dead_letter, key=key, value=value, headers=headers)
 
     async def run(self) -> None:
         """Publish until cancelled; database or broker outages are waited out, never fatal."""

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError
 
 from shared.errors import ModelbusError
-from shared.store.db import TRANSIENT_DB_ERRORS
+from shared.store.db import is_connection_error
 
 T = TypeVar("T")
 _TRANSIENT_KAFKA = (KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError)
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when retrying the same work later can succeed (an outage, not bad input)."""
+    """True when retrying the same work later can succeed: the database or the broker
+    cannot be reached (or asks for the transaction again), or a :class:`ModelbusError`
+    says so. Everything else (bad input, an unreadable file, a bug) is not: waiting it
+    out would block whatever is queued behind it, forever."""
     if isinstance(exc, ModelbusError):
         return exc.retryable
-    return isinstance(exc, TRANSIENT_DB_ERRORS + _TRANSIENT_KAFKA)
+    return isinstance(exc, _TRANSIENT_KAFKA) or is_connection_error(exc)
 
 
 class Backoff:
@@ -54,23 +58,29 @@ async def retry_transient(
     attempts: int | None = None,
     on_retry: Callable[[BaseException], object] | None = None,
     every_error: bool = False,
+    deadline_s: float | None = None,
 ) -> T:
     """``operation()``'s result, waiting out transient failures with backoff.
 
     Any other error propagates at once, unless ``every_error``: then it is logged with its
     traceback and retried too (for work a process cannot go on without). A transient error
     on the last of ``attempts`` propagates (default: no limit, for work that must not be
-    given up, like a batch). ``on_retry`` sees each failure that is retried (to count it).
+    given up), and so does one that comes more than ``deadline_s`` after the first failure.
+    ``on_retry`` sees each failure that is retried (to count it).
     Logs ``<what>.retry`` for each retry and ``<what>.failed`` for each error not transient.
     """
     backoff = backoff or Backoff()
+    first_failure: float | None = None
     while True:
         try:
             return await operation()
         except Exception as exc:
             transient = is_transient(exc)
-            if not (transient or every_error) or (
-                attempts is not None and backoff.attempt + 1 >= attempts
+            first_failure = first_failure if first_failure is not None else time.monotonic()
+            if (
+                not (transient or every_error)
+                or (attempts is not None and backoff.attempt + 1 >= attempts)
+                or (deadline_s is not None and time.monotonic() - first_failure >= deadline_s)
             ):
                 raise
             if not transient:

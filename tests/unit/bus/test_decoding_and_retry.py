@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 import asyncpg
@@ -79,6 +81,11 @@ def test_undecodable_records_become_dead_letters(
         asyncpg.exceptions.CannotConnectNowError("starting"),
         asyncpg.exceptions.AdminShutdownError("shutdown"),
         asyncpg.exceptions.DeadlockDetectedError("deadlock"),
+        asyncpg.exceptions.InterfaceError("pool is closing"),
+        TimeoutError(),
+        OSError(errno.EHOSTUNREACH, "No route to host"),
+        OSError("Multiple exceptions: [Errno 111] Connect call failed"),
+        socket.gaierror(-2, "Name or service not known"),
         KafkaConnectionError(),
     ],
 )
@@ -94,7 +101,12 @@ def test_outages_are_transient(exc: BaseException) -> None:
         Conflict("taken"),
         ValueError("bug"),
         asyncpg.exceptions.UndefinedTableError("no table"),
+        asyncpg.exceptions._base.DataError("invalid input for query argument $1"),
         UnknownTopicOrPartitionError(),
+        PermissionError(errno.EACCES, "Permission denied"),
+        FileNotFoundError(errno.ENOENT, "No such file"),
+        IsADirectoryError(errno.EISDIR, "Is a directory"),
+        OSError(errno.EIO, "Input/output error"),
     ],
 )
 def test_bad_input_and_bugs_are_not_transient(exc: BaseException) -> None:

@@ -9,7 +9,6 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from shared.bus import outbox
-from shared.bus.consumer import _fit_dead_letter
 from shared.errors import PayloadTooLarge
 from shared.events.envelope import new_event
 from shared.events.monitoring import Label, LabelsReceived
@@ -49,19 +48,24 @@ def record(value: bytes, key: bytes = b"m", headers: Any = ()) -> ConsumerRecord
     )
 
 
+def fit(original: ConsumerRecord[bytes, bytes]) -> tuple[str, bytes, dict[str, str]]:
+    headers = {k: v.decode() for k, v in original.headers}
+    return outbox.fit_dead_letter(original.key or b"", original.value or b"", headers, REASON)
+
+
 def size(key: str, value: bytes, headers: dict[str, str]) -> int:
     return len(key.encode()) + len(value) + len(orjson.dumps(headers))
 
 
 def test_a_dead_letter_that_fits_keeps_the_original_whole() -> None:
-    key, value, headers = _fit_dead_letter(record(b"{bad", headers=[("trace", b"t1")]), REASON)
+    key, value, headers = fit(record(b"{bad", headers=[("trace", b"t1")]))
     assert (key, value) == ("m", b"{bad")
     assert headers == {"trace": "t1", **REASON}
 
 
 def test_a_value_near_the_topic_limit_is_cut_to_fit_and_says_so() -> None:
     original = b"x" * (outbox.MAX_RECORD_BYTES + 10_000)
-    key, value, headers = _fit_dead_letter(record(original), REASON)
+    key, value, headers = fit(record(original))
     assert original.startswith(value)
     assert headers["modelbus.dlq.value_truncated_from"] == str(len(original))
     assert size(key, value, headers) <= outbox.MAX_RECORD_BYTES
@@ -70,9 +74,7 @@ def test_a_value_near_the_topic_limit_is_cut_to_fit_and_says_so() -> None:
 
 def test_huge_original_headers_and_key_are_dropped_and_cut() -> None:
     big_headers = [(f"h{i}", b"v" * 1000) for i in range(100)]
-    key, value, headers = _fit_dead_letter(
-        record(b"v", key=b"k" * 5000, headers=big_headers), REASON
-    )
+    key, value, headers = fit(record(b"v", key=b"k" * 5000, headers=big_headers))
     assert headers == {
         "modelbus.dlq.headers_dropped": "100",
         "modelbus.dlq.key_truncated_from": "5000",
