@@ -11,12 +11,12 @@ from services.deployer.api.deployments import deployments_router
 from services.deployer.api.fast_path import fast_path
 from services.deployer.api.infer_endpoint import InferEndpoint
 from services.deployer.api.v2 import v2_router
-from services.deployer.config import DeployerSettings
 from services.deployer.reconciler import Reconciler
 from services.deployer.serving.decisions import DecisionQueue
 from services.deployer.serving.inference import Inference
 from services.deployer.serving.prediction_log import PredictionLog
 from services.deployer.serving.table import ServingTable
+from services.deployer.settings import DeployerSettings
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 NAME = "deployer"

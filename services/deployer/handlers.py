@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from services.deployer.config import DeployerSettings
+from services.deployer.settings import DeployerSettings
 from services.deployer.state.approvals import record_approval
 from services.deployer.state.transitions import rollback, stop_serving
 from shared.bus.unit_of_work import UnitOfWork

@@ -17,12 +17,12 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
-from services.deployer.config import DeployerSettings
 from services.deployer.metrics import BATCH_SIZE, LOAD_FAILURES, LOADED
 from services.deployer.runtime.batcher import MicroBatcher
 from services.deployer.runtime.loader import LoadFailed, SessionOptions, load_model
 from services.deployer.serving.route_builder import Key
 from services.deployer.serving.table import ServedVersion
+from services.deployer.settings import DeployerSettings
 from services.deployer.state.approvals import fail
 from services.deployer.state.records import VersionRecord
 from shared.bus.unit_of_work import unit_of_work

@@ -19,10 +19,10 @@ import contextlib
 import asyncpg
 import structlog
 
-from services.deployer.config import DeployerSettings
 from services.deployer.loading import VersionLoader
 from services.deployer.serving.route_builder import build_route, needed_versions
 from services.deployer.serving.table import ServingTable
+from services.deployer.settings import DeployerSettings
 from services.deployer.state.approvals import activate
 from services.deployer.state.records import DesiredState, load_desired_state
 from shared.bus.retry import keep_running, retry_transient

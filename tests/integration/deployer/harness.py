@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.deployer.config import DeployerSettings
+from services.deployer.settings import DeployerSettings
 from shared.events.common import ArtifactRef, DeploymentStrategy, Payload
 from shared.events.envelope import Event, decode
 from shared.events.topics import TOPICS
