@@ -15,8 +15,8 @@ from typing import Any
 import structlog
 
 from services.deployer.settings import DeployerSettings
-from services.deployer.state.approvals import record_approval
-from services.deployer.state.transitions import rollback, stop_serving
+from services.deployer.store.approvals import record_approval
+from services.deployer.store.transitions import rollback, stop_serving
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import NotFound
 from shared.events.envelope import Event

@@ -19,12 +19,12 @@ import contextlib
 import asyncpg
 import structlog
 
-from services.deployer.loading import VersionLoader
 from services.deployer.serving.route_builder import build_route, needed_versions
 from services.deployer.serving.table import ServingTable
 from services.deployer.settings import DeployerSettings
-from services.deployer.state.approvals import activate
-from services.deployer.state.records import DesiredState, load_desired_state
+from services.deployer.store.approvals import activate
+from services.deployer.store.desired_state import DesiredState, load_desired_state
+from services.deployer.version_loader import VersionLoader
 from shared.bus.retry import keep_running, retry_transient
 from shared.bus.unit_of_work import unit_of_work
 from shared.store.artifacts import ArtifactStore

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.deployer.serving.table import ServingTable
-from services.deployer.state.transitions import Outcome, promote, rollback
 from services.deployer.status import deployment_status
+from services.deployer.store.transitions import Outcome, promote, rollback
 from shared.bus.unit_of_work import unit_of_work
 from shared.errors import NotFound
 from shared.http.auth import Approver, Principal, Viewer

@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 from services.deployer.serving.evidence import Decision
-from services.deployer.state.transitions import promote, rollback
+from services.deployer.store.transitions import promote, rollback
 from shared.bus.retry import retry_transient
 from shared.bus.unit_of_work import unit_of_work
 from shared.errors import Conflict, NotFound

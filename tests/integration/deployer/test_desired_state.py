@@ -11,9 +11,9 @@ from importlib import resources
 import asyncpg
 import pytest
 
-from services.deployer.state.approvals import activate, fail, record_approval
-from services.deployer.state.records import load_desired_state
-from services.deployer.state.transitions import promote, rollback, stop_serving
+from services.deployer.store.approvals import activate, fail, record_approval
+from services.deployer.store.desired_state import load_desired_state
+from services.deployer.store.transitions import promote, rollback, stop_serving
 from shared.bus.unit_of_work import unit_of_work
 from shared.events.common import ArtifactRef, DeploymentStrategy
 from shared.events.governance import Decision, ModelApproved

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from services.deployer.state.records import RouteRecord
-from services.deployer.state.routes import (
+from services.deployer.store.desired_state import RouteRecord
+from services.deployer.store.rows import (
     get_version,
     latest_superseded,
     lock_route,
