@@ -19,8 +19,6 @@ from services.deployer.serving.table import ServingTable
 from services.deployer.settings import DeployerSettings
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
-NAME = "deployer"
-
 
 def tune_garbage_collector(young_threshold: int) -> None:
     """Freeze what start-up created (imports, settings: never garbage, yet walked by every
@@ -37,16 +35,15 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
         config = settings or DeployerSettings()
         tune_garbage_collector(config.gc_young_threshold)
-        replica = config.replica(infra.settings.port_for(NAME))
+        replica = config.replica(infra.settings.port_for(infra.service))
         table = ServingTable()
-        reconciler = Reconciler(
-            infra.pool, infra.artifacts, table, config, source=NAME, replica=replica
-        )
-        decisions = DecisionQueue(infra.pool, source=NAME, applied=reconciler.reconcile)
+        transactions = infra.transactions
+        reconciler = Reconciler(transactions, infra.artifacts, table, config, replica=replica)
+        decisions = DecisionQueue(transactions, applied=reconciler.reconcile)
         predictions = PredictionLog(
             capacity=config.prediction_log_buffer,
             enabled=config.prediction_log_enabled,
-            source=NAME,
+            source=infra.service,
         )
         inference = Inference(
             table, predictions, decisions.submit, shadow_max_in_flight=config.shadow_max_in_flight
@@ -76,13 +73,13 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
             routers=[
                 v2_router(table, infer),
                 deployments_router(
-                    infra.pool, table, source=NAME, replica=replica, applied=reconciler.reconcile
+                    transactions, table, replica=replica, applied=reconciler.reconcile
                 ),
             ],
             workers=[reconciler.run, decisions.run, publish_predictions],
             asgi_wrappers=[fast_path(infer)],
             # Every replica must see every lifecycle event: each has its own group.
-            consumer_group=f"{NAME}-{replica}",
+            consumer_group=f"{infra.service}-{replica}",
         )
 
-    return ServiceDefinition(NAME, resources.files("services.deployer") / "migrations", build)
+    return ServiceDefinition("deployer", resources.files("services.deployer") / "migrations", build)

@@ -14,7 +14,6 @@ import contextlib
 import time
 from collections.abc import Callable
 
-import asyncpg
 import httpx
 import structlog
 
@@ -28,7 +27,7 @@ from services.deployer.settings import DeployerSettings
 from services.deployer.store.approvals import fail
 from services.deployer.store.desired_state import VersionRecord
 from shared.bus.retry import is_transient
-from shared.bus.unit_of_work import unit_of_work
+from shared.bus.unit_of_work import Transactions
 from shared.errors import ArtifactCorrupt, ModelbusError
 from shared.events.common import ArtifactRef
 from shared.store.artifacts import ArtifactStore, fetch
@@ -55,17 +54,15 @@ async def load_model(
 class VersionLoader:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        transactions: Transactions,
         store: ArtifactStore,
         config: DeployerSettings,
         *,
-        source: str,
         finished: Callable[[], None],
     ) -> None:
-        self.pool = pool
+        self.transactions = transactions
         self.store = store
         self.config = config
-        self.source = source
         self.finished = finished  # told after every load, whatever its outcome
         self.loaded: dict[Key, ServedVersion] = {}
         self._loading: dict[Key, asyncio.Task[None]] = {}
@@ -151,7 +148,7 @@ class VersionLoader:
         (another replica serves it: ours is a local problem)."""
         if record.status != "pending":
             return False
-        async with unit_of_work(self.pool, self.source) as uow:
+        async with self.transactions.begin() as uow:
             return await fail(uow, record, stage=exc.stage, reason=exc.reason)
 
     def _backoff(self, key: Key, reason: str) -> None:

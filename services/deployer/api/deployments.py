@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.deployer.serving.table import ServingTable
 from services.deployer.status import deployment_status
 from services.deployer.store.transitions import Outcome, promote, rollback
-from shared.bus.unit_of_work import unit_of_work
+from shared.bus.unit_of_work import Transactions
 from shared.errors import NotFound
 from shared.http.auth import Approver, Principal, Viewer
 
@@ -41,10 +40,9 @@ def _answer(outcome: Outcome) -> dict[str, Any]:
 
 
 def deployments_router(
-    pool: asyncpg.Pool,
+    transactions: Transactions,
     table: ServingTable,
     *,
-    source: str,
     replica: str,
     applied: Callable[[], Awaitable[None]],
 ) -> APIRouter:
@@ -52,11 +50,13 @@ def deployments_router(
 
     @router.get("")
     async def list_deployments(_: Viewer) -> dict[str, Any]:
-        return await deployment_status(pool, table, replica=replica)
+        return await deployment_status(transactions.pool, table, replica=replica)
 
     @router.get("/{model_name}")
     async def get_deployment(model_name: str, _: Viewer) -> dict[str, Any]:
-        status = await deployment_status(pool, table, replica=replica, model=model_name)
+        status = await deployment_status(
+            transactions.pool, table, replica=replica, model=model_name
+        )
         if not status["models"]:
             raise NotFound(f"model {model_name!r} has no deployment")
         return status
@@ -69,7 +69,7 @@ def deployments_router(
         default_reason: str,
     ) -> dict[str, Any]:
         body = body or TransitionRequest()
-        async with unit_of_work(pool, source) as uow:
+        async with transactions.begin() as uow:
             outcome = await transition(
                 uow,
                 model_name,

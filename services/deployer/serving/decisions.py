@@ -12,13 +12,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-import asyncpg
 import structlog
 
 from services.deployer.serving.evidence import Decision
 from services.deployer.store.transitions import promote, rollback
 from shared.bus.retry import retry_transient
-from shared.bus.unit_of_work import unit_of_work
+from shared.bus.unit_of_work import Transactions
 from shared.errors import Conflict, NotFound
 
 log = structlog.get_logger(__name__)
@@ -26,10 +25,9 @@ log = structlog.get_logger(__name__)
 
 class DecisionQueue:
     def __init__(
-        self, pool: asyncpg.Pool, *, source: str, applied: Callable[[], Awaitable[None]]
+        self, transactions: Transactions, *, applied: Callable[[], Awaitable[None]]
     ) -> None:
-        self.pool = pool
-        self.source = source
+        self.transactions = transactions
         self.applied = applied
         # Unbounded on purpose, yet small: evidence yields one decision per candidate.
         self._queue: asyncio.Queue[Decision] = asyncio.Queue()
@@ -51,7 +49,7 @@ class DecisionQueue:
                 )
 
     async def apply(self, decision: Decision) -> None:
-        async with unit_of_work(self.pool, self.source) as uow:
+        async with self.transactions.begin() as uow:
             try:
                 if decision.kind == "promote":
                     outcome = await promote(
