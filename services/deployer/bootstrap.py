@@ -12,10 +12,10 @@ from services.deployer.api.fast_path import fast_path
 from services.deployer.api.infer_endpoint import InferEndpoint
 from services.deployer.api.v2 import v2_router
 from services.deployer.reconciler import Reconciler
-from services.deployer.serving.decisions import DecisionQueue
 from services.deployer.serving.inference import Inference
 from services.deployer.serving.prediction_log import PredictionLog
 from services.deployer.serving.table import ServingTable
+from services.deployer.serving.verdicts import VerdictQueue
 from services.deployer.settings import DeployerSettings
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
@@ -39,14 +39,14 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
         table = ServingTable()
         transactions = infra.transactions
         reconciler = Reconciler(transactions, infra.artifacts, table, config, replica=replica)
-        decisions = DecisionQueue(transactions, applied=reconciler.reconcile)
+        verdicts = VerdictQueue(transactions, applied=reconciler.reconcile)
         predictions = PredictionLog(
             capacity=config.prediction_log_buffer,
             enabled=config.prediction_log_enabled,
             source=infra.service,
         )
         inference = Inference(
-            table, predictions, decisions.submit, shadow_max_in_flight=config.shadow_max_in_flight
+            table, predictions, verdicts.submit, shadow_max_in_flight=config.shadow_max_in_flight
         )
         poke = reconciler.poke
         infer = InferEndpoint(inference, max_body_bytes=config.max_body_bytes)
@@ -76,7 +76,7 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
                     transactions, table, replica=replica, applied=reconciler.reconcile
                 ),
             ],
-            workers=[reconciler.run, decisions.run, publish_predictions],
+            workers=[reconciler.run, verdicts.run, publish_predictions],
             asgi_wrappers=[fast_path(infer)],
             # Every replica must see every lifecycle event: each has its own group.
             consumer_group=f"{infra.service}-{replica}",

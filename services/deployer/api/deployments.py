@@ -10,12 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.deployer.serving.table import ServingTable
 from services.deployer.status import deployment_status
-from services.deployer.store.transitions import Outcome, promote, rollback
+from services.deployer.store.transitions import Outcome, Transition, promote, rollback
 from shared.bus.unit_of_work import Transactions
 from shared.errors import NotFound
 from shared.http.auth import Approver, Principal, Viewer
-
-Transition = Callable[..., Awaitable[Outcome]]  # promote or rollback
 
 
 class TransitionRequest(BaseModel):

@@ -9,6 +9,7 @@ later callers get ``changed=False`` and a message saying what already happened.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +41,10 @@ class Outcome:
     changed: bool
     message: str
     route: RouteRecord
+
+
+# promote or rollback: both take (uow, model_name, *, version, reason, actor, evidence).
+Transition = Callable[..., Awaitable[Outcome]]
 
 
 async def _route(uow: UnitOfWork, model_name: str) -> RouteRecord:
