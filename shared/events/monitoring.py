@@ -34,11 +34,17 @@ class FeatureDrift(Payload):
     current_n: int
 
 
-class DriftDetected(Payload):
+class Alert(Payload):
+    """What every monitor alert says first: the model version and arm it is about, and its
+    id. Consumers that treat drift and degraded performance alike take this base."""
+
     model_name: str
     version: int
     arm: str
     alert_id: str
+
+
+class DriftDetected(Alert):
     window: Window
     features: list[FeatureDrift]
     top_features: list[str]
@@ -48,11 +54,7 @@ class DriftDetected(Payload):
     labelled_data: ArtifactRef | None = None
 
 
-class PerformanceDegraded(Payload):
-    model_name: str
-    version: int
-    arm: str
-    alert_id: str
+class PerformanceDegraded(Alert):
     metric: str
     value: float
     baseline: float
