@@ -6,11 +6,9 @@ import gc
 from functools import partial
 from importlib import resources
 
-from services.deployer import handlers
-from services.deployer.api.deployments import deployments_router
+from services.deployer import api, handlers
 from services.deployer.api.fast_path import fast_path
 from services.deployer.api.infer_endpoint import InferEndpoint
-from services.deployer.api.v2 import v2_router
 from services.deployer.reconciler import Reconciler
 from services.deployer.serving.inference import Inference
 from services.deployer.serving.prediction_log import PredictionLog
@@ -71,10 +69,9 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
                 "performance.degraded": partial(handlers.on_alert, config=config, poke=poke),
             },
             routers=[
-                v2_router(table, infer),
-                deployments_router(
-                    transactions, table, replica=replica, applied=reconciler.reconcile
-                ),
+                api.router(
+                    table, infer, transactions, replica=replica, applied=reconciler.reconcile
+                )
             ],
             workers=[reconciler.run, verdicts.run, publish_predictions],
             asgi_wrappers=[fast_path(infer)],

@@ -44,7 +44,7 @@ def deployments_router(
     replica: str,
     applied: Callable[[], Awaitable[None]],
 ) -> APIRouter:
-    router = APIRouter(prefix="/deployments", tags=["deployments"])
+    router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 
     @router.get("")
     async def list_deployments(_: Viewer) -> dict[str, Any]:
