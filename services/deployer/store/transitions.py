@@ -9,13 +9,14 @@ later callers get ``changed=False`` and a message saying what already happened.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
-from services.deployer.state.records import RouteRecord
-from services.deployer.state.routes import (
+from services.deployer.store.desired_state import RouteRecord
+from services.deployer.store.rows import (
     get_version,
     latest_superseded,
     lock_route,
@@ -40,6 +41,10 @@ class Outcome:
     changed: bool
     message: str
     route: RouteRecord
+
+
+# promote or rollback: both take (uow, model_name, *, version, reason, actor, evidence).
+Transition = Callable[..., Awaitable[Outcome]]
 
 
 async def _route(uow: UnitOfWork, model_name: str) -> RouteRecord:

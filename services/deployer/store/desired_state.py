@@ -6,6 +6,7 @@ says, per model, which of them answer traffic. Both are shared by every replica.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,31 +67,23 @@ class DesiredState:
 
 def version_record(row: asyncpg.Record) -> VersionRecord:
     return VersionRecord(
-        model_name=row["model_name"],
-        version=row["version"],
-        approval_id=row["approval_id"],
-        approved_at=row["approved_at"],
-        approval_seq=row["approval_seq"],
-        artifact=ArtifactRef.model_validate(_json(row["artifact"])),
-        strategy=DeploymentStrategy.model_validate(_json(row["strategy"])),
-        redact_fields=tuple(row["redact_fields"]),
-        status=row["status"],
-        reason=row["reason"],
+        **_columns(VersionRecord, row)
+        | {
+            "artifact": ArtifactRef.model_validate(_json(row["artifact"])),
+            "strategy": DeploymentStrategy.model_validate(_json(row["strategy"])),
+            "redact_fields": tuple(row["redact_fields"]),
+        }
     )
 
 
 def route_record(row: asyncpg.Record) -> RouteRecord:
-    return RouteRecord(
-        model_name=row["model_name"],
-        stable_version=row["stable_version"],
-        previous_version=row["previous_version"],
-        candidate_version=row["candidate_version"],
-        candidate_mode=row["candidate_mode"],
-        canary_weight=row["canary_weight"],
-        sticky_header=row["sticky_header"],
-        last_seq=row["last_seq"],
-        revision=row["revision"],
-    )
+    return RouteRecord(**_columns(RouteRecord, row))
+
+
+def _columns(record: Any, row: asyncpg.Record) -> dict[str, Any]:
+    """The row's value for each field of the dataclass ``record``: columns carry the
+    fields' names (the tables have more columns, such as ``updated_at``)."""
+    return {f.name: row[f.name] for f in dataclasses.fields(record)}
 
 
 def _json(value: Any) -> Any:

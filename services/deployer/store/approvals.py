@@ -16,8 +16,9 @@ from typing import Literal
 import orjson
 import structlog
 
-from services.deployer.state.records import VersionRecord
-from services.deployer.state.routes import (
+from services.deployer.runtime.model_build import FailureStage
+from services.deployer.store.desired_state import VersionRecord
+from services.deployer.store.rows import (
     get_version,
     is_active,
     lock_route,
@@ -33,7 +34,6 @@ from shared.events.governance import ModelApproved
 log = structlog.get_logger(__name__)
 
 Activation = Literal["activated", "superseded", "not_pending"]
-FailureStage = Literal["fetch", "verify", "session", "warmup", "config"]
 
 
 async def record_approval(

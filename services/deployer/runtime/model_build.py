@@ -1,4 +1,4 @@
-"""Loading one approved version: fetch by claim check, verify, build a session, warm it up.
+"""From verified model bytes to a warmed-up :class:`OnnxModel`, and how a load fails.
 
 The blocking parts (session creation, warm-up) run in a worker thread so the event loop
 keeps serving. A failure says at which stage it happened and whether trying again can help
@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-
-import httpx
+from typing import Literal
 
 from services.deployer.runtime.onnx_model import ModelUnusable, OnnxModel
-from services.deployer.state.approvals import FailureStage
-from shared.bus.retry import is_transient
-from shared.errors import ArtifactCorrupt, ModelbusError
-from shared.events.common import ArtifactRef
-from shared.store.artifacts import ArtifactStore, fetch
+
+FailureStage = Literal["fetch", "verify", "session", "warmup", "config"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +31,8 @@ class LoadFailed(Exception):
         self.retryable = retryable
 
 
-async def load_model(
-    ref: ArtifactRef, store: ArtifactStore, options: SessionOptions, *, max_bytes: int
-) -> OnnxModel:
-    try:
-        data = await fetch(ref, store, max_bytes=max_bytes)
-    except ArtifactCorrupt as exc:
-        raise LoadFailed("verify", exc.message) from exc
-    except ModelbusError as exc:
-        raise LoadFailed("fetch", exc.message, retryable=exc.retryable) from exc
-    except Exception as exc:
-        transient = is_transient(exc) or isinstance(exc, httpx.TransportError)
-        raise LoadFailed("fetch", f"{type(exc).__name__}: {exc}", retryable=transient) from exc
+async def build_model(data: bytes, options: SessionOptions) -> OnnxModel:
+    """A session on ``data`` (already fetched and verified), warmed up for full batches."""
     try:
         model = await asyncio.to_thread(
             OnnxModel.build,

@@ -14,37 +14,55 @@ import contextlib
 import time
 from collections.abc import Callable
 
-import asyncpg
+import httpx
 import structlog
 
-from services.deployer.config import DeployerSettings
 from services.deployer.metrics import BATCH_SIZE, LOAD_FAILURES, LOADED
 from services.deployer.runtime.batcher import MicroBatcher
-from services.deployer.runtime.loader import LoadFailed, SessionOptions, load_model
+from services.deployer.runtime.model_build import LoadFailed, SessionOptions, build_model
+from services.deployer.runtime.onnx_model import OnnxModel
 from services.deployer.serving.route_builder import Key
 from services.deployer.serving.table import ServedVersion
-from services.deployer.state.approvals import fail
-from services.deployer.state.records import VersionRecord
-from shared.bus.unit_of_work import unit_of_work
-from shared.store.artifacts import ArtifactStore
+from services.deployer.settings import DeployerSettings
+from services.deployer.store.approvals import fail
+from services.deployer.store.desired_state import VersionRecord
+from shared.bus.retry import is_transient
+from shared.bus.unit_of_work import Transactions
+from shared.errors import ArtifactCorrupt, ModelbusError
+from shared.events.common import ArtifactRef
+from shared.store.artifacts import ArtifactStore, fetch
 
 log = structlog.get_logger(__name__)
+
+
+async def load_model(
+    ref: ArtifactRef, store: ArtifactStore, options: SessionOptions, *, max_bytes: int
+) -> OnnxModel:
+    """Fetch ``ref`` by claim check, verify its digest, then build and warm its session."""
+    try:
+        data = await fetch(ref, store, max_bytes=max_bytes)
+    except ArtifactCorrupt as exc:
+        raise LoadFailed("verify", exc.message) from exc
+    except ModelbusError as exc:
+        raise LoadFailed("fetch", exc.message, retryable=exc.retryable) from exc
+    except Exception as exc:
+        transient = is_transient(exc) or isinstance(exc, httpx.TransportError)
+        raise LoadFailed("fetch", f"{type(exc).__name__}: {exc}", retryable=transient) from exc
+    return await build_model(data, options)
 
 
 class VersionLoader:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        transactions: Transactions,
         store: ArtifactStore,
         config: DeployerSettings,
         *,
-        source: str,
         finished: Callable[[], None],
     ) -> None:
-        self.pool = pool
+        self.transactions = transactions
         self.store = store
         self.config = config
-        self.source = source
         self.finished = finished  # told after every load, whatever its outcome
         self.loaded: dict[Key, ServedVersion] = {}
         self._loading: dict[Key, asyncio.Task[None]] = {}
@@ -130,7 +148,7 @@ class VersionLoader:
         (another replica serves it: ours is a local problem)."""
         if record.status != "pending":
             return False
-        async with unit_of_work(self.pool, self.source) as uow:
+        async with self.transactions.begin() as uow:
             return await fail(uow, record, stage=exc.stage, reason=exc.reason)
 
     def _backoff(self, key: Key, reason: str) -> None:

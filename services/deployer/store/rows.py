@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.deployer.state.records import RouteRecord, VersionRecord, route_record, version_record
+from services.deployer.store.desired_state import (
+    RouteRecord,
+    VersionRecord,
+    route_record,
+    version_record,
+)
 from shared.store.db import Connection
 
 
