@@ -17,15 +17,16 @@ import structlog
 
 from services.monitor import versions
 from services.monitor.config import MonitorSettings
-from services.monitor.profile import parse_profile
 from services.monitor.records import feature_matrix
-from services.monitor.reference import compile_reference, load_sample
+from services.monitor.reference import compile_reference
 from services.monitor.thresholds import thresholds_from
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidInput, ModelbusError
 from shared.events.deployment import ModelDeployed, PredictionLogged
 from shared.events.envelope import Event
 from shared.events.monitoring import LabelsReceived
+from shared.events.reference_profile import parse_reference_profile
+from shared.events.reference_sample import read_reference_sample
 from shared.events.registry import ModelRegistered
 from shared.store.artifacts import ArtifactStore, fetch
 
@@ -62,14 +63,17 @@ async def on_model_registered(
     else:
         try:
             raw = await fetch(p.reference_profile, store, max_bytes=settings.max_profile_bytes)
-            profile = parse_profile(raw)
-            if profile.sample is not None:
-                sample = load_sample(
-                    await fetch(profile.sample, store, max_bytes=settings.max_profile_bytes),
+            profile = parse_reference_profile(raw)
+            if profile.reference_sample is not None:
+                sample = read_reference_sample(
+                    await fetch(
+                        profile.reference_sample, store, max_bytes=settings.max_profile_bytes
+                    ),
                     profile.feature_names,
                 )
             compile_reference(profile, sample)  # refuse it now rather than in every window
-            names, target = profile.feature_names, profile.target_name or target
+            names = profile.feature_names
+            target = profile.target.name if profile.target else target
         except ModelbusError as exc:
             if exc.retryable:
                 raise

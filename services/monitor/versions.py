@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from services.monitor.profile import parse_profile
 from services.monitor.reference import CompiledReference, compile_reference
 from services.monitor.stats import FloatArray
 from services.monitor.thresholds import Thresholds, thresholds_from
 from shared.events.common import Task
+from shared.events.reference_profile import parse_reference_profile
 from shared.store.db import Connection
 
 
@@ -83,7 +83,7 @@ def _compile(row: Any) -> Version:
         sample = None
         if row["sample"] is not None:
             sample = np.load(io.BytesIO(row["sample"]), allow_pickle=False)
-        reference = compile_reference(parse_profile(row["profile"]), sample)
+        reference = compile_reference(parse_reference_profile(row["profile"]), sample)
     thresholds, _ = thresholds_from(orjson.loads(row["thresholds"]))
     return Version(
         model_name=row["model_name"],
