@@ -6,7 +6,7 @@ from functools import partial
 from importlib import resources
 
 from services.monitor import api, handlers
-from services.monitor.config import MonitorSettings
+from services.monitor.settings import MonitorSettings
 from services.monitor.versions import VersionCache
 from services.monitor.worker import Worker
 from shared.bus.consumer import batch

@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 
 from services.monitor import episodes
-from services.monitor.config import MonitorSettings
 from services.monitor.drift import DriftReport, evaluate
 from services.monitor.episodes import Stream
 from services.monitor.export import export_labelled
 from services.monitor.open_window import OpenWindow, WindowCache, absorb, fresh
+from services.monitor.settings import MonitorSettings
 from services.monitor.versions import Version
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.common import Payload, Window

@@ -16,9 +16,9 @@ import orjson
 import structlog
 
 from services.monitor import versions
-from services.monitor.config import MonitorSettings
 from services.monitor.records import feature_matrix
 from services.monitor.reference import compile_reference
+from services.monitor.settings import MonitorSettings
 from services.monitor.thresholds import thresholds_from
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidInput, ModelbusError

@@ -15,10 +15,10 @@ import numpy as np
 import orjson
 
 from services.monitor import episodes, performance
-from services.monitor.config import MonitorSettings
 from services.monitor.episodes import Stream
 from services.monitor.export import export_labelled, row_labels
 from services.monitor.records import class_scores, predicted_values
+from services.monitor.settings import MonitorSettings
 from services.monitor.versions import Version
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.common import Payload, Window

@@ -17,9 +17,9 @@ import asyncpg
 import structlog
 
 from services.monitor import data_windows, labels, performance_windows
-from services.monitor.config import MonitorSettings
 from services.monitor.episodes import Stream
 from services.monitor.open_window import WindowCache
+from services.monitor.settings import MonitorSettings
 from services.monitor.versions import VersionCache
 from shared.bus.retry import is_transient, keep_running
 from shared.bus.unit_of_work import unit_of_work

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
-from services.monitor.config import MonitorSettings
+from services.monitor.settings import MonitorSettings
 from shared.events.common import (
     ArtifactRef,
     ModelMetadata,

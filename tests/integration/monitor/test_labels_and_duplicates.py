@@ -11,7 +11,7 @@ import pytest
 
 from modelbus.cli import main
 from services.monitor.bootstrap import definition
-from services.monitor.config import MonitorSettings
+from services.monitor.settings import MonitorSettings
 from shared.events.envelope import new_event
 from shared.settings import Settings
 from tests.integration.monitor.helpers import (
