@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from services.monitor import episodes
-from services.monitor.drift import DriftReport, evaluate
+from services.monitor.analysis.drift import DriftReport, evaluate
 from services.monitor.episodes import Stream
 from services.monitor.export import export_labelled
 from services.monitor.open_window import OpenWindow, WindowCache, absorb, fresh

@@ -16,10 +16,10 @@ import orjson
 import structlog
 
 from services.monitor import versions
-from services.monitor.records import feature_matrix
-from services.monitor.reference import compile_reference
+from services.monitor.analysis.records import feature_matrix
+from services.monitor.analysis.reference import compile_reference
+from services.monitor.analysis.thresholds import thresholds_from
 from services.monitor.settings import MonitorSettings
-from services.monitor.thresholds import thresholds_from
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidInput, ModelbusError
 from shared.events.deployment import ModelDeployed, PredictionLogged

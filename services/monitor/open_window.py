@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from services.monitor.accumulator import WindowAccumulator
+from services.monitor.analysis.accumulator import WindowAccumulator
+from services.monitor.analysis.records import predicted_values
+from services.monitor.analysis.reference import CompiledReference
 from services.monitor.episodes import Stream
-from services.monitor.records import predicted_values
-from services.monitor.reference import CompiledReference
 from services.monitor.versions import Version
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts

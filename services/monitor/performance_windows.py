@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from services.monitor import episodes, performance
+from services.monitor import episodes
+from services.monitor.analysis import performance
+from services.monitor.analysis.records import class_scores, predicted_values
 from services.monitor.episodes import Stream
 from services.monitor.export import export_labelled, row_labels
-from services.monitor.records import class_scores, predicted_values
 from services.monitor.settings import MonitorSettings
 from services.monitor.versions import Version
 from shared.bus.unit_of_work import UnitOfWork

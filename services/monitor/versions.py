@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from services.monitor.reference import CompiledReference, compile_reference
-from services.monitor.stats import FloatArray
-from services.monitor.thresholds import Thresholds, thresholds_from
+from services.monitor.analysis.reference import CompiledReference, compile_reference
+from services.monitor.analysis.stats import FloatArray
+from services.monitor.analysis.thresholds import Thresholds, thresholds_from
 from shared.events.common import Task
 from shared.events.reference_profile import parse_reference_profile
 from shared.store.db import Connection

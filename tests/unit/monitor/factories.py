@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.monitor.reference import CompiledReference, compile_reference
+from services.monitor.analysis.reference import CompiledReference, compile_reference
 from shared.events.common import Task
 from shared.reference_builder import build_reference_profile
 

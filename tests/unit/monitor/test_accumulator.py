@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from services.monitor import stats
-from services.monitor.accumulator import WindowAccumulator
-from services.monitor.reference import CategoricalReference, NumericReference
+from services.monitor.analysis import stats
+from services.monitor.analysis.accumulator import WindowAccumulator
+from services.monitor.analysis.reference import CategoricalReference, NumericReference
 from tests.unit.monitor.factories import reference
 
 rng = np.random.default_rng(3)

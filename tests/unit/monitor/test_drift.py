@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from services.monitor.accumulator import WindowAccumulator
-from services.monitor.drift import evaluate
-from services.monitor.reference import CompiledReference
-from services.monitor.thresholds import Thresholds
+from services.monitor.analysis.accumulator import WindowAccumulator
+from services.monitor.analysis.drift import evaluate
+from services.monitor.analysis.reference import CompiledReference
+from services.monitor.analysis.thresholds import Thresholds
 from tests.unit.monitor.factories import reference
 
 FEATURES = 10

@@ -6,7 +6,7 @@ import numpy as np
 import orjson
 import pytest
 
-from services.monitor.reference import (
+from services.monitor.analysis.reference import (
     CategoricalReference,
     NumericReference,
     compile_reference,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.monitor.stats import FloatArray
+from services.monitor.analysis.stats import FloatArray
 from shared.errors import InvalidInput
 from shared.events.reference_profile import (
     CategoricalColumn,

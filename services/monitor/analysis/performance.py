@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from services.monitor.stats import FloatArray
-from services.monitor.thresholds import Thresholds
+from services.monitor.analysis.stats import FloatArray
+from services.monitor.analysis.thresholds import Thresholds
 from shared.events.common import Task
 from shared.events.reference_profile import canonical_label
 
