@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Query
 
-from services.monitor import queries
+from services.monitor.store import reads as queries
 from shared.errors import NotFound
 from shared.http.auth import Viewer
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from services.monitor.analysis.labelled import render_csv, row_labels
 from services.monitor.analysis.latency import LatencySketch
 from services.monitor.analysis.records import class_scores, feature_matrix, predicted_values
-from services.monitor.export import render_csv, row_labels
 
 
 def test_feature_matrix_shapes_and_missing_values() -> None:
