@@ -85,7 +85,7 @@ async def test_late_out_of_order_and_duplicate_deliveries(
         async def label_counts() -> dict[str, int] | None:
             token = await service.infra.auth.issue("reader", "viewer")  # type: ignore[union-attr]
             async with http(service, token) as client:
-                counts = (await client.get(f"/v1/monitor/models/{model}/labels")).json()
+                counts = (await client.get(f"/v1/models/{model}/labels")).json()
             return counts if counts["expired"] == 5 else None
 
         counts = await eventually(label_counts, timeout=HORIZON_S + 30, what="orphans expired")
