@@ -45,8 +45,8 @@ from services.monitor.analysis.accumulator import WindowAccumulator  # noqa: E40
 from services.monitor.analysis.drift import evaluate  # noqa: E402
 from services.monitor.analysis.monitored import Version  # noqa: E402
 from services.monitor.analysis.open_window import OpenWindow, absorb  # noqa: E402
-from services.monitor.analysis.records import feature_matrix  # noqa: E402
 from services.monitor.analysis.reference import compile_reference  # noqa: E402
+from services.monitor.analysis.tensors import feature_matrix  # noqa: E402
 from services.monitor.analysis.thresholds import Thresholds  # noqa: E402
 from shared.events.reference_profile import parse_reference_profile  # noqa: E402
 from shared.reference_builder import build_reference_profile  # noqa: E402

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import structlog
 
-from services.monitor.analysis.records import feature_matrix
+from services.monitor.analysis.tensors import feature_matrix
 from services.monitor.enrolment import enrol
 from services.monitor.settings import MonitorSettings
 from services.monitor.store import deployments, labels, predictions, versions

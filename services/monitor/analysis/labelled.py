@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from services.monitor.analysis.records import class_scores, predicted_values
+from services.monitor.analysis.tensors import class_scores, predicted_values
 
 
 def row_labels(value: Any, rows: int) -> list[Any] | None:

@@ -16,8 +16,8 @@ import orjson
 
 from services.monitor.analysis.accumulator import WindowAccumulator
 from services.monitor.analysis.monitored import Stream, Version
-from services.monitor.analysis.records import predicted_values
 from services.monitor.analysis.reference import CompiledReference
+from services.monitor.analysis.tensors import predicted_values
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts
 
