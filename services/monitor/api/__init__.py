@@ -14,7 +14,7 @@ from shared.http.auth import Viewer
 
 
 def router(pool: asyncpg.Pool) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["monitor"])
+    api = APIRouter(prefix="/v1", tags=["monitoring"])
 
     @api.get("/models/{model_name}")
     async def model(_: Viewer, model_name: str) -> dict[str, Any]:
