@@ -143,7 +143,7 @@ def _numeric(profile: NumericColumn, sample: FloatArray | None) -> NumericRefere
 
 
 def _categorical(profile: CategoricalColumn) -> CategoricalReference:
-    labels = [canonical_label(k) for k in profile.categories]
+    labels = list(profile.categories)  # as the profile spells them (canonical_label)
     try:
         codes = [float(k) for k in profile.categories]
         numeric = True
