@@ -30,13 +30,11 @@ from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.topics import TOPICS, consumed_by
 from shared.http.app import PUBLIC_PATHS
-from tests.support.built_services import Built, bootstrap, built_services
+from tests.support.built_services import SERVICES, Built, bootstrap, built_services
 
 pytestmark = pytest.mark.integration
 on_module_loop = pytest.mark.asyncio(loop_scope="module")
 
-# Services already in the shape; the rest are being moved into it one by one.
-RESHAPED: tuple[str, ...] = ("deployer", "governance", "registry", "trainer")
 
 REPO = Path(__file__).resolve().parents[2]
 # The pure core of each service: what it knows, apart from how it is stored or reached.
@@ -136,7 +134,7 @@ def _in(module: Module, folder: Path) -> bool:
 # --- the layout, read from the source -------------------------------------------------
 
 
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 def test_skeleton_files(service: str) -> None:
     root = _service_dir(service)
     missing = [f for f in (*REQUIRED, "migrations") if not (root / f).exists()]
@@ -145,7 +143,7 @@ def test_skeleton_files(service: str) -> None:
     assert not (root / "config.py").exists(), "settings live in settings.py"
 
 
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 def test_bootstrap_has_one_factory(service: str) -> None:
     module = bootstrap(service)
     factory = module.definition
@@ -157,7 +155,7 @@ def test_bootstrap_has_one_factory(service: str) -> None:
     assert others == [], f"{service}.bootstrap has other factories: {others}"
 
 
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 def test_api_has_one_router_factory(service: str) -> None:
     api = __import__(f"services.{service}.api", fromlist=["router"])
     assert callable(getattr(api, "router", None)), f"services.{service}.api.router(...)"
@@ -165,7 +163,7 @@ def test_api_has_one_router_factory(service: str) -> None:
     assert "api.router(" in source, "bootstrap wires the API through api.router(...)"
 
 
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 def test_sql_only_in_store_and_migrations(service: str) -> None:
     root = _service_dir(service)
     allowed = (root / "store", root / "migrations")
@@ -178,7 +176,7 @@ def test_sql_only_in_store_and_migrations(service: str) -> None:
     assert found == [], "SQL outside store/:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 def test_core_package_is_pure(service: str) -> None:
     core = _service_dir(service) / CORE[service]
     found = []
@@ -191,7 +189,7 @@ def test_core_package_is_pure(service: str) -> None:
     assert found == [], "\n".join(found)
 
 
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 def test_no_service_imports_another(service: str) -> None:
     own = f"services.{service}"
     found = [
@@ -247,7 +245,7 @@ def _payload_type(function: Any, batch: bool) -> Any:
 
 
 @on_module_loop
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_handlers_cover_exactly_the_consumed_topics(
     built: dict[str, Built], service: str
 ) -> None:
@@ -256,7 +254,7 @@ async def test_handlers_cover_exactly_the_consumed_topics(
 
 
 @on_module_loop
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_handlers_are_typed_functions_of_handlers_py(
     built: dict[str, Built], service: str
 ) -> None:
@@ -276,7 +274,7 @@ async def test_handlers_are_typed_functions_of_handlers_py(
 
 
 @on_module_loop
-@pytest.mark.parametrize("service", RESHAPED)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_one_url_convention(built: dict[str, Built], service: str) -> None:
     prefixes = URL_PREFIXES.get(service, ("/v1/",))
     off = [

@@ -1,4 +1,9 @@
-"""A data window being filled: its counts, and how stored prediction rows enter them."""
+"""A data window being filled: its counts, and how stored prediction rows enter them.
+
+Rows are mappings with the stored prediction's columns (``ok``, ``schema_error``,
+``n_cols``, ``features`` as float64 bytes, ``outputs`` as JSON, ``latency_ms``,
+``event_time``).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from services.monitor.accumulator import WindowAccumulator
-from services.monitor.episodes import Stream
-from services.monitor.records import predicted_values
-from services.monitor.reference import CompiledReference
-from services.monitor.versions import Version
+from services.monitor.analysis.accumulator import WindowAccumulator
+from services.monitor.analysis.monitored import Stream, Version
+from services.monitor.analysis.reference import CompiledReference
+from services.monitor.analysis.tensors import predicted_values
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.monitor.latency import LatencySketch
-from services.monitor.reference import (
+from services.monitor.analysis.latency import LatencySketch
+from services.monitor.analysis.reference import (
     CategoricalReference,
     CompiledReference,
     FeatureReference,
@@ -28,7 +28,7 @@ from services.monitor.reference import (
     counts_between,
     fine_cells,
 )
-from services.monitor.stats import FloatArray
+from services.monitor.analysis.stats import FloatArray
 
 FOLD_VALUES = 2**21  # pending feature values that trigger a fold (16 MB of float64)
 

@@ -1,6 +1,7 @@
-"""The label join's housekeeping: late matches, expiry, retention, and the counts people read.
+"""Labels and the join with their predictions: recording, late matches, expiry, retention,
+and the counts people read.
 
-Handlers match a label and its prediction whichever arrives second. The sweep catches
+A label and its prediction are matched whichever arrives second. The sweep catches
 what two concurrent transactions (replicas consuming labels and predictions on different
 partitions) could each miss, and expires labels that waited past the horizon: those stay
 as rows with status ``expired`` until retention, so they are counted, not dropped.
@@ -9,6 +10,27 @@ as rows with status ``expired`` until retention, so they are counted, not droppe
 from __future__ import annotations
 
 from shared.store.db import Connection
+
+# A label is matched at once if its prediction is stored, and labels that prediction; a
+# second label for the same request id only counts as a duplicate.
+_INSERT = """
+WITH incoming AS (
+    SELECT * FROM unnest($2::text[], $3::text[]) AS t(request_id, value)),
+stored AS (
+    INSERT INTO labels (model_name, request_id, value, status, resolved_at)
+    SELECT $1, i.request_id, i.value::jsonb, m.status, m.resolved_at
+    FROM incoming i, LATERAL (
+        SELECT CASE WHEN found THEN 'matched' ELSE 'pending' END AS status,
+               CASE WHEN found THEN now() END AS resolved_at
+        FROM (SELECT EXISTS (SELECT 1 FROM predictions p WHERE p.model_name = $1
+                                AND p.request_id = i.request_id) AS found) f) m
+    ON CONFLICT (model_name, request_id) DO UPDATE SET duplicates = labels.duplicates + 1
+    RETURNING request_id, status, xmax = 0 AS inserted)
+UPDATE predictions p SET labelled_at = now()
+FROM stored s
+WHERE s.inserted AND s.status = 'matched' AND p.model_name = $1 AND p.ok
+  AND p.request_id = s.request_id AND p.labelled_at IS NULL
+"""
 
 _MATCH_LATE = """
 WITH matched AS (
@@ -23,6 +45,23 @@ FROM matched m
 WHERE p.model_name = m.model_name AND p.request_id = m.request_id AND p.ok
   AND p.labelled_at IS NULL
 """
+
+
+async def record(
+    conn: Connection, model_name: str, values: dict[str, str], repeats: dict[str, int]
+) -> None:
+    """Store labels (request id -> JSON value), and ``repeats`` more copies of some request
+    ids seen in the same event, which count as duplicates only."""
+    await conn.execute(_INSERT, model_name, list(values), list(values.values()))
+    if repeats:
+        await conn.execute(
+            "UPDATE labels l SET duplicates = l.duplicates + r.n FROM unnest($2::text[],"
+            " $3::int[]) AS r(request_id, n) WHERE l.model_name = $1"
+            " AND l.request_id = r.request_id",
+            model_name,
+            list(repeats),
+            list(repeats.values()),
+        )
 
 
 async def sweep(conn: Connection, horizon_s: float) -> None:

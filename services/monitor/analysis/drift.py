@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.monitor import stats
-from services.monitor.accumulator import FeatureCounts, WindowAccumulator
-from services.monitor.reference import CategoricalReference, NumericReference
-from services.monitor.stats import FloatArray
-from services.monitor.thresholds import Thresholds
+from services.monitor.analysis import stats
+from services.monitor.analysis.accumulator import FeatureCounts, WindowAccumulator
+from services.monitor.analysis.reference import CategoricalReference, NumericReference
+from services.monitor.analysis.stats import FloatArray
+from services.monitor.analysis.thresholds import Thresholds
 from shared.events.monitoring import FeatureDrift
 
 TOP_FEATURES = 10

@@ -17,8 +17,6 @@ the artifact. Each numeric feature has two cell layouts:
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,25 +25,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.monitor.profile import (
-    CategoricalProfile,
-    FeatureProfile,
-    NumericProfile,
-    ReferenceProfile,
-)
-from services.monitor.stats import FloatArray
+from services.monitor.analysis.stats import FloatArray
 from shared.errors import InvalidInput
+from shared.events.reference_profile import (
+    CategoricalColumn,
+    ColumnProfile,
+    NumericColumn,
+    ReferenceProfile,
+    canonical_label,
+)
 
 UNSEEN_CODE = np.inf  # code of a category the reference never saw
-
-
-def canonical(value: Any) -> str:
-    """One spelling per label: ``1``, ``1.0`` and ``"1"`` are the same class."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -89,7 +79,7 @@ class CategoricalReference:
         if self.numeric:
             return np.array([_as_float(v) for v in raw], dtype=np.float64)
         index = {label: float(code) for code, label in zip(self.values, self.labels, strict=True)}
-        return np.array([index.get(canonical(v), UNSEEN_CODE) for v in raw], np.float64)
+        return np.array([index.get(canonical_label(v), UNSEEN_CODE) for v in raw], np.float64)
 
 
 FeatureReference = NumericReference | CategoricalReference
@@ -123,41 +113,37 @@ def counts_between(boundaries: Any, n: int) -> FloatArray:
     return np.diff(np.concatenate([[0], boundaries, [n]])).astype(np.float64)
 
 
-def _numeric(profile: NumericProfile, sample: FloatArray | None) -> NumericReference:
-    edges = np.asarray(profile.edges, np.float64)
-    counts = np.asarray(profile.bin_counts, np.float64)
-    mids = (edges[:-1] + edges[1:]) / 2
+def _numeric(profile: NumericColumn, sample: FloatArray | None) -> NumericReference:
+    if profile.count == 0:  # never present in the reference: only its missing rate is watched
+        edges, counts, low, high = np.zeros(2), np.zeros(1), -math.inf, math.inf
+    else:
+        assert profile.min is not None and profile.max is not None  # the contract's rule
+        edges = np.asarray(profile.bin_edges, np.float64)
+        counts = np.asarray(profile.bin_counts, np.float64)
+        low, high = profile.min, profile.max
     grid = grid_counts = None
     values = np.sort(sample[~np.isnan(sample)]) if sample is not None else np.empty(0)
     if values.size:
         grid = np.unique(values)
         grid_counts = counts_between(fine_cells(grid, values), values.size)
-    if profile.std is not None:
-        scale = profile.std
-    elif values.size:
-        scale = float(np.std(values))
-    elif counts.sum() > 0:
-        mean = float(np.average(mids, weights=counts))
-        scale = float(np.sqrt(np.average((mids - mean) ** 2, weights=counts)))
-    else:
-        scale = 0.0
+    scale = profile.std or 0.0
     if not scale > 0:  # a constant feature: any shift is measured in its own units
         scale = 1.0
     return NumericReference(
         name=profile.name,
         inner_edges=edges[1:-1],
         bin_counts=counts,
-        bin_positions=mids,
-        low=profile.low,
-        high=profile.high,
+        bin_positions=(edges[:-1] + edges[1:]) / 2,
+        low=low,
+        high=high,
         scale=scale,
         grid=grid,
         grid_counts=grid_counts,
     )
 
 
-def _categorical(profile: CategoricalProfile) -> CategoricalReference:
-    labels = [canonical(k) for k in profile.categories]
+def _categorical(profile: CategoricalColumn) -> CategoricalReference:
+    labels = list(profile.categories)  # as the profile spells them (canonical_label)
     try:
         codes = [float(k) for k in profile.categories]
         numeric = True
@@ -172,8 +158,8 @@ def _categorical(profile: CategoricalProfile) -> CategoricalReference:
     return CategoricalReference(profile.name, values, [labels[i] for i in order], counts, numeric)
 
 
-def compile_feature(profile: FeatureProfile, sample: FloatArray | None = None) -> FeatureReference:
-    if isinstance(profile, CategoricalProfile):
+def compile_feature(profile: ColumnProfile, sample: FloatArray | None = None) -> FeatureReference:
+    if isinstance(profile, CategoricalColumn):
         return _categorical(profile)
     return _numeric(profile, sample)
 
@@ -190,24 +176,3 @@ def compile_reference(profile: ReferenceProfile, sample: FloatArray | None) -> C
     ]
     prediction = compile_feature(profile.prediction) if profile.prediction else None
     return CompiledReference(features, prediction)
-
-
-def load_sample(raw: bytes, feature_names: list[str]) -> FloatArray:
-    """A reference sample as a float matrix in feature order: .npy, or CSV with a header."""
-    if raw.startswith(b"\x93NUMPY"):
-        matrix = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float64)
-        if matrix.ndim != 2:
-            raise InvalidInput(f"reference sample must be 2-D, got shape {matrix.shape}")
-        return np.ascontiguousarray(matrix)
-    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
-    if not rows:
-        raise InvalidInput("reference sample CSV is empty")
-    header = rows[0]
-    missing = [n for n in feature_names if n not in header]
-    if missing:
-        raise InvalidInput(f"reference sample CSV lacks columns {missing}")
-    columns = [header.index(n) for n in feature_names]
-    return np.array(
-        [[_as_float(r[c]) if r[c] != "" else math.nan for c in columns] for r in rows[1:]],
-        dtype=np.float64,
-    ).reshape(-1, len(columns))

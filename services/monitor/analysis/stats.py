@@ -7,7 +7,7 @@ Yates' correction), ``jensen_shannon`` equals ``scipy.spatial.distance.jensensha
 base 2, ``wasserstein`` and ``wasserstein_weighted`` equal ``scipy.stats.wasserstein_distance``.
 
 The streaming windows never keep samples: they keep counts on cells fixed by the
-reference (see :mod:`services.monitor.reference`), and ``ks_from_cells`` computes the
+reference (see :mod:`services.monitor.analysis.reference`), and ``ks_from_cells`` computes the
 two-sample KS statistic from such counts. When the cells separate every reference value
 (the reference sample is known), that statistic IS the exact ``ks_2samp`` statistic; on
 coarse quantile bins it is a lower bound, so its p-value is conservative.

@@ -9,47 +9,16 @@ from __future__ import annotations
 
 import io
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
 
-from services.monitor.profile import parse_profile
-from services.monitor.reference import CompiledReference, compile_reference
-from services.monitor.stats import FloatArray
-from services.monitor.thresholds import Thresholds, thresholds_from
-from shared.events.common import Task
+from services.monitor.analysis.monitored import NewVersion, Version
+from services.monitor.analysis.reference import compile_reference
+from services.monitor.analysis.thresholds import thresholds_from
+from shared.events.reference_profile import parse_reference_profile
 from shared.store.db import Connection
-
-
-@dataclass(frozen=True)
-class Version:
-    model_name: str
-    version: int
-    task: Task
-    feature_names: list[str]
-    target_name: str
-    thresholds: Thresholds
-    reference: CompiledReference | None = None
-    baseline: dict[str, float] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class NewVersion:
-    """What the registration handler stores: the profile document and sample as read."""
-
-    model_name: str
-    version: int
-    task: Task
-    feature_names: list[str]
-    target_name: str
-    thresholds: dict[str, Any]
-    profile: bytes | None
-    sample: FloatArray | None
-    baseline: dict[str, float]
-    problems: list[str]
 
 
 async def save(conn: Connection, v: NewVersion) -> bool:
@@ -83,7 +52,7 @@ def _compile(row: Any) -> Version:
         sample = None
         if row["sample"] is not None:
             sample = np.load(io.BytesIO(row["sample"]), allow_pickle=False)
-        reference = compile_reference(parse_profile(row["profile"]), sample)
+        reference = compile_reference(parse_reference_profile(row["profile"]), sample)
     thresholds, _ = thresholds_from(orjson.loads(row["thresholds"]))
     return Version(
         model_name=row["model_name"],

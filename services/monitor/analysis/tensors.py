@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from services.monitor.stats import FloatArray
+from services.monitor.analysis.stats import FloatArray
 
 VALUE_OUTPUTS = (
     "label",

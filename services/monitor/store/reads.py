@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from services.monitor import labels
+from services.monitor.store import labels
 from shared.errors import NotFound
 from shared.store.db import Connection
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.monitor.stats import FloatArray
+from services.monitor.analysis.stats import FloatArray
 
 GROWTH = 1.02  # bucket i covers [MIN_MS * GROWTH**i, MIN_MS * GROWTH**(i+1))
 MIN_MS = 1e-3

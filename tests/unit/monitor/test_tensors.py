@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.monitor.export import render_csv, row_labels
-from services.monitor.latency import LatencySketch
-from services.monitor.records import class_scores, feature_matrix, predicted_values
+from services.monitor.analysis.labelled import render_csv, row_labels
+from services.monitor.analysis.latency import LatencySketch
+from services.monitor.analysis.tensors import class_scores, feature_matrix, predicted_values
 
 
 def test_feature_matrix_shapes_and_missing_values() -> None:

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from services.monitor.reference import canonical
-from services.monitor.stats import FloatArray
-from services.monitor.thresholds import Thresholds
+from services.monitor.analysis.stats import FloatArray
+from services.monitor.analysis.thresholds import Thresholds
 from shared.events.common import Task
+from shared.events.reference_profile import canonical_label
 
 BASELINE_KEYS: dict[str, tuple[str, ...]] = {
     name: (name, f"test_{name}", f"holdout_{name}", *extra)
@@ -48,8 +48,8 @@ def _class_order(labels: list[str]) -> list[str]:
 def classification(
     predicted: Sequence[Any], actual: Sequence[Any], scores: FloatArray | None
 ) -> dict[str, float]:
-    y_pred = [canonical(v) for v in predicted]
-    y_true = [canonical(v) for v in actual]
+    y_pred = [canonical_label(v) for v in predicted]
+    y_true = [canonical_label(v) for v in actual]
     classes = _class_order(sorted(set(y_true) | set(y_pred)))
     out = {"accuracy": float(skm.accuracy_score(y_true, y_pred))}
     if len(classes) == 2:

@@ -1,4 +1,5 @@
-"""The monitor's HTTP API (viewer role): windows, metric series, alerts, label counts."""
+"""The monitor's HTTP API (viewer role): per model its versions, latest windows, metric
+series and label counts; and the alerts."""
 
 from __future__ import annotations
 
@@ -7,27 +8,26 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Query
 
-from services.monitor import queries
+from services.monitor.store import reads
 from shared.errors import NotFound
 from shared.http.auth import Viewer
 
-PREFIX = "/v1/monitor"
-
 
 def router(pool: asyncpg.Pool) -> APIRouter:
-    api = APIRouter(prefix=PREFIX, tags=["monitor"])
+    api = APIRouter(prefix="/v1", tags=["monitoring"])
 
     @api.get("/models/{model_name}")
     async def model(_: Viewer, model_name: str) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            return await queries.model(conn, model_name)
+            return await reads.model(conn, model_name)
 
-    @api.get("/models/{model_name}/latest")
-    async def latest(
+    @api.get("/models/{model_name}/windows")
+    async def latest_windows(
         _: Viewer, model_name: str, version: int | None = None, arm: str | None = None
     ) -> dict[str, Any]:
+        """The latest closed window of each version, arm and kind."""
         async with pool.acquire() as conn:
-            windows = await queries.latest_windows(conn, model_name, version, arm)
+            windows = await reads.latest_windows(conn, model_name, version, arm)
         if not windows:
             raise NotFound(f"no closed window for model {model_name!r} yet")
         return {"model_name": model_name, "windows": windows}
@@ -42,19 +42,19 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         limit: int = Query(500, ge=1, le=10_000),
     ) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            points = await queries.series(conn, model_name, metric, version, arm, limit)
+            points = await reads.series(conn, model_name, metric, version, arm, limit)
         return {"model_name": model_name, "metric": metric, "points": points}
 
     @api.get("/models/{model_name}/labels")
     async def label_counts(_: Viewer, model_name: str) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            return {"model_name": model_name, **await queries.label_counts(conn, model_name)}
+            return {"model_name": model_name, **await reads.label_counts(conn, model_name)}
 
     @api.get("/alerts")
     async def alerts(
         _: Viewer, model_name: str | None = None, include_resolved: bool = False
     ) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            return {"alerts": await queries.alerts(conn, model_name, include_resolved)}
+            return {"alerts": await reads.alerts(conn, model_name, include_resolved)}
 
     return api
