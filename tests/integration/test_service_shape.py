@@ -7,7 +7,7 @@ factory, ``settings.py``, ``handlers.py``, an ``api/`` package with one ``router
 Kafka, no HTTP, no database). Built as the runtime builds it, its handlers cover exactly
 the topics the topic table says it consumes, each a plain function of ``handlers.py``
 typed with its topic's payload; its routes follow one URL convention. No service imports
-another, and ``shared/`` imports no service.
+another, ``shared/`` imports no service, and the CLI imports only their public modules.
 """
 
 from __future__ import annotations
@@ -197,6 +197,23 @@ def test_no_service_imports_another(service: str) -> None:
         for module in _modules(_service_dir(service))
         for name in _imports(module)
         if name.startswith("services.") and not (name == own or name.startswith(own + "."))
+    ]
+    assert found == [], "\n".join(found)
+
+
+# What the CLI may import of a service: how to run it, and governance's audit tools.
+PUBLIC_MODULES = ("bootstrap", "audit_tools")
+
+
+def test_cli_imports_only_public_modules() -> None:
+    """The CLI speaks HTTP to the services, or uses their few public modules."""
+    found = [
+        f"{module.relative} imports {name}"
+        for module in _modules(REPO / "modelbus")
+        for name in _imports(module)
+        if name.startswith("services.")
+        and len(name.split(".")) > 2
+        and name.split(".")[2] not in PUBLIC_MODULES
     ]
     assert found == [], "\n".join(found)
 
