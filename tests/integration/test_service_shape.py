@@ -16,21 +16,20 @@ import ast
 import inspect
 import re
 import typing
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from shared.bus.consumer import BatchHandler
 from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.topics import TOPICS, consumed_by
 from shared.http.app import PUBLIC_PATHS
-from tests.support.built_services import SERVICES, Built, bootstrap, built_services
+from tests.support.built_services import SERVICES, Built, bootstrap
 
 pytestmark = pytest.mark.integration
 on_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -229,15 +228,6 @@ def test_shared_imports_no_service() -> None:
 
 
 # --- the service as the runtime builds it ---------------------------------------------
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def built(
-    database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Built]]:
-    home = tmp_path_factory.mktemp("service-shape")
-    async with built_services(database_url, kafka_bootstrap, home) as apps:
-        yield apps
 
 
 def _function(handler: Any) -> Any:
