@@ -41,18 +41,17 @@ import orjson  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.monitor.accumulator import WindowAccumulator  # noqa: E402
-from services.monitor.drift import evaluate  # noqa: E402
-from services.monitor.open_window import OpenWindow, absorb  # noqa: E402
-from services.monitor.profile import parse_profile  # noqa: E402
-from services.monitor.profiling import build_profile  # noqa: E402
-from services.monitor.records import feature_matrix  # noqa: E402
-from services.monitor.reference import compile_reference  # noqa: E402
-from services.monitor.thresholds import Thresholds  # noqa: E402
-from services.monitor.versions import Version  # noqa: E402
+from services.monitor.analysis.accumulator import WindowAccumulator  # noqa: E402
+from services.monitor.analysis.drift import evaluate  # noqa: E402
+from services.monitor.analysis.monitored import Version  # noqa: E402
+from services.monitor.analysis.open_window import OpenWindow, absorb  # noqa: E402
+from services.monitor.analysis.reference import compile_reference  # noqa: E402
+from services.monitor.analysis.tensors import feature_matrix  # noqa: E402
+from services.monitor.analysis.thresholds import Thresholds  # noqa: E402
+from shared.events.reference_profile import parse_reference_profile  # noqa: E402
+from shared.reference_builder import build_reference_profile  # noqa: E402
 
 FEATURES = 20
-CATEGORICAL = ("f18", "f19")
 NAMES = [f"f{i}" for i in range(FEATURES)]
 VENV = Path.home() / ".cache" / "modelbus" / "evidently-venv"
 BATCH = 500
@@ -89,8 +88,10 @@ def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
 def compile_ref(reference: np.ndarray) -> tuple[object, float]:
     start = time.perf_counter()
     predicted = (reference[:, 0] > 0).astype(float)  # a binary classifier's labels
-    profile = build_profile(reference, NAMES, categorical=CATEGORICAL, predictions=predicted)
-    compiled = compile_reference(parse_profile(orjson.dumps(profile)), reference[:5000])
+    profile = build_reference_profile(
+        reference, NAMES, task="classification", predictions=predicted
+    )  # f18 and f19 have a few distinct codes each: categorical
+    compiled = compile_reference(parse_reference_profile(profile.to_json()), reference[:5000])
     return compiled, time.perf_counter() - start
 
 

@@ -34,7 +34,7 @@ def _deployer() -> Any:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    path = f"/deployments/{args.name}" if args.name else "/deployments"
+    path = f"/v1/deployments/{args.name}" if args.name else "/v1/deployments"
     status = _deployer().get(path)
     if args.json:
         print(json.dumps(status, indent=2))
@@ -77,6 +77,6 @@ def run_transition(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"reason": args.reason}
     if args.version is not None:
         body["version"] = args.version
-    result = _deployer().post(f"/deployments/{args.name}/{args.transition}", json=body)
+    result = _deployer().post(f"/v1/deployments/{args.name}/{args.transition}", json=body)
     print(result["message"] if result["changed"] else f"nothing to do: {result['message']}")
     return 0

@@ -122,9 +122,9 @@ def show(args: argparse.Namespace) -> int:
 
     client = ServiceClient("monitor")
     params = {k: v for k, v in (("version", args.version), ("arm", args.arm)) if v is not None}
-    latest = client.get(f"/v1/monitor/models/{args.name}/latest", params=params)
-    counts = client.get(f"/v1/monitor/models/{args.name}/labels")
-    alerts = client.get("/v1/monitor/alerts", params={"model_name": args.name})["alerts"]
+    latest = client.get(f"/v1/models/{args.name}/windows", params=params)
+    counts = client.get(f"/v1/models/{args.name}/labels")
+    alerts = client.get("/v1/alerts", params={"model_name": args.name})["alerts"]
     if args.json:
         print(
             orjson.dumps(

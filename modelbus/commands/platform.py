@@ -12,6 +12,7 @@ from typing import Any
 SERVICES = ("registry", "trainer", "governance", "deployer", "monitor")
 ASYNCAPI_PATH = Path("docs/asyncapi.json")
 ARCHITECTURE_PATH = Path("docs/ARCHITECTURE.md")
+PROFILE_SCHEMA_PATH = Path("docs/reference-profile.schema.json")
 
 
 def register(subparsers: Any) -> None:
@@ -23,9 +24,11 @@ def register(subparsers: Any) -> None:
     up.set_defaults(func=run_up)
 
     asyncapi = subparsers.add_parser(
-        "asyncapi", help="write or check the AsyncAPI document and the topic table in the docs"
+        "asyncapi",
+        help="write or check the AsyncAPI document, the topic table and the reference "
+        "profile schema in the docs",
     )
-    asyncapi.add_argument("--check", action="store_true", help="exit 1 if either is stale")
+    asyncapi.add_argument("--check", action="store_true", help="exit 1 if any is stale")
     asyncapi.add_argument("--path", type=Path, default=ASYNCAPI_PATH)
     asyncapi.set_defaults(func=run_asyncapi)
 
@@ -52,18 +55,23 @@ def run_up(args: argparse.Namespace) -> int:
 
 def run_asyncapi(args: argparse.Namespace) -> int:
     from shared.events.asyncapi import render
+    from shared.events.reference_profile import schema_document
     from shared.events.topic_table import with_table
 
     wanted = {
         args.path: render(),
         ARCHITECTURE_PATH: with_table(ARCHITECTURE_PATH.read_text()),
+        PROFILE_SCHEMA_PATH: schema_document(),
     }
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:
             print(f"{path} is stale: run `modelbus asyncapi`", file=sys.stderr)
         if not stale:
-            print(f"{args.path} and the topic table in {ARCHITECTURE_PATH} are current")
+            print(
+                f"{args.path}, the topic table in {ARCHITECTURE_PATH} and "
+                f"{PROFILE_SCHEMA_PATH} are current"
+            )
         return 1 if stale else 0
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,20 +6,16 @@ import gc
 from functools import partial
 from importlib import resources
 
-from services.deployer import handlers
-from services.deployer.api.deployments import deployments_router
+from services.deployer import api, handlers
 from services.deployer.api.fast_path import fast_path
 from services.deployer.api.infer_endpoint import InferEndpoint
-from services.deployer.api.v2 import v2_router
-from services.deployer.config import DeployerSettings
 from services.deployer.reconciler import Reconciler
-from services.deployer.serving.decisions import DecisionQueue
 from services.deployer.serving.inference import Inference
 from services.deployer.serving.prediction_log import PredictionLog
 from services.deployer.serving.table import ServingTable
+from services.deployer.serving.verdicts import VerdictQueue
+from services.deployer.settings import DeployerSettings
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
-
-NAME = "deployer"
 
 
 def tune_garbage_collector(young_threshold: int) -> None:
@@ -37,19 +33,18 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
         config = settings or DeployerSettings()
         tune_garbage_collector(config.gc_young_threshold)
-        replica = config.replica(infra.settings.port_for(NAME))
+        replica = config.replica(infra.settings.port_for(infra.service))
         table = ServingTable()
-        reconciler = Reconciler(
-            infra.pool, infra.artifacts, table, config, source=NAME, replica=replica
-        )
-        decisions = DecisionQueue(infra.pool, source=NAME, applied=reconciler.reconcile)
+        transactions = infra.transactions
+        reconciler = Reconciler(transactions, infra.artifacts, table, config, replica=replica)
+        verdicts = VerdictQueue(transactions, applied=reconciler.reconcile)
         predictions = PredictionLog(
             capacity=config.prediction_log_buffer,
             enabled=config.prediction_log_enabled,
-            source=NAME,
+            source=infra.service,
         )
         inference = Inference(
-            table, predictions, decisions.submit, shadow_max_in_flight=config.shadow_max_in_flight
+            table, predictions, verdicts.submit, shadow_max_in_flight=config.shadow_max_in_flight
         )
         poke = reconciler.poke
         infer = InferEndpoint(inference, max_body_bytes=config.max_body_bytes)
@@ -74,15 +69,14 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
                 "performance.degraded": partial(handlers.on_alert, config=config, poke=poke),
             },
             routers=[
-                v2_router(table, infer),
-                deployments_router(
-                    infra.pool, table, source=NAME, replica=replica, applied=reconciler.reconcile
-                ),
+                api.router(
+                    table, infer, transactions, replica=replica, applied=reconciler.reconcile
+                )
             ],
-            workers=[reconciler.run, decisions.run, publish_predictions],
+            workers=[reconciler.run, verdicts.run, publish_predictions],
             asgi_wrappers=[fast_path(infer)],
             # Every replica must see every lifecycle event: each has its own group.
-            consumer_group=f"{NAME}-{replica}",
+            consumer_group=f"{infra.service}-{replica}",
         )
 
-    return ServiceDefinition(NAME, resources.files("services.deployer") / "migrations", build)
+    return ServiceDefinition("deployer", resources.files("services.deployer") / "migrations", build)

@@ -10,18 +10,17 @@ predate its approval are stale (a new replica replaying history) and change noth
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
-from services.deployer.config import DeployerSettings
-from services.deployer.state.approvals import record_approval
-from services.deployer.state.transitions import rollback, stop_serving
+from services.deployer.settings import DeployerSettings
+from services.deployer.store.approvals import record_approval
+from services.deployer.store.transitions import rollback, stop_serving
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import NotFound
 from shared.events.envelope import Event
-from shared.events.governance import ModelApproved, ModelRetired, ModelSuspended
-from shared.events.monitoring import DriftDetected, PerformanceDegraded
+from shared.events.governance import ModelApproved, VersionWithdrawn
+from shared.events.monitoring import Alert, DriftDetected, PerformanceDegraded
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +28,9 @@ Poke = Callable[[], None]
 
 
 async def on_approved(
-    event: Event[Any], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
+    event: Event[ModelApproved], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
 ) -> None:
-    approved: ModelApproved = event.data
+    approved = event.data
     if not config.serves(approved.model_name):
         return
     if await record_approval(uow, approved, event_id=event.id, event_time=event.time):
@@ -44,10 +43,15 @@ async def on_approved(
 
 
 async def on_stopped(
-    event: Event[Any], uow: UnitOfWork, *, status: str, config: DeployerSettings, poke: Poke
+    event: Event[VersionWithdrawn],
+    uow: UnitOfWork,
+    *,
+    status: str,
+    config: DeployerSettings,
+    poke: Poke,
 ) -> None:
     """``model.suspended`` (kill switch) and ``model.retired``: the version stops serving."""
-    stopped: ModelSuspended | ModelRetired = event.data
+    stopped = event.data
     if not config.serves(stopped.model_name):
         return
     await stop_serving(
@@ -62,26 +66,14 @@ async def on_stopped(
 
 
 async def on_alert(
-    event: Event[Any], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
+    event: Event[Alert], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
 ) -> None:
     """Drift or degraded performance on a candidate rolls it back; on a stable version it is
     the trainer's and governance's business, not a deployment decision."""
-    alert: DriftDetected | PerformanceDegraded = event.data
+    alert = event.data
     if not config.serves(alert.model_name):
         return
-    if isinstance(alert, DriftDetected):
-        reason = f"drift detected (alert {alert.alert_id}): {', '.join(alert.top_features[:5])}"
-        evidence = {"drifted_features": float(sum(f.drifted for f in alert.features))}
-    else:
-        reason = (
-            f"performance degraded (alert {alert.alert_id}): {alert.metric} "
-            f"{alert.value:.4f} below threshold {alert.threshold:.4f}"
-        )
-        evidence = {
-            alert.metric: alert.value,
-            "baseline": alert.baseline,
-            "threshold": alert.threshold,
-        }
+    reason, evidence = _grounds(alert)
     try:
         outcome = await rollback(
             uow,
@@ -97,3 +89,21 @@ async def on_alert(
         return  # never deployed here
     if outcome.changed:
         poke()
+
+
+def _grounds(alert: Alert) -> tuple[str, dict[str, float]]:
+    """The reason and the evidence a rollback on ``alert`` records."""
+    if isinstance(alert, DriftDetected):
+        reason = f"drift detected (alert {alert.alert_id}): {', '.join(alert.top_features[:5])}"
+        return reason, {"drifted_features": float(sum(f.drifted for f in alert.features))}
+    if isinstance(alert, PerformanceDegraded):
+        reason = (
+            f"performance degraded (alert {alert.alert_id}): {alert.metric} "
+            f"{alert.value:.4f} below threshold {alert.threshold:.4f}"
+        )
+        return reason, {
+            alert.metric: alert.value,
+            "baseline": alert.baseline,
+            "threshold": alert.threshold,
+        }
+    return f"{type(alert).__name__} (alert {alert.alert_id})", {}

@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import asyncpg
 import structlog
 
-from services.deployer.config import DeployerSettings
-from services.deployer.loading import VersionLoader
 from services.deployer.serving.route_builder import build_route, needed_versions
 from services.deployer.serving.table import ServingTable
-from services.deployer.state.approvals import activate
-from services.deployer.state.records import DesiredState, load_desired_state
+from services.deployer.settings import DeployerSettings
+from services.deployer.store.approvals import activate
+from services.deployer.store.desired_state import DesiredState, load_desired_state
+from services.deployer.version_loader import VersionLoader
 from shared.bus.retry import keep_running, retry_transient
-from shared.bus.unit_of_work import unit_of_work
+from shared.bus.unit_of_work import Transactions
 from shared.store.artifacts import ArtifactStore
 
 log = structlog.get_logger(__name__)
@@ -35,20 +34,18 @@ log = structlog.get_logger(__name__)
 class Reconciler:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        transactions: Transactions,
         store: ArtifactStore,
         table: ServingTable,
         config: DeployerSettings,
         *,
-        source: str,
         replica: str,
     ) -> None:
-        self.pool = pool
+        self.transactions = transactions
         self.table = table
         self.config = config
-        self.source = source
         self.replica = replica
-        self.versions = VersionLoader(pool, store, config, source=source, finished=self.poke)
+        self.versions = VersionLoader(transactions, store, config, finished=self.poke)
         self._poked = asyncio.Event()
         self._pass = asyncio.Lock()
 
@@ -87,14 +84,14 @@ class Reconciler:
             await self._reconcile()
 
     async def _reconcile(self) -> None:
-        state = self._ours(await load_desired_state(self.pool))
+        state = self._ours(await load_desired_state(self.transactions.pool))
         needed = needed_versions(state)
         for key in needed:
             self.versions.ensure(state.versions[key])
         loaded = self.versions.loaded
         for pending in state.pending():
             if (pending.model_name, pending.version) in loaded:
-                async with unit_of_work(self.pool, self.source) as uow:
+                async with self.transactions.begin() as uow:
                     await activate(uow, pending, replica=self.replica)
                 self.poke()  # the route moved: apply it in the next pass
         for name, route in state.routes.items():

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from services.deployer.serving.table import ServedModel, ServedVersion, ServingTable, Stopped
-from services.deployer.state.records import DesiredState, RouteRecord, load_desired_state
+from services.deployer.store.desired_state import DesiredState, RouteRecord, load_desired_state
 
 
 def _weights(route: RouteRecord) -> tuple[float, float]:

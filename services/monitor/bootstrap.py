@@ -6,9 +6,10 @@ from functools import partial
 from importlib import resources
 
 from services.monitor import api, handlers
-from services.monitor.config import MonitorSettings
-from services.monitor.versions import VersionCache
-from services.monitor.worker import Worker
+from services.monitor.settings import MonitorSettings
+from services.monitor.store.versions import VersionCache
+from services.monitor.windows.labelled_export import LabelledExport
+from services.monitor.worker import StreamWorker
 from shared.bus.consumer import batch
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
@@ -18,7 +19,8 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
 
     async def build(infra: Infrastructure) -> ServiceParts:
         config = settings or MonitorSettings()
-        worker = Worker(infra.pool, infra.artifacts, config, VersionCache())
+        export = LabelledExport(infra.artifacts, config.export_rows)
+        worker = StreamWorker(infra.transactions, export, config, VersionCache())
         return ServiceParts(
             handlers={
                 "model.registered": partial(

@@ -15,14 +15,11 @@ from typing import Any
 import orjson
 import structlog
 
-from services.monitor import versions
-from services.monitor.config import MonitorSettings
-from services.monitor.profile import parse_profile
-from services.monitor.records import feature_matrix
-from services.monitor.reference import compile_reference, load_sample
-from services.monitor.thresholds import thresholds_from
+from services.monitor.analysis.tensors import feature_matrix
+from services.monitor.enrolment import enrol
+from services.monitor.settings import MonitorSettings
+from services.monitor.store import deployments, labels, predictions, versions
 from shared.bus.unit_of_work import UnitOfWork
-from shared.errors import InvalidInput, ModelbusError
 from shared.events.deployment import ModelDeployed, PredictionLogged
 from shared.events.envelope import Event
 from shared.events.monitoring import LabelsReceived
@@ -32,11 +29,6 @@ from shared.store.sources import ArtifactSources
 log = structlog.get_logger(__name__)
 
 
-def _feature_names(payload: ModelRegistered) -> list[str]:
-    names = payload.params.get("feature_names")
-    return [str(n) for n in names] if isinstance(names, list) else []
-
-
 async def on_model_registered(
     event: Event[ModelRegistered],
     uow: UnitOfWork,
@@ -44,67 +36,22 @@ async def on_model_registered(
     sources: ArtifactSources,
     settings: MonitorSettings,
 ) -> None:
-    p = event.data
-    problems: list[str] = []
-    overrides: dict[str, Any] = dict(p.metadata.monitor_thresholds)
-    try:
-        _, unknown = thresholds_from(overrides)
-        if unknown:
-            problems.append(f"unknown monitor_thresholds ignored: {', '.join(unknown)}")
-    except InvalidInput as exc:
-        problems.append(f"{exc.message}; default thresholds used")
-        overrides = {}
-    names = _feature_names(p)
-    target = str(p.params.get("target") or p.params.get("target_name") or "target")
-    raw = sample = None
-    if p.reference_profile is None:
-        problems.append("no reference profile: drift and data quality are not monitored")
-    else:
-        try:
-            raw = await sources.fetch(p.reference_profile, max_bytes=settings.max_profile_bytes)
-            profile = parse_profile(raw)
-            if profile.sample is not None:
-                sample = load_sample(
-                    await sources.fetch(profile.sample, max_bytes=settings.max_profile_bytes),
-                    profile.feature_names,
-                )
-            compile_reference(profile, sample)  # refuse it now rather than in every window
-            names, target = profile.feature_names, profile.target_name or target
-        except ModelbusError as exc:
-            if exc.retryable:
-                raise
-            problems.append(f"reference profile unusable: {exc.message}")
-            raw = sample = None
-    stored = await versions.save(
-        uow.conn,
-        versions.NewVersion(
-            model_name=p.model_name,
-            version=p.version,
-            task=p.task,
-            feature_names=names,
-            target_name=target,
-            thresholds=overrides,
-            profile=raw,
-            sample=sample,
-            baseline=dict(p.metrics),
-            problems=problems,
-        ),
-    )
-    log.info("monitor.version_recorded", version=p.version, stored=stored, problems=problems)
+    new = await enrol(event.data, sources, settings.max_profile_bytes)
+    stored = await versions.save(uow.conn, new)
+    log.info("monitor.version_recorded", version=new.version, stored=stored, problems=new.problems)
 
 
 async def on_model_deployed(event: Event[ModelDeployed], uow: UnitOfWork) -> None:
     p = event.data
-    await uow.conn.execute(
-        "INSERT INTO deployments (model_name, version, arm, strategy, weight)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model_name, version, arm) DO UPDATE"
-        " SET strategy = EXCLUDED.strategy, weight = EXCLUDED.weight, deployed_at = now()",
-        p.model_name,
-        p.version,
-        p.arm,
-        p.strategy.kind,
-        p.weight,
-    )
+    await deployments.record(uow.conn, p.model_name, p.version, p.arm, p.strategy.kind, p.weight)
+
+
+async def on_predictions_logged(
+    events: list[Event[PredictionLogged]], uow: UnitOfWork, *, settings: MonitorSettings
+) -> None:
+    """A run of prediction records, stored with one ``executemany`` (a batch handler:
+    this is the highest-volume topic on the bus)."""
+    await predictions.record(uow.conn, [_prediction_row(e, settings) for e in events])
 
 
 def _event_time(p: PredictionLogged, fallback: datetime) -> datetime:
@@ -113,32 +60,6 @@ def _event_time(p: PredictionLogged, fallback: datetime) -> datetime:
     except ValueError:
         return fallback
     return parsed if parsed.tzinfo is not None else fallback
-
-
-# A pending label for this request is matched now; the prediction is labelled at insert
-# if its label is (or just became) matched. A label that waited past the horizon is not.
-_INSERT_PREDICTION = """
-WITH label AS (
-    UPDATE labels SET status = 'matched', resolved_at = now()
-    WHERE model_name = $1 AND request_id = $4 AND status = 'pending'
-      AND received_at >= now() - make_interval(secs => $13)
-    RETURNING 1)
-INSERT INTO predictions (model_name, version, arm, request_id, event_time, n_rows, n_cols,
-                         features, outputs, latency_ms, ok, schema_error, labelled_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12,
-       CASE WHEN $11 AND (EXISTS (SELECT 1 FROM label) OR EXISTS (
-           SELECT 1 FROM labels WHERE model_name = $1 AND request_id = $4
-                                  AND status = 'matched')) THEN now() END
-ON CONFLICT (model_name, version, arm, request_id) DO NOTHING
-"""
-
-
-async def on_predictions_logged(
-    events: list[Event[PredictionLogged]], uow: UnitOfWork, *, settings: MonitorSettings
-) -> None:
-    """A run of prediction records, stored with one ``executemany`` (a batch handler:
-    this is the highest-volume topic on the bus)."""
-    await uow.conn.executemany(_INSERT_PREDICTION, [_prediction_row(e, settings) for e in events])
 
 
 def _prediction_row(event: Event[PredictionLogged], settings: MonitorSettings) -> tuple[Any, ...]:
@@ -162,42 +83,14 @@ def _prediction_row(event: Event[PredictionLogged], settings: MonitorSettings) -
     )
 
 
-_INSERT_LABELS = """
-WITH incoming AS (
-    SELECT * FROM unnest($2::text[], $3::text[]) AS t(request_id, value)),
-stored AS (
-    INSERT INTO labels (model_name, request_id, value, status, resolved_at)
-    SELECT $1, i.request_id, i.value::jsonb, m.status, m.resolved_at
-    FROM incoming i, LATERAL (
-        SELECT CASE WHEN found THEN 'matched' ELSE 'pending' END AS status,
-               CASE WHEN found THEN now() END AS resolved_at
-        FROM (SELECT EXISTS (SELECT 1 FROM predictions p WHERE p.model_name = $1
-                                AND p.request_id = i.request_id) AS found) f) m
-    ON CONFLICT (model_name, request_id) DO UPDATE SET duplicates = labels.duplicates + 1
-    RETURNING request_id, status, xmax = 0 AS inserted)
-UPDATE predictions p SET labelled_at = now()
-FROM stored s
-WHERE s.inserted AND s.status = 'matched' AND p.model_name = $1 AND p.ok
-  AND p.request_id = s.request_id AND p.labelled_at IS NULL
-"""
-
-
 async def on_labels_received(event: Event[LabelsReceived], uow: UnitOfWork) -> None:
     p = event.data
     first: dict[str, str] = {}
     repeats: dict[str, int] = {}
     for label in p.labels:
+        # The same request id twice in one event: the first value stands.
         if label.request_id in first:
             repeats[label.request_id] = repeats.get(label.request_id, 0) + 1
         else:
             first[label.request_id] = orjson.dumps(label.value).decode()
-    await uow.conn.execute(_INSERT_LABELS, p.model_name, list(first), list(first.values()))
-    if repeats:  # the same request id twice in one event: the first value stands
-        await uow.conn.execute(
-            "UPDATE labels l SET duplicates = l.duplicates + r.n FROM unnest($2::text[],"
-            " $3::int[]) AS r(request_id, n) WHERE l.model_name = $1"
-            " AND l.request_id = r.request_id",
-            p.model_name,
-            list(repeats),
-            list(repeats.values()),
-        )
+    await labels.record(uow.conn, p.model_name, first, repeats)

@@ -1,9 +1,9 @@
 """The monitor's background worker: every tick, join labels and advance every stream.
 
-Each stream (model, version, arm) advances in its own transaction, under a
-transaction-level advisory lock taken with ``try``: replicas split the streams between
-them instead of waiting on each other, and a stream is never advanced twice at once.
-Events a step emits go to the outbox in the step's transaction.
+Each stream (model, version, arm) advances in its own transaction, under the stream's
+lock (:mod:`services.monitor.store.streams`): replicas split the streams between them,
+and a stream is never advanced twice at once. Events a step emits go to the outbox in
+the step's transaction.
 """
 
 from __future__ import annotations
@@ -13,45 +13,37 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import asyncpg
 import structlog
 
-from services.monitor import data_windows, labels, performance_windows
-from services.monitor.config import MonitorSettings
-from services.monitor.episodes import Stream
-from services.monitor.open_window import WindowCache
-from services.monitor.versions import VersionCache
+from services.monitor.analysis.monitored import Stream
+from services.monitor.analysis.open_window import WindowCache
+from services.monitor.settings import MonitorSettings
+from services.monitor.store import labels, streams
+from services.monitor.store.versions import VersionCache
+from services.monitor.windows import data_windows, performance_windows
+from services.monitor.windows.labelled_export import LabelledExport
 from shared.bus.retry import is_transient, keep_running
-from shared.bus.unit_of_work import unit_of_work
-from shared.store.artifacts import ArtifactStore
+from shared.bus.unit_of_work import Transactions
 
 log = structlog.get_logger(__name__)
-SOURCE = "monitor"
 PRUNE_EVERY_S = 600.0
-
-_STREAMS = """
-SELECT model_name, version, arm FROM predictions WHERE window_id IS NULL
-UNION SELECT model_name, version, arm FROM windows WHERE kind = 'data' AND closed_at IS NULL
-UNION SELECT model_name, version, arm FROM predictions
-      WHERE labelled_at IS NOT NULL AND performance_window_id IS NULL
-"""
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Worker:
+class StreamWorker:
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        store: ArtifactStore,
+        transactions: Transactions,
+        export: LabelledExport,
         settings: MonitorSettings,
         versions: VersionCache,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self.pool = pool
-        self.store = store
+        self.transactions = transactions
+        self.export = export
         self.settings = settings
         self.versions = versions
         self.clock = clock
@@ -59,13 +51,12 @@ class Worker:
         self._pruned_at = 0.0
 
     async def tick(self) -> None:
-        async with unit_of_work(self.pool, SOURCE) as uow:
+        async with self.transactions.begin() as uow:
             await labels.sweep(uow.conn, self.settings.label_horizon_s)
             if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
                 await labels.prune(uow.conn, self.settings.retention_s)
                 self._pruned_at = time.monotonic()
-        for row in await self.pool.fetch(_STREAMS):
-            stream = Stream(row["model_name"], row["version"], row["arm"])
+        for stream in await streams.with_work(self.transactions.pool):
             try:
                 await self.advance(stream)
             except Exception as exc:
@@ -82,24 +73,17 @@ class Worker:
                 )
 
     async def advance(self, stream: Stream) -> None:
-        async with unit_of_work(self.pool, SOURCE) as uow:
-            locked = await uow.conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext('monitor-stream'),"
-                " hashtext($1 || '/' || $2::int::text || '/' || $3))",
-                stream.model_name,
-                stream.version,
-                stream.arm,
-            )
-            if not locked:
+        async with self.transactions.begin() as uow:
+            if not await streams.try_lock(uow.conn, stream):
                 return
             version = await self.versions.get(uow.conn, stream.model_name, stream.version)
             if version is None:
                 return  # not registered (yet): its predictions wait for the reference
             now = self.clock()
             await data_windows.advance(
-                uow, stream, version, self.windows, self.store, self.settings, now
+                uow, stream, version, self.windows, self.export, self.settings.batch_rows, now
             )
-            await performance_windows.advance(uow, stream, version, self.store, self.settings, now)
+            await performance_windows.advance(uow, stream, version, self.export, now)
 
     async def run(self) -> None:
         async def step() -> None:

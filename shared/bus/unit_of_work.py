@@ -71,12 +71,3 @@ class Transactions:
     def on(self, conn: Connection, *, cause: Event[Any] | None = None) -> UnitOfWork:
         """A unit of work in a transaction the caller already holds on ``conn``."""
         return UnitOfWork(conn, self.source, cause=cause)
-
-
-@asynccontextmanager
-async def unit_of_work(
-    pool: asyncpg.Pool, source: str, *, correlation_id: str | None = None
-) -> AsyncIterator[UnitOfWork]:
-    """A transaction for work that does not start from an event (an HTTP request, a worker)."""
-    async with Transactions(pool, source).begin(correlation_id=correlation_id) as uow:
-        yield uow

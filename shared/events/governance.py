@@ -55,18 +55,22 @@ class ModelRejected(Payload):
     comment: str = ""
 
 
-class ModelSuspended(Payload):
+class VersionWithdrawn(Payload):
+    """A version governance takes out of service, by whom and why: suspended (the kill
+    switch, :class:`ModelSuspended`) or retired for good (:class:`ModelRetired`)."""
+
     model_name: str
     version: int
     reason: str
     actor: str
 
 
-class ModelRetired(Payload):
-    model_name: str
-    version: int
-    reason: str
-    actor: str
+class ModelSuspended(VersionWithdrawn):
+    pass
+
+
+class ModelRetired(VersionWithdrawn):
+    pass
 
 
 class AuditRecord(Payload):

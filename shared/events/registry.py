@@ -21,6 +21,8 @@ class ModelSubmitted(Payload):
     params: dict[str, Any] = Field(default_factory=dict)
     algorithm: str | None = None
     dataset_sha256: str | None = None
+    # A modelbus.reference-profile/1 document (shared.events.reference_profile): what the
+    # monitor compares live traffic with; without one, drift is not monitored.
     reference_profile: ArtifactRef | None = None
     feature_importance: dict[str, float] = Field(default_factory=dict)
     fairness: dict[str, float] = Field(default_factory=dict)

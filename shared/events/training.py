@@ -101,7 +101,7 @@ class TrainingCompleted(Payload):
     reason: Literal["manual", "drift", "performance", "schedule"] = "manual"
     # Permutation importance on the holdout, mean and std per feature (JSON).
     importance: ArtifactRef | None = None
-    # The holdout as CSV (features, target, prediction): a reference sample for monitoring.
+    # The profile's reference sample (shared.events.reference_sample): training rows as CSV.
     reference_sample: ArtifactRef | None = None
 
 

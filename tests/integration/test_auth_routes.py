@@ -18,15 +18,13 @@ as it exists.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from shared.http.app import PUBLIC_PATHS
 from shared.http.auth import GRANTS, ROLES, RouteRole
-from tests.support.built_services import SERVICES, Built, built_services
+from tests.support.built_services import SERVICES, Built
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -37,15 +35,6 @@ EXTRA_PUBLIC = {"deployer": frozenset({"/v2/health/live", "/v2/health/ready"})}
 
 def _public(service: str, path: str) -> bool:
     return path in PUBLIC_PATHS | EXTRA_PUBLIC.get(service, frozenset())
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def built(
-    database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Built]]:
-    home = tmp_path_factory.mktemp("auth-routes")
-    async with built_services(database_url, kafka_bootstrap, home) as apps:
-        yield apps
 
 
 def _url(path: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import pytest
 from fastapi import APIRouter, Depends
 
-from shared.bus.unit_of_work import UnitOfWork, unit_of_work
+from shared.bus.unit_of_work import Transactions, UnitOfWork
 from shared.events.envelope import Event
 from shared.events.monitoring import Label, LabelsReceived
 from shared.http.auth import Principal, require
@@ -48,7 +48,7 @@ async def test_service_consumes_its_own_outbox_and_guards_routes(
     async with running(definition(schema), settings) as service:
         assert service.infra is not None
         pool = service.infra.pool
-        async with unit_of_work(pool, schema) as uow:
+        async with Transactions(pool, schema).begin() as uow:
             for i in range(20):
                 await uow.emit(
                     LabelsReceived(

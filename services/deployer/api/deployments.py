@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.deployer.serving.table import ServingTable
-from services.deployer.state.transitions import Outcome, promote, rollback
 from services.deployer.status import deployment_status
-from shared.bus.unit_of_work import unit_of_work
+from services.deployer.store.transitions import Outcome, Transition, promote, rollback
+from shared.bus.unit_of_work import Transactions
 from shared.errors import NotFound
 from shared.http.auth import Approver, Principal, Viewer
-
-Transition = Callable[..., Awaitable[Outcome]]  # promote or rollback
 
 
 class TransitionRequest(BaseModel):
@@ -41,22 +38,23 @@ def _answer(outcome: Outcome) -> dict[str, Any]:
 
 
 def deployments_router(
-    pool: asyncpg.Pool,
+    transactions: Transactions,
     table: ServingTable,
     *,
-    source: str,
     replica: str,
     applied: Callable[[], Awaitable[None]],
 ) -> APIRouter:
-    router = APIRouter(prefix="/deployments", tags=["deployments"])
+    router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 
     @router.get("")
     async def list_deployments(_: Viewer) -> dict[str, Any]:
-        return await deployment_status(pool, table, replica=replica)
+        return await deployment_status(transactions.pool, table, replica=replica)
 
     @router.get("/{model_name}")
     async def get_deployment(model_name: str, _: Viewer) -> dict[str, Any]:
-        status = await deployment_status(pool, table, replica=replica, model=model_name)
+        status = await deployment_status(
+            transactions.pool, table, replica=replica, model=model_name
+        )
         if not status["models"]:
             raise NotFound(f"model {model_name!r} has no deployment")
         return status
@@ -69,7 +67,7 @@ def deployments_router(
         default_reason: str,
     ) -> dict[str, Any]:
         body = body or TransitionRequest()
-        async with unit_of_work(pool, source) as uow:
+        async with transactions.begin() as uow:
             outcome = await transition(
                 uow,
                 model_name,

@@ -1,8 +1,8 @@
-"""Measured evidence on a candidate against the stable version, and the decision it supports.
+"""Measured evidence on a candidate against the stable version, and the verdict it supports.
 
 Counted on the request path (a few additions per request). Only model failures count as
 errors: a request the caller got wrong (a 400) says nothing about the model. The
-decision is taken once per candidate and replica:
+verdict is reached once per candidate and replica:
 
 - rollback as soon as the candidate's error rate exceeds the stable one's by more than
   ``max_error_rate_delta`` over at least ``min(promote_after_requests, 20)`` requests;
@@ -42,7 +42,9 @@ class ArmStats:
 
 
 @dataclass(frozen=True)
-class Decision:
+class RolloutVerdict:
+    """What the evidence says about a candidate: promote it or roll it back, and why."""
+
     kind: Literal["promote", "rollback"]
     model_name: str
     version: int
@@ -60,8 +62,8 @@ class Evidence:
     candidate: ArmStats = field(default_factory=ArmStats)
     decided: bool = False
 
-    def add(self, *, candidate: bool, ok: bool, latency_ms: float) -> Decision | None:
-        """Count one answered request; the decision when the evidence now supports one."""
+    def add(self, *, candidate: bool, ok: bool, latency_ms: float) -> RolloutVerdict | None:
+        """Count one answered request; the verdict when the evidence now supports one."""
         (self.candidate if candidate else self.stable).add(ok, latency_ms)
         if self.decided or not candidate:
             return None
@@ -105,6 +107,6 @@ class Evidence:
             "latency_ratio": self.latency_ratio,
         }
 
-    def _decide(self, kind: Literal["promote", "rollback"], reason: str) -> Decision:
+    def _decide(self, kind: Literal["promote", "rollback"], reason: str) -> RolloutVerdict:
         self.decided = True
-        return Decision(kind, self.model_name, self.candidate_version, reason, self.summary())
+        return RolloutVerdict(kind, self.model_name, self.candidate_version, reason, self.summary())

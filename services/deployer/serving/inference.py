@@ -2,7 +2,7 @@
 
 Accounting (metrics, evidence on a candidate, the prediction log record) happens for every
 inference that reached a model version, failures included, and costs a few appends: the
-slow parts (publishing logs, recording decisions, shadow runs) happen in other tasks.
+slow parts (publishing logs, recording verdicts, shadow runs) happen in other tasks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import structlog
 from services.deployer.metrics import SHADOW_SKIPPED
 from services.deployer.runtime.codec import InferRequest, encode_response
 from services.deployer.runtime.feeds import to_feeds
-from services.deployer.serving.evidence import Decision
+from services.deployer.serving.evidence import RolloutVerdict
 from services.deployer.serving.prediction_log import PredictionLog
 from services.deployer.serving.prediction_record import PredictionRecord
 from services.deployer.serving.table import ServedModel, ServedVersion, ServingTable
@@ -40,7 +40,7 @@ class InferenceFailed(ModelbusError):
 class Inference:
     table: ServingTable
     predictions: PredictionLog
-    decide: Callable[[Decision], None]
+    decide: Callable[[RolloutVerdict], None]
     shadow_max_in_flight: int = 256
     _shadows: set[asyncio.Task[None]] = field(default_factory=set)
     # Ids for requests that bring none: unique per process and cheap (no uuid per request).
@@ -142,11 +142,11 @@ class Inference:
             )
             # A request the caller got wrong says nothing about the model.
             if evidence and served.evidence is not None and (error is None or model_failed):
-                decision = served.evidence.add(
+                verdict = served.evidence.add(
                     candidate=target is served.candidate, ok=not model_failed, latency_ms=latency_ms
                 )
-                if decision is not None:
-                    self.decide(decision)
+                if verdict is not None:
+                    self.decide(verdict)
 
     def _mirror(
         self, served: ServedModel, shadow: ServedVersion, request: InferRequest, request_id: str

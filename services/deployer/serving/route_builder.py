@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from services.deployer.serving.evidence import Evidence
 from services.deployer.serving.table import ServedModel, ServedVersion, Stopped
-from services.deployer.state.records import STOPPED, DesiredState, RouteRecord
+from services.deployer.store.desired_state import STOPPED, DesiredState, RouteRecord
 
 Key = tuple[str, int]
 

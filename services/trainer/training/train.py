@@ -26,10 +26,11 @@ from services.trainer.training.metrics import (
     scorer,
 )
 from services.trainer.training.onnx_export import INPUT_NAME, check_parity, to_onnx
-from services.trainer.training.profile import build_profile, reference_sample_csv
 from services.trainer.training.selection import Progress, SearchSettings, Trial, search
 from services.trainer.training.splits import Split, prepare
+from shared.events.reference_sample import reference_sample_csv
 from shared.events.training import TrainingRequested
+from shared.reference_builder import build_reference_profile
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,14 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
             y_pred=predictions,
             classes=pipeline.classes_ if classifier else np.array([]),
         )
-    profile = build_profile(
+    # Features as trained on; predictions on the holdout, which the model has not seen.
+    profile = build_reference_profile(
+        split.X_train,
+        names,
         task=request.task,
-        target=split.data.target,
-        feature_names=names,
-        X_train=split.X_train,
-        y_train=split.y_train,
-        holdout_predictions=predictions,
+        predictions=predictions,
+        target_name=split.data.target,
+        target=split.y_train,
     )
     progress("done", 1.0)
     summary = {
@@ -140,12 +142,16 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
     return Outputs(
         summary=summary,
         model=model,
-        profile=orjson.dumps(profile),
+        profile=profile.to_json(),
         importance=orjson.dumps(
             {"metric": metric, "repeats": explain.IMPORTANCE_REPEATS, "features": importance}
         ),
         reference_sample=reference_sample_csv(
-            split.data.feature_names, split.data.target, split.X_train, split.y_train, request.seed
+            split.X_train,
+            names,
+            target_name=split.data.target,
+            target=split.y_train,
+            seed=request.seed,
         ),
     )
 

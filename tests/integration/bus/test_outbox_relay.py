@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
-from shared.bus.unit_of_work import unit_of_work
+from shared.bus.unit_of_work import Transactions
 from shared.events.envelope import Event, decode
 from shared.settings import Settings
 from tests.integration.bus.harness import (
@@ -46,7 +46,7 @@ async def write_events(
     """Emit events numbered ``first..first+n-1`` for every key, ``per_transaction`` at a time."""
     events: list[Event[Any]] = []
     for start in range(first, first + n, per_transaction):
-        async with unit_of_work(pool, schema) as uow:
+        async with Transactions(pool, schema).begin() as uow:
             for seq in range(start, min(start + per_transaction, first + n)):
                 for key in keys:
                     events.append(await uow.emit(metrics_payload(key, seq)))
@@ -110,11 +110,11 @@ async def test_rolled_back_transaction_publishes_nothing(
 ) -> None:
     since = await start_group_at_end(bus_settings.kafka_bootstrap, schema)
     with pytest.raises(RuntimeError, match="state change failed"):
-        async with unit_of_work(pool, schema) as uow:
+        async with Transactions(pool, schema).begin() as uow:
             await uow.emit(metrics_payload(schema, 0))
             await uow.emit(metrics_payload(schema, 1))
             raise RuntimeError("state change failed")
-    async with unit_of_work(pool, schema) as uow:
+    async with Transactions(pool, schema).begin() as uow:
         committed = await uow.emit(metrics_payload(schema, 2))
     assert await count(pool, "SELECT count(*) FROM outbox") == 1
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.deployer.bootstrap import definition
-from services.deployer.config import DeployerSettings
+from services.deployer.settings import DeployerSettings
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from shared.store.artifacts import FileArtifactStore

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.deployer.config import DeployerSettings
+from services.deployer.settings import DeployerSettings
 from shared.events.common import ArtifactRef, DeploymentStrategy, Payload
 from shared.events.envelope import Event, decode
 from shared.events.topics import TOPICS
@@ -81,7 +81,7 @@ async def serving(client: httpx.AsyncClient, model: str, version: int, timeout: 
 
 async def deployed_as(client: httpx.AsyncClient, model: str, version: int, mode: str) -> None:
     async def probe() -> bool:
-        status = (await client.get(f"/deployments/{model}")).json()["models"][0]
+        status = (await client.get(f"/v1/deployments/{model}")).json()["models"][0]
         here = status["serving_here"] or {}
         return here.get("candidate") == version and here.get("mode") == mode
 

@@ -60,7 +60,7 @@ async def test_canary_takes_its_share_and_sticky_callers_stay_put(
         arms[caller] = next(iter(answers))
     assert set(arms.values()) == {"1", "2"}
 
-    status = (await client.get(f"/deployments/{model}")).json()["models"][0]
+    status = (await client.get(f"/v1/deployments/{model}")).json()["models"][0]
     assert status["stable"]["weight"] == pytest.approx(0.8)
     assert status["candidate"] == {
         "version": 2,

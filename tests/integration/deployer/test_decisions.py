@@ -69,7 +69,7 @@ async def test_a_clean_candidate_is_promoted_after_n_requests(
     assert (promoted.version, promoted.previous_version, promoted.actor) == (2, 1, "deployer")
     assert promoted.evidence["candidate_requests"] == 30.0
     await serving(client, model, 2)
-    status = (await client.get(f"/deployments/{model}")).json()["models"][0]
+    status = (await client.get(f"/v1/deployments/{model}")).json()["models"][0]
     assert status["stable"]["version"] == 2 and status["candidate"] is None
     assert status["previous_version"] == 1
 
@@ -97,8 +97,10 @@ async def test_promote_and_rollback_by_hand_are_idempotent(
     )
 
     first, again = await asyncio.gather(
-        client.post(f"/deployments/{model}/promote", json={"version": 2, "reason": "looks good"}),
-        client.post(f"/deployments/{model}/promote", json={"version": 2, "reason": "retry"}),
+        client.post(
+            f"/v1/deployments/{model}/promote", json={"version": 2, "reason": "looks good"}
+        ),
+        client.post(f"/v1/deployments/{model}/promote", json={"version": 2, "reason": "retry"}),
     )
     assert {first.status_code, again.status_code} == {200}
     assert sorted([first.json()["changed"], again.json()["changed"]]) == [False, True]
@@ -106,7 +108,7 @@ async def test_promote_and_rollback_by_hand_are_idempotent(
     assert promoted.data.actor == "tester" and promoted.data.reason in ("looks good", "retry")
     await serving(client, model, 2)  # the replica that decided serves it when it answers
 
-    rolled = await client.post(f"/deployments/{model}/rollback", json={"version": 2})
+    rolled = await client.post(f"/v1/deployments/{model}/rollback", json={"version": 2})
     assert rolled.json() == {
         "changed": True,
         "message": "version 2 rolled back; version 1 serves",
@@ -114,9 +116,9 @@ async def test_promote_and_rollback_by_hand_are_idempotent(
         "stable_version": 1,
         "candidate_version": None,
     }
-    repeat = await client.post(f"/deployments/{model}/rollback", json={"version": 2})
+    repeat = await client.post(f"/v1/deployments/{model}/rollback", json={"version": 2})
     assert repeat.status_code == 200 and repeat.json()["changed"] is False
     await serving(client, model, 1)
-    nothing = await client.post(f"/deployments/{model}/promote", json={})
+    nothing = await client.post(f"/v1/deployments/{model}/promote", json={})
     assert nothing.status_code == 409 and "no candidate" in nothing.json()["error"]
     await exactly(kafka_bootstrap, "model.rolled_back", model, 1)

@@ -11,10 +11,10 @@ from importlib import resources
 import asyncpg
 import pytest
 
-from services.deployer.state.approvals import activate, fail, record_approval
-from services.deployer.state.records import load_desired_state
-from services.deployer.state.transitions import promote, rollback, stop_serving
-from shared.bus.unit_of_work import unit_of_work
+from services.deployer.store.approvals import activate, fail, record_approval
+from services.deployer.store.desired_state import load_desired_state
+from services.deployer.store.transitions import promote, rollback, stop_serving
+from shared.bus.unit_of_work import Transactions
 from shared.events.common import ArtifactRef, DeploymentStrategy
 from shared.events.governance import Decision, ModelApproved
 from shared.runtime import ServiceDefinition, ServiceParts, connect_and_migrate
@@ -53,7 +53,7 @@ def approval(version: int, kind: str = "replace") -> ModelApproved:
 async def record(
     pool: asyncpg.Pool, version: int, event_id: str, when: datetime, kind: str = "replace"
 ) -> bool:
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         return await record_approval(
             uow, approval(version, kind), event_id=event_id, event_time=when
         )
@@ -74,7 +74,7 @@ async def test_two_replicas_record_activate_and_announce_once(pool: asyncpg.Pool
     first = await pending(pool, 1)
 
     async def activate_as(replica: str) -> str:
-        async with unit_of_work(pool, "deployer") as uow:
+        async with Transactions(pool, "deployer").begin() as uow:
             return await activate(uow, first, replica=replica)
 
     outcomes = await asyncio.gather(activate_as("a"), activate_as("b"))
@@ -90,21 +90,21 @@ async def test_an_approval_that_lost_the_race_to_a_later_one_is_superseded(
     await record(pool, 1, "e1", NOW)
     await record(pool, 2, "e2", NOW + timedelta(seconds=1))
     one, two = await pending(pool, 1), await pending(pool, 2)
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         assert await activate(uow, two, replica="a") == "activated"
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         assert await activate(uow, one, replica="a") == "superseded"  # loaded too late
     assert (await load_desired_state(pool)).routes["m"].stable_version == 2
 
 
 async def test_a_failure_is_announced_once_and_names_what_still_serves(pool: asyncpg.Pool) -> None:
     await record(pool, 1, "e1", NOW)
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 1), replica="a")
     await record(pool, 2, "e2", NOW)
     broken = await pending(pool, 2)
     for _ in range(2):
-        async with unit_of_work(pool, "deployer") as uow:
+        async with Transactions(pool, "deployer").begin() as uow:
             await fail(uow, broken, stage="verify", reason="sha256 mismatch")
     assert await events(pool) == ["model.deployed", "deployment.failed"]
     payload = await pool.fetchval("SELECT value FROM outbox WHERE topic = 'deployment.failed'")
@@ -113,14 +113,14 @@ async def test_a_failure_is_announced_once_and_names_what_still_serves(pool: asy
 
 async def test_a_replayed_suspension_older_than_a_reapproval_is_ignored(pool: asyncpg.Pool) -> None:
     await record(pool, 1, "e1", NOW)
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 1), replica="a")
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         assert await stop_serving(
             uow, "m", 1, status="suspended", reason="bias", event_time=NOW + timedelta(minutes=1)
         )
     assert await record(pool, 1, "e3", NOW + timedelta(hours=1))  # approved again, later
-    async with unit_of_work(pool, "deployer") as uow:  # a new replica replays the old one
+    async with Transactions(pool, "deployer").begin() as uow:  # a new replica replays the old one
         assert not await stop_serving(
             uow, "m", 1, status="suspended", reason="bias", event_time=NOW + timedelta(minutes=1)
         )
@@ -129,18 +129,18 @@ async def test_a_replayed_suspension_older_than_a_reapproval_is_ignored(pool: as
 
 async def test_promotion_and_rollback_by_several_callers_happen_once(pool: asyncpg.Pool) -> None:
     await record(pool, 1, "e1", NOW)
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 1), replica="a")
     await record(pool, 2, "e2", NOW, kind="canary")
-    async with unit_of_work(pool, "deployer") as uow:
+    async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 2), replica="a")
 
     async def promote_as(actor: str) -> bool:
-        async with unit_of_work(pool, "deployer") as uow:
+        async with Transactions(pool, "deployer").begin() as uow:
             return (await promote(uow, "m", version=2, reason="n requests", actor=actor)).changed
 
     assert sorted(await asyncio.gather(promote_as("a"), promote_as("b"))) == [False, True]
-    async with unit_of_work(pool, "deployer") as uow:  # evidence about a promoted candidate
+    async with Transactions(pool, "deployer").begin() as uow:  # evidence about a promoted candidate
         late = await rollback(
             uow, "m", version=2, reason="drift", actor="deployer", candidate_only=True
         )

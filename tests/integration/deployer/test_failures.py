@@ -79,5 +79,5 @@ async def test_a_corrupt_artifact_fails_once_and_the_old_version_keeps_serving(
 
     response = await client.post(f"/v2/models/{model}/infer", json=v2_body(X))
     assert response.status_code == 200 and response.json()["model_version"] == "1"
-    status = (await client.get(f"/deployments/{model}")).json()["models"][0]
+    status = (await client.get(f"/v1/deployments/{model}")).json()["models"][0]
     assert status["stable"]["version"] == 1 and status["pending"] == []

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.deployer.bootstrap import definition
-from services.deployer.config import DeployerSettings
+from services.deployer.settings import DeployerSettings
 from shared.events.common import DeploymentStrategy
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
@@ -47,7 +47,7 @@ async def _ready(client: httpx.AsyncClient) -> bool:
 
 
 async def serving_here(client: httpx.AsyncClient, model: str) -> dict[str, object] | None:
-    response = await client.get(f"/deployments/{model}")
+    response = await client.get(f"/v1/deployments/{model}")
     return response.json()["models"][0]["serving_here"] if response.status_code == 200 else None
 
 
@@ -84,7 +84,7 @@ async def test_replicas_converge_and_restarts_serve_the_same(
             await serving(first, model, 3)
             await serving(second, model, 3)
             # A decision taken on one replica reaches the other through the tables.
-            rolled = await second.post(f"/deployments/{model}/rollback", json={"version": 3})
+            rolled = await second.post(f"/v1/deployments/{model}/rollback", json={"version": 3})
             assert rolled.json()["stable_version"] == 1
             await serving(first, model, 1, timeout=5)
 

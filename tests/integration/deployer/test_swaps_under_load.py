@@ -93,7 +93,7 @@ async def test_no_request_fails_while_versions_swap(
         timeline.mark({new})
         await asyncio.sleep(TRAFFIC_S * 0.2)
     timeline.mark({"2", "3"})
-    rolled = await client.post(f"/deployments/{model}/rollback", json={"version": 3})
+    rolled = await client.post(f"/v1/deployments/{model}/rollback", json={"version": 3})
     assert rolled.status_code == 200 and rolled.json()["stable_version"] == 2
     timeline.mark({"2"})
     await asyncio.sleep(max(0.5, TRAFFIC_S - (time.monotonic() - started)))

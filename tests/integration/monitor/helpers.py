@@ -8,17 +8,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 from aiokafka import AIOKafkaProducer
 
-from services.monitor.config import MonitorSettings
-from services.monitor.profiling import build_profile, sample_npy
-from shared.events.common import ArtifactRef, ModelMetadata, ModelSignature, Payload, TensorSpec
+from services.monitor.settings import MonitorSettings
+from shared.events.common import (
+    ArtifactRef,
+    ModelMetadata,
+    ModelSignature,
+    Payload,
+    Task,
+    TensorSpec,
+)
 from shared.events.deployment import PredictionLogged
 from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_event
 from shared.events.monitoring import Label, LabelsReceived
+from shared.events.reference_sample import MEDIA_TYPE, reference_sample_csv
 from shared.events.registry import ModelRegistered
 from shared.events.topics import topic_for_payload
+from shared.reference_builder import build_reference_profile
 from shared.settings import Settings
 from shared.store.artifacts import open_store
 from tests.support.bus import collect
@@ -52,7 +59,7 @@ async def registered(
     model: str,
     reference_rows: np.ndarray,
     *,
-    task: str = "classification",
+    task: Task = "classification",
     thresholds: dict[str, float] | None = None,
     metrics: dict[str, float] | None = None,
     predictions: np.ndarray | None = None,
@@ -61,22 +68,21 @@ async def registered(
     """A version whose profile (with a reference sample) is in the service's artifact store."""
     store = await open_store(settings.artifact_store_url())
     names = [f"f{i}" for i in range(reference_rows.shape[1])]
-    sample = await store.put(sample_npy(reference_rows, sample_rows), "application/x-npy")
-    profile = build_profile(
+    sample = reference_sample_csv(reference_rows, names, rows=sample_rows)
+    profile = build_reference_profile(
         reference_rows,
         names,
+        task=task,
         predictions=predictions,
-        predictions_categorical=task == "classification",
         target_name="y",
-    )
-    profile["reference_sample"] = sample.model_dump(mode="json")
-    profile_ref = await store.put(orjson.dumps(profile), "application/json")
+    ).model_copy(update={"reference_sample": await store.put(sample, MEDIA_TYPE)})
+    profile_ref = await store.put(profile.to_json(), "application/json")
     model_ref = ArtifactRef(uri="file:///nowhere/model.onnx", sha256="0" * 64, size=1)
     return ModelRegistered(
         model_name=model,
         version=1,
         artifact=model_ref,
-        task=task,  # type: ignore[arg-type]
+        task=task,
         signature=ModelSignature(
             inputs=[TensorSpec(name="input", datatype="FP32", shape=[-1, len(names)])],
             outputs=[TensorSpec(name="label", datatype="INT64", shape=[-1])],

@@ -114,26 +114,24 @@ async def test_drift_episode_and_control(settings: Settings, unique: str) -> Non
 
         token = await service.infra.auth.issue("reader", "viewer")  # type: ignore[union-attr]
         async with http(service, token) as client:
-            latest = (await client.get(f"/v1/monitor/models/{drifting}/latest")).json()
+            latest = (await client.get(f"/v1/models/{drifting}/windows")).json()
             data = next(w for w in latest["windows"] if w["kind"] == "data")
             assert data["count"] == WINDOW and data["drifted"] is False
             assert data["metrics"]["requests"] == WINDOW
             assert "latency_p99_ms" in data["metrics"] and "psi.f2" in data["metrics"]
             series = (
-                await client.get(
-                    f"/v1/monitor/models/{drifting}/series", params={"metric": "psi.f2"}
-                )
+                await client.get(f"/v1/models/{drifting}/series", params={"metric": "psi.f2"})
             ).json()["points"]
             values = [p["value"] for p in series]
             assert len(values) == 4 and min(values[1:3]) > 5 * max(values[0], values[3])
             history = (
                 await client.get(
-                    "/v1/monitor/alerts", params={"model_name": drifting, "include_resolved": True}
+                    "/v1/alerts", params={"model_name": drifting, "include_resolved": True}
                 )
             ).json()["alerts"]
             assert [a["alert_id"] for a in history] == [alert.alert_id]
-            assert (await client.get("/v1/monitor/alerts", params={"model_name": drifting})).json()[
+            assert (await client.get("/v1/alerts", params={"model_name": drifting})).json()[
                 "alerts"
             ] == []
         async with http(service) as anonymous:
-            assert (await anonymous.get(f"/v1/monitor/models/{drifting}/latest")).status_code == 401
+            assert (await anonymous.get(f"/v1/models/{drifting}/windows")).status_code == 401

@@ -11,7 +11,7 @@ import pytest
 
 from modelbus.cli import main
 from services.monitor.bootstrap import definition
-from services.monitor.config import MonitorSettings
+from services.monitor.settings import MonitorSettings
 from shared.events.envelope import new_event
 from shared.settings import Settings
 from tests.integration.monitor.helpers import (
@@ -85,7 +85,7 @@ async def test_late_out_of_order_and_duplicate_deliveries(
         async def label_counts() -> dict[str, int] | None:
             token = await service.infra.auth.issue("reader", "viewer")  # type: ignore[union-attr]
             async with http(service, token) as client:
-                counts = (await client.get(f"/v1/monitor/models/{model}/labels")).json()
+                counts = (await client.get(f"/v1/models/{model}/labels")).json()
             return counts if counts["expired"] == 5 else None
 
         counts = await eventually(label_counts, timeout=HORIZON_S + 30, what="orphans expired")

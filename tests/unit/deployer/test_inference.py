@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from services.deployer.runtime.codec import parse_request
-from services.deployer.serving.evidence import Decision, Evidence
+from services.deployer.serving.evidence import Evidence, RolloutVerdict
 from services.deployer.serving.inference import Inference, InferenceFailed
 from services.deployer.serving.prediction_log import PredictionLog
 from services.deployer.serving.table import ServedModel, ServingTable
@@ -38,11 +38,11 @@ def body(rows: np.ndarray, **extra: object) -> bytes:
     return json.dumps(doc).encode()
 
 
-def setup(model: ServedModel) -> tuple[Inference, PredictionLog, list[Decision]]:
+def setup(model: ServedModel) -> tuple[Inference, PredictionLog, list[RolloutVerdict]]:
     table = ServingTable()
     table.models[model.name] = model
     log = PredictionLog(capacity=10_000, enabled=True, source="deployer")
-    decisions: list[Decision] = []
+    decisions: list[RolloutVerdict] = []
     return Inference(table, log, decisions.append), log, decisions
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.deployer.runtime.loader import LoadFailed, SessionOptions, load_model
+from services.deployer.runtime.model_build import LoadFailed, SessionOptions
 from services.deployer.runtime.onnx_model import ModelUnusable, OnnxModel
+from services.deployer.version_loader import load_model
 from shared.events.common import ArtifactRef
 from shared.store.artifacts import FileArtifactStore
 from tests.support.onnx_models import gradient_boosting_onnx, logistic_regression_onnx

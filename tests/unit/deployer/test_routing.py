@@ -8,7 +8,7 @@ import pytest
 
 from services.deployer.serving.route_builder import build_route, needed_versions
 from services.deployer.serving.table import ServedModel, Stopped, VersionStopped
-from services.deployer.state.records import DesiredState, RouteRecord, VersionRecord
+from services.deployer.store.desired_state import DesiredState, RouteRecord, VersionRecord
 from shared.errors import NotFound
 from shared.events.common import ArtifactRef, DeploymentStrategy
 from tests.unit.deployer.conftest import MakeServed

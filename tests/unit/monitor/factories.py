@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
-import orjson
 
-from services.monitor.profile import parse_profile
-from services.monitor.profiling import build_profile
-from services.monitor.reference import CompiledReference, compile_reference
+from services.monitor.analysis.reference import CompiledReference, compile_reference
+from shared.events.common import Task
+from shared.reference_builder import build_reference_profile
 
 
 def reference(
     matrix: np.ndarray,
     names: list[str] | None = None,
     *,
-    categorical: tuple[str, ...] = (),
     sample_rows: int | None = None,
     predictions: np.ndarray | None = None,
+    task: Task = "classification",
 ) -> CompiledReference:
+    """Columns with few distinct values (integer codes) are categorical, as in training."""
     names = names or [f"f{i}" for i in range(matrix.shape[1])]
-    profile = parse_profile(
-        orjson.dumps(build_profile(matrix, names, categorical=categorical, predictions=predictions))
-    )
+    profile = build_reference_profile(matrix, names, task=task, predictions=predictions)
     sample = None if sample_rows is None else matrix[:sample_rows]
     return compile_reference(profile, sample)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from services.monitor import stats
-from services.monitor.accumulator import WindowAccumulator
-from services.monitor.reference import CategoricalReference, NumericReference
+from services.monitor.analysis import stats
+from services.monitor.analysis.accumulator import WindowAccumulator
+from services.monitor.analysis.reference import CategoricalReference, NumericReference
 from tests.unit.monitor.factories import reference
 
 rng = np.random.default_rng(3)
@@ -22,7 +22,7 @@ def _rows(n: int) -> np.ndarray:
 
 
 def test_bins_match_numpy_histogram_with_open_outer_bins() -> None:
-    ref = reference(_rows(5000), categorical=("f2",))
+    ref = reference(_rows(5000))
     current = _rows(3000) * np.array([1.5, 1.0, 1.0])
     current[::17, 0] = np.nan
     acc = WindowAccumulator.open(ref)
@@ -42,7 +42,7 @@ def test_bins_match_numpy_histogram_with_open_outer_bins() -> None:
 
 
 def test_categories_and_unseen_values_are_counted() -> None:
-    ref = reference(_rows(2000), categorical=("f2",))
+    ref = reference(_rows(2000))
     acc = WindowAccumulator.open(ref)
     current = _rows(500)
     current[:50, 2] = 9.0  # a category the reference never saw
@@ -57,7 +57,7 @@ def test_categories_and_unseen_values_are_counted() -> None:
 
 
 def test_batching_does_not_change_the_counts() -> None:
-    ref = reference(_rows(3000), sample_rows=1000, categorical=("f2",))
+    ref = reference(_rows(3000), sample_rows=1000)
     rows = _rows(2000)
     whole, pieces = WindowAccumulator.open(ref), WindowAccumulator.open(ref)
     whole.add_rows(rows)

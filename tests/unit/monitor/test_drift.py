@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from services.monitor.accumulator import WindowAccumulator
-from services.monitor.drift import evaluate
-from services.monitor.reference import CompiledReference
-from services.monitor.thresholds import Thresholds
+from services.monitor.analysis.accumulator import WindowAccumulator
+from services.monitor.analysis.drift import evaluate
+from services.monitor.analysis.reference import CompiledReference
+from services.monitor.analysis.thresholds import Thresholds
 from tests.unit.monitor.factories import reference
 
 FEATURES = 10
@@ -29,9 +29,6 @@ def _population(n: int) -> np.ndarray:
     )
 
 
-CATEGORICAL = ("f8", "f9")
-
-
 def _window(ref: CompiledReference, rows: np.ndarray) -> WindowAccumulator:
     acc = WindowAccumulator.open(ref)
     acc.add_rows(rows)
@@ -45,7 +42,7 @@ def test_false_alarms_on_undrifted_data_stay_within_significance(
     """Many windows drawn from the reference distribution: the fraction of windows that
     raise drift stays at or below the significance, thanks to the Bonferroni correction."""
     t = Thresholds(significance=0.05, min_rows=50)
-    ref = reference(_population(20_000), categorical=CATEGORICAL, sample_rows=sample_rows)
+    ref = reference(_population(20_000), sample_rows=sample_rows)
     windows = 300
     alarms = 0
     raw_rejections = []
@@ -63,7 +60,7 @@ def test_false_alarms_on_undrifted_data_stay_within_significance(
 
 def test_shifted_features_are_named_and_others_are_not() -> None:
     t = Thresholds(min_rows=50)
-    ref = reference(_population(20_000), categorical=CATEGORICAL, sample_rows=2000)
+    ref = reference(_population(20_000), sample_rows=2000)
     rows = _population(1000)
     rows[:, 1] += 1.0 * 1.2  # one standard deviation of f1
     rows[:, 6] = rng.uniform(-1, 3, len(rows))  # f6: shifted uniform
@@ -82,7 +79,7 @@ def test_shifted_features_are_named_and_others_are_not() -> None:
 def test_window_statistics_match_scipy_on_the_window_rows() -> None:
     t = Thresholds(min_rows=50)
     ref_rows = _population(3000)
-    ref = reference(ref_rows, categorical=CATEGORICAL, sample_rows=3000)
+    ref = reference(ref_rows, sample_rows=3000)
     rows = _population(700) + 0.2
     report = evaluate(_window(ref, rows), t)
     assert report is not None
@@ -98,13 +95,13 @@ def test_window_statistics_match_scipy_on_the_window_rows() -> None:
 
 
 def test_small_windows_are_not_tested() -> None:
-    ref = reference(_population(2000), categorical=CATEGORICAL)
+    ref = reference(_population(2000))
     assert evaluate(_window(ref, _population(20)), Thresholds(min_rows=50)) is None
 
 
 def test_significant_but_negligible_shift_is_not_drift() -> None:
     """A huge window makes a 0.03 sd shift significant; the effect-size gate ignores it."""
-    ref = reference(_population(50_000), categorical=CATEGORICAL, sample_rows=5000)
+    ref = reference(_population(50_000), sample_rows=5000)
     rows = _population(200_000)
     rows[:, 0] += 0.03
     report = evaluate(_window(ref, rows), Thresholds())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.monitor.episodes import step
+from services.monitor.analysis.episodes import step
 
 
 def run(windows: list[bool | None], recovery: int) -> list[str]:

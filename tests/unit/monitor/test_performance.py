@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from services.monitor import performance
-from services.monitor.thresholds import Thresholds
+from services.monitor.analysis import performance
+from services.monitor.analysis.thresholds import Thresholds
 
 rng = np.random.default_rng(5)
 

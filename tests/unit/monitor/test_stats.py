@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
-from services.monitor import stats
+from services.monitor.analysis import stats
 
 rng = np.random.default_rng(7)
 

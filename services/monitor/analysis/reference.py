@@ -1,0 +1,178 @@
+"""The reference compiled into the numpy form the windows count against.
+
+Compiled once per version from what the monitor stored at registration (the parsed
+profile and, when the trainer provided one, the reference sample); windows never re-read
+the artifact. Each numeric feature has two cell layouts:
+
+- the profile's quantile bins (PSI, Jensen-Shannon; numpy.histogram semantics, the outer
+  bins open-ended so that out-of-range values land in the first or last bin);
+- with a reference sample, a fine layout separating every distinct reference value:
+  ``2K+1`` cells (below the first value, at it, between it and the next, ...). KS on
+  these counts is exactly ``ks_2samp`` on the samples; Wasserstein is exact for the
+  reference and places the current mass between two reference values midway (beyond
+  the extreme values: at the mean of what lies beyond), an error of at most half the gap
+  between neighbouring reference values.
+  Without a sample, KS and Wasserstein fall back to the quantile bins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.monitor.analysis.stats import FloatArray
+from shared.errors import InvalidInput
+from shared.events.reference_profile import (
+    CategoricalColumn,
+    ColumnProfile,
+    NumericColumn,
+    ReferenceProfile,
+    canonical_label,
+)
+
+UNSEEN_CODE = np.inf  # code of a category the reference never saw
+
+
+@dataclass(frozen=True)
+class NumericReference:
+    name: str
+    inner_edges: FloatArray
+    bin_counts: FloatArray
+    bin_positions: FloatArray  # bin midpoints, for Wasserstein on the bins
+    low: float
+    high: float
+    scale: float  # reference standard deviation: Wasserstein is reported in these units
+    grid: FloatArray | None = None  # distinct reference sample values, ascending
+    grid_counts: FloatArray | None = None  # reference counts in the 2K+1 fine cells
+
+    @property
+    def exact(self) -> bool:
+        return self.grid is not None
+
+    @property
+    def empty(self) -> bool:
+        return not self.bin_counts.sum() > 0
+
+    def encode(self, raw: Sequence[Any]) -> FloatArray:
+        return np.array([_as_float(v) for v in raw], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    name: str
+    values: FloatArray  # category codes, ascending
+    labels: list[str]  # category names, in the order of ``values``
+    counts: FloatArray
+    numeric: bool  # codes are the categories' own numeric values
+
+    @property
+    def empty(self) -> bool:
+        return not self.counts.sum() > 0
+
+    def encode(self, raw: Sequence[Any]) -> FloatArray:
+        """Codes of raw values (labels a model output, say); unknown ones get UNSEEN_CODE."""
+        if self.numeric:
+            return np.array([_as_float(v) for v in raw], dtype=np.float64)
+        index = {label: float(code) for code, label in zip(self.values, self.labels, strict=True)}
+        return np.array([index.get(canonical_label(v), UNSEEN_CODE) for v in raw], np.float64)
+
+
+FeatureReference = NumericReference | CategoricalReference
+
+
+@dataclass(frozen=True)
+class CompiledReference:
+    features: list[FeatureReference]
+    prediction: FeatureReference | None
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return UNSEEN_CODE if value is not None else math.nan
+
+
+def fine_cells(grid: FloatArray, sorted_values: FloatArray) -> NDArray[np.intp]:
+    """Cell boundaries of sorted values in the 2K+1 layout of ``grid``: below g0, at g0, ..."""
+    left = np.searchsorted(sorted_values, grid, side="left")
+    right = np.searchsorted(sorted_values, grid, side="right")
+    return np.stack([left, right], axis=1).ravel()
+
+
+def counts_between(boundaries: Any, n: int) -> FloatArray:
+    return np.diff(np.concatenate([[0], boundaries, [n]])).astype(np.float64)
+
+
+def _numeric(profile: NumericColumn, sample: FloatArray | None) -> NumericReference:
+    if profile.count == 0:  # never present in the reference: only its missing rate is watched
+        edges, counts, low, high = np.zeros(2), np.zeros(1), -math.inf, math.inf
+    else:
+        assert profile.min is not None and profile.max is not None  # the contract's rule
+        edges = np.asarray(profile.bin_edges, np.float64)
+        counts = np.asarray(profile.bin_counts, np.float64)
+        low, high = profile.min, profile.max
+    grid = grid_counts = None
+    values = np.sort(sample[~np.isnan(sample)]) if sample is not None else np.empty(0)
+    if values.size:
+        grid = np.unique(values)
+        grid_counts = counts_between(fine_cells(grid, values), values.size)
+    scale = profile.std or 0.0
+    if not scale > 0:  # a constant feature: any shift is measured in its own units
+        scale = 1.0
+    return NumericReference(
+        name=profile.name,
+        inner_edges=edges[1:-1],
+        bin_counts=counts,
+        bin_positions=(edges[:-1] + edges[1:]) / 2,
+        low=low,
+        high=high,
+        scale=scale,
+        grid=grid,
+        grid_counts=grid_counts,
+    )
+
+
+def _categorical(profile: CategoricalColumn) -> CategoricalReference:
+    labels = list(profile.categories)  # as the profile spells them (canonical_label)
+    try:
+        codes = [float(k) for k in profile.categories]
+        numeric = True
+    except ValueError:
+        codes = [float(i) for i in range(len(labels))]
+        numeric = False
+    order = np.argsort(codes, kind="stable")
+    values = np.asarray(codes, np.float64)[order]
+    if np.unique(values).size != values.size:
+        raise InvalidInput(f"reference profile: categories of {profile.name!r} collide")
+    counts = np.asarray(list(profile.categories.values()), np.float64)[order]
+    return CategoricalReference(profile.name, values, [labels[i] for i in order], counts, numeric)
+
+
+def compile_feature(profile: ColumnProfile, sample: FloatArray | None = None) -> FeatureReference:
+    if isinstance(profile, CategoricalColumn):
+        return _categorical(profile)
+    return _numeric(profile, sample)
+
+
+def compile_reference(profile: ReferenceProfile, sample: FloatArray | None) -> CompiledReference:
+    if sample is not None and sample.shape[1] != len(profile.features):
+        raise InvalidInput(
+            f"reference sample has {sample.shape[1]} columns, the profile "
+            f"{len(profile.features)} features"
+        )
+    features = [
+        compile_feature(f, sample[:, i] if sample is not None else None)
+        for i, f in enumerate(profile.features)
+    ]
+    prediction = compile_feature(profile.prediction) if profile.prediction else None
+    return CompiledReference(features, prediction)

@@ -1,0 +1,77 @@
+"""Turning logged tensors into arrays: features in, predicted values and scores out.
+
+``PredictionLogged.inputs`` is ``{input_name: nested lists}`` (an Open Inference Protocol
+``{"data": ...}`` object is accepted too); every input is read as rows x columns and the
+inputs are placed side by side in their order, so columns map to the registered feature
+names by position. Outputs follow skl2onnx names: the predicted value is the first of
+:data:`VALUE_OUTPUTS` present (else the first output that is not a probability), and
+class scores are the output whose name contains ``prob``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from services.monitor.analysis.stats import FloatArray
+
+VALUE_OUTPUTS = (
+    "label",
+    "output_label",
+    "predicted_label",
+    "prediction",
+    "predictions",
+    "variable",
+    "output",
+    "y",
+)
+
+
+def _data(value: Any) -> Any:
+    return value["data"] if isinstance(value, dict) and "data" in value else value
+
+
+def feature_matrix(inputs: dict[str, Any]) -> tuple[FloatArray | None, str | None]:
+    """The inputs as one float matrix (rows x columns), or why they cannot be one."""
+    if not inputs:
+        return None, "no inputs"
+    parts = []
+    for name, value in inputs.items():
+        try:
+            array = np.asarray(_data(value), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            return None, f"input {name!r} is not a numeric tensor: {exc}"
+        if array.ndim == 0 or array.size == 0:
+            return None, f"input {name!r} is empty or a scalar"
+        parts.append(array.reshape(1, -1) if array.ndim == 1 else array.reshape(len(array), -1))
+    if len({p.shape[0] for p in parts}) != 1:
+        return None, "inputs disagree on the number of rows"
+    return (parts[0] if len(parts) == 1 else np.hstack(parts)), None
+
+
+def _value_output(outputs: dict[str, Any]) -> str | None:
+    for name in VALUE_OUTPUTS:
+        if name in outputs:
+            return name
+    return next((n for n in outputs if "prob" not in n.lower()), None)
+
+
+def predicted_values(outputs: dict[str, Any] | None) -> list[Any]:
+    """One predicted value per row (a class label or a number); empty if there is none."""
+    name = _value_output(outputs or {})
+    if name is None or outputs is None:
+        return []
+    return list(np.asarray(_data(outputs[name])).ravel().tolist())
+
+
+def class_scores(outputs: dict[str, Any] | None, rows: int) -> FloatArray | None:
+    """Per-class scores (rows x classes, columns in sorted class order), if logged."""
+    for name, value in (outputs or {}).items():
+        if "prob" in name.lower():
+            try:
+                scores = np.asarray(_data(value), dtype=np.float64)
+            except (TypeError, ValueError):
+                return None
+            return scores.reshape(rows, -1) if scores.size and scores.size % rows == 0 else None
+    return None

@@ -1,0 +1,60 @@
+"""The monitor's HTTP API (viewer role): per model its versions, latest windows, metric
+series and label counts; and the alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Query
+
+from services.monitor.store import reads
+from shared.errors import NotFound
+from shared.http.auth import Viewer
+
+
+def router(pool: asyncpg.Pool) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["monitoring"])
+
+    @api.get("/models/{model_name}")
+    async def model(_: Viewer, model_name: str) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return await reads.model(conn, model_name)
+
+    @api.get("/models/{model_name}/windows")
+    async def latest_windows(
+        _: Viewer, model_name: str, version: int | None = None, arm: str | None = None
+    ) -> dict[str, Any]:
+        """The latest closed window of each version, arm and kind."""
+        async with pool.acquire() as conn:
+            windows = await reads.latest_windows(conn, model_name, version, arm)
+        if not windows:
+            raise NotFound(f"no closed window for model {model_name!r} yet")
+        return {"model_name": model_name, "windows": windows}
+
+    @api.get("/models/{model_name}/series")
+    async def series(
+        _: Viewer,
+        model_name: str,
+        metric: str,
+        version: int | None = None,
+        arm: str | None = None,
+        limit: int = Query(500, ge=1, le=10_000),
+    ) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            points = await reads.series(conn, model_name, metric, version, arm, limit)
+        return {"model_name": model_name, "metric": metric, "points": points}
+
+    @api.get("/models/{model_name}/labels")
+    async def label_counts(_: Viewer, model_name: str) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return {"model_name": model_name, **await reads.label_counts(conn, model_name)}
+
+    @api.get("/alerts")
+    async def alerts(
+        _: Viewer, model_name: str | None = None, include_resolved: bool = False
+    ) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return {"alerts": await reads.alerts(conn, model_name, include_resolved)}
+
+    return api

@@ -1,0 +1,104 @@
+"""Building a reference profile (:mod:`shared.events.reference_profile`) from arrays.
+
+The one writer of that format, for the trainer and for tests and benchmarks. Its choices:
+a column with at most :data:`MAX_CATEGORIES` distinct values is categorical (a constant
+column is one category), any other is numeric with :data:`BINS` quantile bins (decile
+edges, duplicates removed); class labels (a classification target and its predictions)
+are always categorical. NaN is a missing value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from shared.events.common import Task
+from shared.events.reference_profile import (
+    FORMAT,
+    CategoricalColumn,
+    ColumnProfile,
+    NumericColumn,
+    ReferenceProfile,
+    TargetProfile,
+    canonical_label,
+)
+
+BINS = 10
+MAX_CATEGORIES = 10
+
+
+def _categories(values: NDArray[np.generic]) -> dict[str, int]:
+    distinct, counts = np.unique(values, return_counts=True)
+    return {
+        canonical_label(v): int(n) for v, n in zip(distinct.tolist(), counts.tolist(), strict=True)
+    }
+
+
+def describe_column(name: str, values: NDArray[np.float64]) -> ColumnProfile:
+    """The entry of one numeric-coded column (NaN = missing)."""
+    present = values[~np.isnan(values)]
+    count = int(present.size)
+    missing = float(1 - present.size / values.size) if values.size else 0.0
+    if count == 0:
+        return NumericColumn(name=name, count=0, missing_rate=missing)
+    if np.unique(present).size <= MAX_CATEGORIES:
+        return CategoricalColumn(
+            name=name, count=count, missing_rate=missing, categories=_categories(present)
+        )
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)))
+    counts, _ = np.histogram(present, bins=edges)
+    return NumericColumn(
+        name=name,
+        count=count,
+        missing_rate=missing,
+        min=float(present.min()),
+        max=float(present.max()),
+        mean=float(present.mean()),
+        std=float(present.std()),
+        bin_edges=tuple(float(e) for e in edges),
+        bin_counts=tuple(int(c) for c in counts),
+    )
+
+
+def describe_labels(name: str, labels: ArrayLike) -> ColumnProfile:
+    """A categorical entry for class labels, of any type (none missing)."""
+    values = np.asarray(labels)
+    return CategoricalColumn(
+        name=name, count=int(values.size), missing_rate=0.0, categories=_categories(values)
+    )
+
+
+def build_reference_profile(
+    features: NDArray[np.float64],
+    feature_names: Sequence[str],
+    *,
+    task: Task,
+    predictions: ArrayLike | None = None,
+    target_name: str | None = None,
+    target: ArrayLike | None = None,
+) -> ReferenceProfile:
+    """The profile of ``features`` (rows x columns, in input order); ``predictions`` should
+    come from rows the model was not fit on (on its own training rows a model is
+    overconfident, unlike on live traffic)."""
+
+    def numeric(name: str, values: ArrayLike) -> ColumnProfile:
+        return describe_column(name, np.asarray(values, np.float64))
+
+    describe: Callable[[str, ArrayLike], ColumnProfile] = (
+        describe_labels if task == "classification" else numeric
+    )
+    return ReferenceProfile(
+        format=FORMAT,
+        task=task,
+        rows=int(features.shape[0]),
+        features=tuple(describe_column(n, features[:, j]) for j, n in enumerate(feature_names)),
+        target=None
+        if target_name is None
+        else TargetProfile(
+            name=target_name,
+            distribution=describe(target_name, target) if target is not None else None,
+        ),
+        prediction=describe("prediction", predictions) if predictions is not None else None,
+    )

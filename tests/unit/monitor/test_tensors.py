@@ -1,0 +1,69 @@
+"""Logged tensors to arrays: features side by side, predicted values, class scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from services.monitor.analysis.labelled import render_csv, row_labels
+from services.monitor.analysis.latency import LatencySketch
+from services.monitor.analysis.tensors import class_scores, feature_matrix, predicted_values
+
+
+def test_feature_matrix_shapes_and_missing_values() -> None:
+    matrix, problem = feature_matrix({"input": [[1, 2, None], [4, 5, 6]]})
+    assert problem is None and matrix is not None
+    assert matrix.shape == (2, 3) and np.isnan(matrix[0, 2])
+    one_row, _ = feature_matrix({"input": {"data": [1, 2, 3], "shape": [1, 3]}})
+    assert one_row is not None and one_row.shape == (1, 3)
+    two_inputs, _ = feature_matrix({"a": [[1], [2]], "b": [[3, 4], [5, 6]]})
+    assert two_inputs is not None and two_inputs.tolist() == [[1, 3, 4], [2, 5, 6]]
+
+
+def test_malformed_inputs_are_schema_violations() -> None:
+    for inputs in (
+        {},
+        {"input": [["a", "b"]]},
+        {"input": [[1, 2], [3]]},
+        {"input": 5},
+        {"a": [[1]], "b": [[1], [2]]},
+    ):
+        matrix, problem = feature_matrix(inputs)
+        assert matrix is None and problem
+
+
+def test_outputs() -> None:
+    outputs = {"probabilities": [[0.2, 0.8], [0.9, 0.1]], "label": [[1], [0]]}
+    assert predicted_values(outputs) == [1, 0]
+    scores = class_scores(outputs, 2)
+    assert scores is not None and scores.shape == (2, 2)
+    assert predicted_values({"variable": [[1.5], [2.5]]}) == [1.5, 2.5]
+    assert predicted_values({}) == [] and class_scores({"label": [1]}, 1) is None
+
+
+def test_labelled_rows_render_as_training_csv() -> None:
+    features = np.array([[1.0, np.nan], [3.0, 4.0]]).tobytes()
+    records = [
+        {"features": features, "n_rows": 2, "n_cols": 2, "value": b"[0, 1]"},
+        {"features": np.array([5.0, 6.0]).tobytes(), "n_rows": 1, "n_cols": 2, "value": b"1"},
+        {
+            "features": np.array([5.0, 6.0]).tobytes(),
+            "n_rows": 1,
+            "n_cols": 2,
+            "value": b"[1, 2]",
+        },  # a label that does not fit the rows is left out
+    ]
+    data, written = render_csv(["a", "b"], "y", records)
+    assert written == 3
+    assert data.decode().splitlines() == ["a,b,y", "1.0,,0", "3.0,4.0,1", "5.0,6.0,1"]
+    assert row_labels(3, 2) is None and row_labels([1, 2], 2) == [1, 2]
+
+
+def test_latency_quantiles_within_one_percent() -> None:
+    values = np.random.default_rng(1).lognormal(1.0, 1.0, 10_000)
+    sketch = LatencySketch()
+    for chunk in np.array_split(values, 10):
+        sketch.add(chunk)
+    for q in (0.5, 0.95, 0.99):
+        exact = float(np.quantile(values, q, method="inverted_cdf"))
+        estimate = sketch.quantile(q)
+        assert estimate is not None and abs(estimate / exact - 1) <= 0.01
