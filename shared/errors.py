@@ -87,6 +87,17 @@ class Conflict(ModelbusError):
     code = "conflict"
 
 
+class TooManyRequests(ModelbusError):
+    """A client over a limit (failed token checks); ``retry_after_s`` says when to retry."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class PayloadTooLarge(ModelbusError):
     status_code = 413
     code = "payload_too_large"

@@ -129,7 +129,12 @@ class ServiceProcess:
         artifacts = await open_store(settings.artifact_store_url(), pool)
         await ensure_topics(settings)
         producer = await start_producer(settings)
-        auth = TokenAuthority(pool)
+        auth = TokenAuthority(
+            pool,
+            cache_s=settings.auth_cache_s,
+            max_failures=settings.auth_max_failures,
+            failure_window_s=settings.auth_failure_window_s,
+        )
         await auth.ensure_schema()
         self.infra = infra = Infrastructure(name, settings, pool, artifacts, producer, auth)
         parts = await self.definition.build(infra)
@@ -159,7 +164,13 @@ class ServiceProcess:
             self.ready.set()
         self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
 
-        app: ASGIApp = create_app(name, self.ready.is_set, parts.routers, auth)
+        app: ASGIApp = create_app(
+            name,
+            self.ready.is_set,
+            parts.routers,
+            auth,
+            max_body_bytes=settings.http_max_body_bytes,
+        )
         for wrap in parts.asgi_wrappers:
             app = wrap(app)
         self.server = uvicorn.Server(

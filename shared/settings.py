@@ -33,6 +33,13 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None
+    # The body limit of a route that declares none (shared/http/guard.py).
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Token checks are cached this long: a revocation reaches every other service within it.
+    auth_cache_s: float = Field(default=10.0, ge=0.0)
+    # Failed token checks a client address may make per window before it is answered 429.
+    auth_max_failures: int = Field(default=20, ge=1)
+    auth_failure_window_s: float = Field(default=60.0, gt=0.0)
 
     home: Path = Field(default_factory=lambda: Path.home() / ".modelbus")
     artifact_store: str = ""  # "file:///path" or "postgres"; empty: file store under home

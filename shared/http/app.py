@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.errors import ModelbusError, describe_validation
-from shared.http.auth import TokenAuthority
+from shared.http.auth import TokenAuthority, route_roles
+from shared.http.guard import DEFAULT_MAX_BODY_BYTES, RequestGuard, error_response
 
 # Routes any caller may reach without a token; every other route needs one.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -21,7 +22,11 @@ def create_app(
     is_ready: Callable[[], bool],
     routers: list[APIRouter],
     auth: TokenAuthority,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
+    """The app, behind the :class:`RequestGuard`: every request authenticated (unless its
+    route is public) and its body limited before any route sees it."""
     # No /docs, /redoc or /openapi.json: they would be routes without a token (deny by
     # default); app.openapi() still builds the document for whoever needs it offline.
     app = FastAPI(
@@ -45,8 +50,8 @@ def create_app(
 
     @app.exception_handler(ModelbusError)
     async def modelbus_error(_: Request, exc: ModelbusError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+        status, body, headers = error_response(exc)
+        return Response(body, status, {k.decode(): v.decode() for k, v in headers})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
@@ -55,4 +60,7 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    app.add_middleware(
+        RequestGuard, auth=auth, routes=lambda: route_roles(app), max_body_bytes=max_body_bytes
+    )
     return app

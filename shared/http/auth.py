@@ -5,15 +5,24 @@ Tokens look like ``mb_<id>_<secret>``; only the SHA-256 of the secret is stored 
 Secrets are 256 random bits, so a plain hash is enough: nothing is guessable offline.
 
 Every route must declare who may call it with :func:`require`; the route-enumeration test
-fails for any route without it, except the :data:`shared.http.app.PUBLIC_PATHS`.
+fails for any route without it, except the :data:`shared.http.app.PUBLIC_PATHS`. The
+request guard (:mod:`shared.http.guard`) checks the token before the body is read;
+:func:`require` then only checks the role.
+
+Checks are cached (:mod:`shared.http.token_cache`): valid and invalid answers in separate
+LRUs, a revocation reaching every other service within ``cache_s`` (this one at once);
+a client failing ``max_failures`` checks per ``failure_window_s`` is refused with 429
+before it costs another database round trip, and at most ``lookup_concurrency`` lookups
+hold pool connections at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -21,7 +30,8 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import Depends, Request
 
-from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from shared.http.token_cache import AnswerCache, FailureLimiter
 
 Role = Literal["viewer", "data-scientist", "approver", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "data-scientist", "approver", "admin")
@@ -55,18 +65,34 @@ class Principal:
     token_id: str
 
 
+# What issue() makes: mb_<12 hex>_<43 urlsafe characters>. Anything else fails without a query.
+_TOKEN = re.compile(r"mb_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class TokenAuthority:
-    """Issues and checks tokens. Checks are cached briefly: the inference path must not pay
-    a database round trip per request, and a revocation takes effect within ``cache_s``."""
+    """Issues and checks tokens; checks are cached and failures limited per client."""
 
-    def __init__(self, pool: asyncpg.Pool, cache_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        cache_s: float = 10.0,
+        *,
+        negative_cache_s: float = 5.0,
+        cache_size: int = 10_000,
+        max_failures: int = 20,
+        failure_window_s: float = 60.0,
+        lookup_concurrency: int = 4,
+    ) -> None:
         self.pool = pool
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._valid: AnswerCache[Principal] = AnswerCache(cache_size, cache_s)
+        self._invalid: AnswerCache[bool] = AnswerCache(cache_size, negative_cache_s)
+        self._failures = FailureLimiter(max_failures, failure_window_s)
+        self._lookups = asyncio.Semaphore(lookup_concurrency)
 
     async def ensure_schema(self) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -94,23 +120,34 @@ class TokenAuthority:
             "UPDATE auth.tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
             token_id,
         )
-        self._cache.clear()
+        self._valid.evict(lambda p: p.token_id == token_id)
 
-    async def authenticate(self, token: str) -> Principal | None:
-        now = time.monotonic()
-        cached = self._cache.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        principal = await self._lookup(token)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[token] = (now + self.cache_s, principal)
-        return principal
+    async def authenticate(self, token: str, client: str | None = None) -> Principal | None:
+        """The token's principal, or None; :class:`TooManyRequests` if ``client`` (its
+        address) failed too often lately. A cached valid token passes regardless."""
+        principal = self._valid.get(token)
+        if principal is not None:
+            return principal
+        if client is not None:
+            wait = self._failures.retry_after(client)
+            if wait is not None:
+                raise TooManyRequests(
+                    "too many failed token checks from this address; try again later",
+                    retry_after_s=wait,
+                )
+        if self._invalid.get(token) is None and _TOKEN.fullmatch(token):
+            async with self._lookups:
+                principal = await self._lookup(token)
+        if principal is not None:
+            self._valid.put(token, principal)
+            return principal
+        self._invalid.put(token, True)
+        if client is not None:
+            self._failures.failed(client)
+        return None
 
     async def _lookup(self, token: str) -> Principal | None:
         parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != "mb":
-            return None
         row = await self.pool.fetchrow(
             "SELECT name, role, secret_hash FROM auth.tokens WHERE id = $1 AND revoked_at IS NULL",
             parts[1],
@@ -144,10 +181,7 @@ def require(role: Role) -> AuthDependency:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
 
     async def dependency(request: Request) -> Principal:
-        principal = await authenticate_request(request)
-        if principal.role not in GRANTS[role]:
-            raise Forbidden(f"this needs the {role} role; your token has {principal.role}")
-        return principal
+        return await check_role(request.scope, role)
 
     dependency.required_role = role  # type: ignore[attr-defined]  # read by the route audit
     return dependency
@@ -161,13 +195,36 @@ Approver = Annotated[Principal, Depends(require("approver"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
-async def authenticate_request(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+# Where the request guard leaves the principal it authenticated, in the ASGI scope.
+PRINCIPAL = "modelbus.principal"
+
+
+async def check_role(scope: Any, role: Role) -> Principal:
+    """The caller's principal if its role satisfies ``role`` (401/403/429 otherwise).
+
+    The guard's principal when it ran first; else the token is checked here, with the
+    authority found on the app (``scope["app"].state.auth``).
+    """
+    principal: Principal | None = scope.get(PRINCIPAL)
+    if principal is None:
+        principal = await authenticate_scope(scope, scope["app"].state.auth)
+    if principal.role not in GRANTS[role]:
+        raise Forbidden(f"this needs the {role} role; your token has {principal.role}")
+    return principal
+
+
+async def authenticate_scope(scope: Any, authority: TokenAuthority) -> Principal:
+    """The principal of the request's bearer token, read from the raw ASGI headers."""
+    header = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value
+            break
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token")
-    authority: TokenAuthority = request.app.state.auth
-    principal = await authority.authenticate(token.strip())
+    client = scope.get("client")
+    principal = await authority.authenticate(token.strip(), client[0] if client else None)
     if principal is None:
         raise Unauthorized("invalid or revoked token")
     return principal
@@ -175,11 +232,13 @@ async def authenticate_request(request: Request) -> Principal:
 
 @dataclass(frozen=True)
 class RouteRole:
-    """A route of an app and the role its dependencies require (``None``: nothing required)."""
+    """A route of an app and the role its dependencies require (``None``: nothing required),
+    with the body limit its endpoint declares (``shared.http.guard.body_limit``), if any."""
 
     path: str
     methods: frozenset[str]
     role: Role | None
+    max_body_bytes: int | None = None
 
 
 def route_roles(app: Any) -> Iterator[RouteRole]:
@@ -201,7 +260,8 @@ def route_roles(app: Any) -> Iterator[RouteRole]:
         methods = getattr(route, "methods", None) or {"WEBSOCKET"}
         endpoint = getattr(route, "endpoint", None)
         role = _required_role(dependant) or getattr(endpoint, "required_role", None)
-        yield RouteRole(route.path, frozenset(methods), role)
+        limit = getattr(endpoint, "max_body_bytes", None)
+        yield RouteRole(route.path, frozenset(methods), role, limit)
 
 
 def _required_role(dependant: Any) -> Role | None:

@@ -1,10 +1,14 @@
 """``POST /v2/models/{m}[/versions/{v}]/infer`` as a bare ASGI endpoint.
 
 The hot path of the service, so it skips what it does not need: no FastAPI dependency
-injection, no Request/Response objects beyond the token check, headers read once from the
-scope. The token check is still :func:`shared.http.auth.require` (cached by the
-TokenAuthority), and ``required_role`` tells the route audit what it checks. The same
-instance is mounted in the app's router and called by :mod:`services.deployer.api.fast_path`.
+injection, no Request/Response objects, headers read once from the scope. It answers
+before the app's request guard, so it does what the guard does, with the guard's own
+functions: the token first (:func:`shared.http.auth.check_role`, cached by the
+TokenAuthority), then the body under its cap (:func:`shared.http.guard.read_body`), and a
+refusal that comes before the body was read is answered so that the client receives it
+(:func:`shared.http.guard.refuse`). ``required_role`` tells the route audit what it
+checks. The same instance is mounted in the app's router and called by
+:mod:`services.deployer.api.fast_path`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from typing import Any
 
 import orjson
 import structlog
-from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from services.deployer.runtime.codec import parse_request
 from services.deployer.serving.inference import Inference
 from shared.errors import InvalidInput, ModelbusError, PayloadTooLarge
-from shared.http.auth import require
+from shared.http.auth import check_role
+from shared.http.guard import ANONYMOUS_DRAIN_BYTES, DRAIN_BYTES, read_body, refuse
 
 log = structlog.get_logger(__name__)
 
@@ -34,13 +38,24 @@ class InferEndpoint:
     def __init__(self, inference: Inference, *, max_body_bytes: int) -> None:
         self.inference = inference
         self.max_body_bytes = max_body_bytes
-        self._check = require("viewer")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self._check(Request(scope))
+            await check_role(scope, "viewer")
+        except ModelbusError as exc:
+            await refuse(scope, receive, send, exc, drain_bytes=ANONYMOUS_DRAIN_BYTES)
+            return
+        try:
+            raw = await read_body(scope, receive, self.max_body_bytes)
+        except PayloadTooLarge as exc:
+            await refuse(scope, receive, send, exc, drain_bytes=DRAIN_BYTES)
+            return
+        except ModelbusError as exc:
+            await _respond(send, exc.status_code, orjson.dumps(exc.to_dict()), _JSON)
+            return
+        try:
             headers = dict(scope["headers"])
-            body = await self._body(headers, receive)
+            body = self._decompressed(headers, raw)
             split = headers.get(b"inference-header-content-length")
             params = scope["path_params"]
             payload, json_length = await self.inference.infer(
@@ -50,8 +65,7 @@ class InferEndpoint:
                 lambda name: _text(headers.get(name.lower().encode())),
             )
         except ModelbusError as exc:
-            extra = [(b"www-authenticate", b"Bearer")] if exc.status_code == 401 else []
-            await _respond(send, exc.status_code, orjson.dumps(exc.to_dict()), _JSON + extra)
+            await _respond(send, exc.status_code, orjson.dumps(exc.to_dict()), _JSON)
             return
         except Exception:
             log.exception("inference.crashed", path=scope.get("path"))
@@ -70,35 +84,18 @@ class InferEndpoint:
                 ],
             )
 
-    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
-        """The body, decompressed; a 413 as soon as it is known to pass the limit."""
+    def _decompressed(self, headers: dict[bytes, bytes], body: bytes) -> bytes:
+        """The body as sent, or inflated (gzip, deflate) under the same limit."""
         limit = self.max_body_bytes
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"request body of {int(declared)} bytes exceeds {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         encoding = headers.get(b"content-encoding", b"identity")
         if encoding not in (b"identity", b"gzip", b"deflate"):
-            raise InvalidInput(
-                f"unsupported Content-Encoding {_text(encoding)!r}: use gzip or deflate, or none"
-            )
+            raise InvalidInput("unsupported Content-Encoding: use gzip or deflate, or none")
         if encoding != b"identity":
             inflater = zlib.decompressobj(wbits=31 if encoding == b"gzip" else 15)
             try:
                 body = inflater.decompress(body, limit + 1)
             except zlib.error as exc:
-                raise InvalidInput(f"request body is not valid {encoding.decode()}: {exc}") from exc
+                raise InvalidInput(f"request body is not valid {encoding.decode()}") from exc
             if len(body) > limit or inflater.unconsumed_tail:
                 raise PayloadTooLarge(f"decompressed request body exceeds {limit} bytes")
         return body
@@ -114,7 +111,7 @@ def _integer(raw: Any, what: str) -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise InvalidInput(f"{what} must be an integer, got {_text(raw)!r}") from exc
+        raise InvalidInput(f"{what} must be an integer") from exc
 
 
 def _text(raw: bytes | str | None) -> str | None:

@@ -16,10 +16,15 @@ from services.registry.store import versions
 from shared.bus.unit_of_work import Transactions
 from shared.errors import InvalidInput, describe_validation
 from shared.http.auth import DataScientist
+from shared.http.guard import body_limit
+
+# Room in an upload's body for its metadata part and the multipart framing.
+FORM_OVERHEAD_BYTES = 1024 * 1024
 
 
 def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
     api = APIRouter(tags=["upload"])
+    cap = registrar.settings.max_artifact_bytes
 
     @api.post(
         "/{name}/versions",
@@ -31,6 +36,7 @@ def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
             422: {"description": "the model was refused; the body names each failed check"},
         },
     )
+    @body_limit(2 * cap + FORM_OVERHEAD_BYTES)  # the artifact and its profile, each capped
     async def upload_version(
         name: ModelName,
         response: Response,
@@ -46,7 +52,6 @@ def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
             problems = describe_validation(exc, root="metadata")
             raise InvalidInput(f"metadata is not valid: {problems}") from exc
         candidate = doors.from_upload(name, described, principal.name)
-        cap = registrar.settings.max_artifact_bytes
         for part in (artifact, reference_profile):  # refused before a byte is read
             if part is not None and part.size is not None and part.size > cap:
                 refusal = Refusal.of(

@@ -45,7 +45,7 @@ EXPECTED = {
 class FakeAuthority:
     """Tokens are role names."""
 
-    async def authenticate(self, token: str) -> Principal | None:
+    async def authenticate(self, token: str, client: str | None = None) -> Principal | None:
         return Principal(f"someone-{token}", token, "t") if token in ROLES else None  # type: ignore[arg-type]
 
 
