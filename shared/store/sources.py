@@ -238,9 +238,10 @@ def _read_beneath(ref: ArtifactRef, root: Path, relative: PurePosixPath) -> byte
                 f"artifact {shown} is refused: its path goes through a symbolic link"
             ) from exc
         raise InvalidInput(f"artifact {shown} cannot be read ({exc.strerror})") from exc
+    if not stat.S_ISREG(os.fstat(handle).st_mode):  # before fdopen: it refuses folders itself
+        os.close(handle)
+        raise SourceRefused(f"artifact {shown} is refused: it is not a regular file")
     with os.fdopen(handle, "rb") as source:
-        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
-            raise SourceRefused(f"artifact {shown} is refused: it is not a regular file")
         try:
             return source.read(ref.size + 1)
         except OSError as exc:

@@ -70,7 +70,7 @@ def test_an_upload_without_an_id_gets_a_fresh_one() -> None:
     [("missing", Check.FETCH), ("tampered", Check.DIGEST), ("huge", Check.SIZE),
      ("ftp", Check.SOURCE), ("device", Check.SOURCE), ("grown", Check.DIGEST),
      ("outside", Check.SOURCE), ("link", Check.SOURCE), ("fifo", Check.SOURCE),
-     ("dotdot", Check.SOURCE)],
+     ("dotdot", Check.SOURCE), ("folder", Check.SOURCE)],
 )  # fmt: skip
 async def test_claims_that_cannot_be_honoured_are_refusals(
     case: str, check: Check, tmp_path: Path
@@ -86,6 +86,7 @@ async def test_claims_that_cannot_be_honoured_are_refusals(
     secret.write_bytes(b"0123456789")
     (allowed / "link").symlink_to(secret)
     os.mkfifo(allowed / "fifo")
+    (allowed / "folder").mkdir()
     ref = {
         "missing": ArtifactRef(uri=(allowed / "gone").as_uri(), sha256=digest, size=10),
         "tampered": ArtifactRef(uri=path.as_uri(), sha256="b" * 64, size=10),
@@ -96,6 +97,7 @@ async def test_claims_that_cannot_be_honoured_are_refusals(
         "outside": ArtifactRef(uri=secret.as_uri(), sha256=digest, size=10),
         "link": ArtifactRef(uri=(allowed / "link").as_uri(), sha256=digest, size=10),
         "fifo": ArtifactRef(uri=(allowed / "fifo").as_uri(), sha256=digest, size=10),
+        "folder": ArtifactRef(uri=(allowed / "folder").as_uri(), sha256=digest, size=10),
         "dotdot": ArtifactRef(uri=f"file://{allowed}/../secret", sha256=digest, size=10),
     }[case]
     sources = ArtifactSources(FakeArtifactStore(), dirs=[allowed])
