@@ -3,7 +3,8 @@
 The request goes to the trainer's ``POST /v1/training-requests`` (data-scientist role),
 which records the job and announces it on ``training.requested`` through its outbox.
 A local dataset file is sent by claim check: its ``file://`` URI, SHA-256 and size (the
-trainer must see the same filesystem; otherwise give a URI with ``--sha256`` and ``--size``).
+trainer must see the same filesystem and read from that folder, one of its
+``MODELBUS_ARTIFACT_SOURCE_DIRS``; otherwise give a URI with ``--sha256`` and ``--size``).
 """
 
 from __future__ import annotations
