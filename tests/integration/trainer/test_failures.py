@@ -36,14 +36,17 @@ async def test_bad_data_fails_the_job_with_the_reason(
             f"no-target-{unique}", no_target, target="label"
         ),
         "single class": request(f"one-class-{unique}", one_class, target="label"),
-        "non-numeric value 'lots'": request(f"wrong-type-{unique}", wrong_type, target="label"),
-        "has sha256": request(f"corrupt-{unique}", corrupt, target="label"),
+        "column 'a': the value is not a number": request(
+            f"wrong-type-{unique}", wrong_type, target="label"
+        ),
+        "does not match its claim check": request(f"corrupt-{unique}", corrupt, target="label"),
     }
     await publish(settings.kafka_bootstrap, *cases.values())
     for reason, ask in cases.items():
         [event] = await outcomes(settings.kafka_bootstrap, "training.failed", ask.request_id)
         failed: TrainingFailed = event.data
         assert reason in failed.reason, failed
+        assert "lots" not in failed.reason  # a cell value never travels in an error
         [job] = await jobs_of(settings.database_url, ask.model_name)
         assert (job["status"], job["id"]) == ("failed", failed.job_id)
         assert reason in job["failure_reason"]
