@@ -17,6 +17,12 @@ EVENTS_DEAD_LETTERED = Counter(
     "Records sent to a dead-letter topic",
     ["service", "topic", "error_class"],
 )
+DECISIONS_REFUSED = Counter(
+    "modelbus_decisions_refused_total",
+    "Governance decisions dead-lettered and not acted on: unsigned, signed by an untrusted "
+    "key, badly signed, or replayed",
+    ["service", "topic", "reason"],
+)
 CONSUMER_RETRIES = Counter(
     "modelbus_consumer_retries_total", "Batches retried after a transient failure", ["service"]
 )

@@ -31,6 +31,8 @@ from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
 from shared.bus.subscriber import subscribe
 from shared.bus.unit_of_work import Transactions
+from shared.events.signing import DecisionVerifier
+from shared.events.topics import SIGNED
 from shared.http.app import create_app
 from shared.http.auth import TokenAuthority
 from shared.logging import configure_logging
@@ -77,6 +79,9 @@ class ServiceParts:
     # deployer's inference route) answering before the framework's middleware stack. They
     # may only answer routes that ``routers`` also declare, so the route audit sees them all.
     asgi_wrappers: list[Callable[[ASGIApp], ASGIApp]] = field(default_factory=list)
+    # Decision keys this service trusts besides ``MODELBUS_DECISION_KEYS`` (governance
+    # trusts its own).
+    decision_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ class ServiceProcess:
                 handlers=parts.handlers,
                 max_event_bytes=settings.kafka_max_message_bytes,
                 retry_deadline_s=settings.consumer_retry_deadline_s,
+                verifier=decision_verifier(name, parts, settings),
             )
             self._broker, joined = subscribe(settings, processor, group_id=group)
             await self._broker.start()
@@ -205,6 +211,26 @@ class ServiceProcess:
         if self.infra is not None:
             await self.infra.producer.stop()
             await self.infra.pool.close()
+
+
+class MissingDecisionKeys(RuntimeError):
+    """A service that acts on governance's decisions has no key to verify them with."""
+
+
+def decision_verifier(name: str, parts: ServiceParts, settings: Settings) -> DecisionVerifier:
+    """The keys a service's consumer verifies decisions with; a service consuming decisions
+    without any refuses to start (it could only dead-letter them all)."""
+    keys = [*settings.decision_keys, *parts.decision_keys]
+    try:
+        verifier = DecisionVerifier.of(keys)
+    except ValueError as exc:
+        raise MissingDecisionKeys(f"{name}: MODELBUS_DECISION_KEYS: {exc}") from exc
+    if not verifier.keys and SIGNED & set(parts.handlers):
+        raise MissingDecisionKeys(
+            f"{name} consumes governance's decisions but trusts no key to verify them: set "
+            "MODELBUS_DECISION_KEYS to governance's public key (modelbus up does)"
+        )
+    return verifier
 
 
 async def run_service(definition: ServiceDefinition, settings: Settings | None = None) -> None:

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # One deadline for a whole http(s) fetch of an artifact, connect to last byte.
     artifact_fetch_timeout_s: float = Field(default=60.0, gt=0)
 
+    # Governance's public keys (base64 Ed25519, comma-separated; more than one while a key
+    # is rotated): a decision is acted on only if one of them signed it.
+    decision_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     log_level: str = "INFO"
     relay_batch_size: int = 500
     consumer_batch_size: int = 500
@@ -60,7 +64,9 @@ class Settings(BaseSettings):
     # Sends of one outbox row the broker may refuse before it is quarantined.
     relay_max_refusals: int = Field(default=5, ge=1)
 
-    @field_validator("artifact_source_dirs", "artifact_source_hosts", mode="before")
+    @field_validator(
+        "artifact_source_dirs", "artifact_source_hosts", "decision_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

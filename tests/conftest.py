@@ -10,6 +10,7 @@ import pytest
 
 from shared.logging import configure_logging
 from shared.settings import Settings
+from tests.support.events import DECISION_KEY
 from tests.support.infra import Broker, start_broker, start_postgres
 
 _broker_kind: list[str] = []
@@ -61,6 +62,7 @@ def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Setting
         home=tmp_path / "home",
         http_port=0,
         artifact_source_dirs=[tmp_path],  # datasets and models the test writes there
+        decision_keys=[DECISION_KEY],
     )
 
 

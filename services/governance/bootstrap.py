@@ -17,7 +17,8 @@ from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 def governance_from(settings: GovernanceSettings) -> Governance:
     policies = load_policies(SHIPPED_POLICIES, settings.policy_dir)
-    return Governance(policies, AuditLog(settings.checkpoint_key, settings.checkpoint_every))
+    log = AuditLog(settings.checkpoint_key, settings.checkpoint_every)
+    return Governance(policies, log, settings.signer())
 
 
 def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
@@ -30,6 +31,8 @@ def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
         return ServiceParts(
             handlers=dict.fromkeys(consumed_by(service.name), handler),
             routers=[api.router(infra.transactions, governance)],
+            # Governance consumes its own decisions too, and trusts its own key for them.
+            decision_keys=(governance.signer.public_key_text,),
         )
 
     service = ServiceDefinition(

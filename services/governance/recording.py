@@ -9,11 +9,13 @@ import structlog
 
 from services.governance.audit.log import AuditLog
 from services.governance.policy.rules import LoadedPolicy
+from services.governance.store import decisions
 from services.governance.store.projection import project
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.governance import AuditRecord
+from shared.events.signing import DecisionSigner
 from shared.store.db import Connection
 
 logger = structlog.get_logger(__name__)
@@ -21,10 +23,12 @@ logger = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Governance:
-    """What governance's use cases depend on: the policies in force and the audit log."""
+    """What governance's use cases depend on: the policies in force, the audit log and the
+    key that signs every decision."""
 
     policies: Mapping[str, LoadedPolicy]
     log: AuditLog
+    signer: DecisionSigner
 
 
 async def record(conn: Connection, event: Event[Payload], log: AuditLog) -> AuditRecord | None:
@@ -55,11 +59,19 @@ async def record_and_publish(uow: UnitOfWork, event: Event[Payload], log: AuditL
 async def emit_decision(
     uow: UnitOfWork, payload: Payload, governance: Governance, *, correlation_id: str | None = None
 ) -> Event[Payload]:
-    """Emit one of governance's own decisions and record it in the same transaction.
+    """Emit one of governance's own decisions, signed, and record it in the same transaction.
 
-    ``correlation_id`` continues a stored chain (a person deciding on a registration).
+    The decision is numbered from governance's decision sequence under the audit chain
+    head lock (taken here if the caller has not), so ``govseq`` grows in commit order, and
+    signed over that number (shared/events/signing.py). ``correlation_id`` continues a
+    stored chain (a person deciding on a registration).
     """
-    event = await uow.emit(payload, correlation_id=correlation_id)
+    await governance.log.lock(uow.conn)
+
+    async def sign(event: Event[Payload]) -> Event[Payload]:
+        return governance.signer.sign(event, await decisions.next_decision_seq(uow.conn))
+
+    event = await uow.emit(payload, correlation_id=correlation_id, seal=sign)
     await record_and_publish(uow, event, governance.log)
     logger.info(
         "governance.decided",

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import describe_validation
+from shared.events.signing import DecisionSigner
 from shared.secrets import StrongSecret
 
 SHIPPED_POLICIES = Path(__file__).resolve().parent / "policies"
@@ -21,6 +22,9 @@ class GovernanceSettings(BaseSettings):
     # Signs audit checkpoints. Kept outside Postgres on purpose: whoever can rewrite the
     # audit tables must not also be able to forge the checkpoints that expose the rewrite.
     audit_key: StrongSecret
+    # The Ed25519 private key (PKCS#8 PEM, readable by governance alone) that signs every
+    # decision; consumers trust its public key through MODELBUS_DECISION_KEYS.
+    signing_key_file: Path
     # A signed checkpoint is written after every this many audit records.
     checkpoint_every: int = Field(default=100, ge=1)
 
@@ -28,6 +32,16 @@ class GovernanceSettings(BaseSettings):
     def checkpoint_key(self) -> bytes:
         """``audit_key`` as the bytes that sign (and verify) checkpoints."""
         return self.audit_key.get_secret_value().encode()
+
+    def signer(self) -> DecisionSigner:
+        """The decision signer; :class:`ConfigurationError` if the key file is unusable."""
+        try:
+            return DecisionSigner.from_file(self.signing_key_file)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigurationError(
+                f"governance cannot start: MODELBUS_GOVERNANCE_SIGNING_KEY_FILE "
+                f"{self.signing_key_file}: {exc}"
+            ) from exc
 
 
 class ConfigurationError(RuntimeError):

@@ -20,6 +20,12 @@ back once, and they are then applied event by event in savepoints so that the fa
 alone is dead-lettered.
 A handler that raises :class:`shared.errors.Refused` also has its ``notices`` emitted, in
 the same transaction as the dead letter (the sender learns why, exactly once).
+
+Governance's decisions (the topics marked ``signed``) must verify with a trusted key at
+decoding, and be new for their topic and model in governance's sequence
+(:mod:`shared.bus.decision_order`) in the transaction; one that does not is dead-lettered
+with the reason and counted in ``modelbus_decisions_refused_total``, and no handler sees it.
+A processor without a verifier refuses every decision.
 """
 
 from __future__ import annotations
@@ -34,12 +40,13 @@ import asyncpg
 import structlog
 
 from shared import metrics
-from shared.bus import inbox, outbox
+from shared.bus import decision_order, inbox, outbox
 from shared.bus.retry import is_transient, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidEvent, Refused
 from shared.events.envelope import Event, decode
-from shared.events.topics import TOPICS
+from shared.events.signing import DecisionVerifier, UntrustedDecision
+from shared.events.topics import SIGNED, TOPICS
 from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
@@ -110,6 +117,7 @@ class BatchProcessor:
         max_event_bytes: int = 1_048_576,
         concurrency: int = 4,
         retry_deadline_s: float = 300.0,
+        verifier: DecisionVerifier | None = None,
     ) -> None:
         self.pool = pool
         self.service = service
@@ -120,6 +128,7 @@ class BatchProcessor:
         # some for handlers, HTTP requests and the relay.
         self.concurrency = concurrency
         self.retry_deadline_s = retry_deadline_s
+        self.verifier = verifier
 
     @property
     def topics(self) -> list[str]:
@@ -132,9 +141,33 @@ class BatchProcessor:
                     f"value of {len(record.value)} bytes exceeds the event limit of "
                     f"{self.max_event_bytes} bytes"
                 )
-            return Decoded(record, decode(record.value, expected=TOPICS[record.topic]))
+            event = decode(record.value, expected=TOPICS[record.topic])
+            if record.topic in SIGNED:
+                if self.verifier is None:
+                    raise UntrustedDecision(
+                        f"{event.type} cannot be verified: no governance key is trusted here",
+                        reason="unknown_key",
+                    )
+                self.verifier.verify(event)
+            return Decoded(record, event)
         except InvalidEvent as exc:
             return DeadLetter(record, exc)
+
+    async def _in_order(self, conn: Connection, item: Decoded) -> Decoded | DeadLetter:
+        """A verified decision, or a dead letter if it is a replay (see decision_order)."""
+        event, record = item.event, item.record
+        assert event.govseq is not None  # verified at decoding
+        admission, last = await decision_order.admit(
+            conn, self.consumer, record.topic, event.key, event.govseq, record.offset
+        )
+        if admission != "replayed":
+            return item
+        exc = UntrustedDecision(
+            f"{event.type} for {event.key!r} is a replay: governance sequence "
+            f"{event.govseq} is not after {last}, already acted on",
+            reason="replayed",
+        )
+        return DeadLetter(record, exc)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Apply a batch; returns only once it is durably applied (then offsets may commit).
@@ -220,6 +253,12 @@ class BatchProcessor:
         isolate: bool,
         give_up: bool = False,
     ) -> None:
+        items = [
+            await self._in_order(conn, i)
+            if isinstance(i, Decoded) and i.record.topic in SIGNED
+            else i
+            for i in items
+        ]
         ids = [i.event.id if isinstance(i, Decoded) else i.dedupe_id for i in items]
         new = await inbox.claim(conn, self.consumer, ids)
         run: list[Decoded] = []  # consecutive new events for one batch handler
@@ -317,3 +356,5 @@ class BatchProcessor:
             conn, topic=TOPICS[record.topic].dead_letter, key=key, value=value, headers=headers
         )
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic, type(error).__name__).inc()
+        if isinstance(error, UntrustedDecision):
+            metrics.DECISIONS_REFUSED.labels(self.service, record.topic, error.reason).inc()

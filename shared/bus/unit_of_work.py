@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +36,11 @@ class UnitOfWork:
         subject: str | None = None,
         caused_by: Event[Any] | None = None,
         correlation_id: str | None = None,
+        seal: Callable[[Event[Any]], Awaitable[Event[Any]]] | None = None,
     ) -> Event[Any]:
         """Queue ``data`` as an event; ``caused_by`` and ``correlation_id`` override, for
-        this event only, the unit's cause and chain (a decision continuing a stored chain)."""
+        this event only, the unit's cause and chain (a decision continuing a stored chain).
+        ``seal`` completes the event before it is queued (governance signs its decisions)."""
         event = new_event(
             data,
             source=self.source,
@@ -46,6 +48,8 @@ class UnitOfWork:
             caused_by=caused_by or self.cause,
             correlation_id=correlation_id or self.correlation_id,
         )
+        if seal is not None:
+            event = await seal(event)
         await outbox.add(self.conn, event)
         return event
 

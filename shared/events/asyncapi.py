@@ -20,11 +20,21 @@ TITLE = "modelbus"
 VERSION = "1"
 
 
+SIGNED_NOTE = (
+    "\n\nSigned by governance: the CloudEvents extension attributes `govseq` (governance's "
+    "sequence number: precedence between decisions, never `time`), `govkeyid` (which key) "
+    "and `govsig` (base64 Ed25519 over the canonical JSON of `id`, `type`, `subject`, "
+    "`govseq` and `data`) are required; an unsigned, badly signed or replayed decision is "
+    "dead-lettered and never acted on."
+)
+
+
 def _describe(t: Topic) -> str:
     return (
         f"{t.description}\n\nCloudEvents type `{t.event_type}`, structured JSON mode; "
         f"key: `{t.key}`; {t.partitions} partitions; dead letters: `{t.dead_letter}`.\n"
         f"Producers: {', '.join(t.producers)}. Consumers: {', '.join(t.consumers)}."
+        + (SIGNED_NOTE if t.signed else "")
     )
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import InvalidEvent, describe_validation
 from shared.events.common import Payload
@@ -37,6 +37,10 @@ class Event(BaseModel, Generic[P]):
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str
     causationid: str | None = None
+    # Governance's signature on its decisions (shared/events/signing.py); absent elsewhere.
+    govseq: int | None = Field(default=None, ge=1)
+    govkeyid: str | None = Field(default=None, max_length=64)
+    govsig: str | None = Field(default=None, max_length=200)
     data: P
 
     @property

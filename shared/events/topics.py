@@ -49,6 +49,9 @@ class Topic:
     partitions: int = 3
     version: int = 1
     key: str = "model_name"
+    # A decision of governance: signed (shared/events/signing.py), and acted on only when
+    # the signature verifies and its sequence number is new for its model.
+    signed: bool = False
 
     @property
     def event_type(self) -> str:
@@ -116,6 +119,7 @@ _TABLE = [
         ("governance",),
         LIFECYCLE,
         "A version needs human approval before it may serve.",
+        signed=True,
     ),
     Topic(
         "model.approved",
@@ -123,6 +127,7 @@ _TABLE = [
         ("governance",),
         ("deployer", *LIFECYCLE),
         "A version may serve, with the decision and deployment strategy.",
+        signed=True,
     ),
     Topic(
         "model.rejected",
@@ -130,6 +135,7 @@ _TABLE = [
         ("governance",),
         LIFECYCLE,
         "A version may not serve, naming each failed check.",
+        signed=True,
     ),
     Topic(
         "model.suspended",
@@ -137,6 +143,7 @@ _TABLE = [
         ("governance",),
         ("deployer", *LIFECYCLE),
         "Kill switch: a version must stop serving now.",
+        signed=True,
     ),
     Topic(
         "model.retired",
@@ -144,6 +151,7 @@ _TABLE = [
         ("governance",),
         ("deployer", *LIFECYCLE),
         "A version leaves service for good.",
+        signed=True,
     ),
     Topic(
         "model.deployed",
@@ -227,6 +235,9 @@ _TABLE = [
 
 TOPICS: dict[str, Topic] = {t.name: t for t in _TABLE}
 BY_EVENT_TYPE: dict[str, Topic] = {t.event_type: t for t in _TABLE}
+
+
+SIGNED: frozenset[str] = frozenset(t.name for t in _TABLE if t.signed)
 
 
 def topic(name: str) -> Topic:

@@ -26,10 +26,14 @@ from shared.http.auth import ROLES, Role, RouteRole, TokenAuthority, route_roles
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts, connect_and_migrate
 from shared.settings import DEFAULT_PORTS, Settings
 from shared.store.artifacts import open_store
+from tests.support.events import SIGNING_KEY_FILE
 
 SERVICES = tuple(sorted(DEFAULT_PORTS))
 # Secrets a service refuses to start without (there are no defaults).
-SECRETS = {"MODELBUS_GOVERNANCE_AUDIT_KEY": "built-services-test-7c1f9a2e4b6d8c0e2f4a6b8d"}
+SECRETS = {
+    "MODELBUS_GOVERNANCE_AUDIT_KEY": "built-services-test-7c1f9a2e4b6d8c0e2f4a6b8d",
+    "MODELBUS_GOVERNANCE_SIGNING_KEY_FILE": str(SIGNING_KEY_FILE),
+}
 
 
 @dataclass

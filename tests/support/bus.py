@@ -13,13 +13,22 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.events.common import Payload
 from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_event
 from shared.events.topics import topic_for_payload
+from tests.support.events import is_decision, signed
 
 
 async def publish(
     bootstrap: str, *items: Payload | Event[Any], source: str = "test"
 ) -> list[Event[Any]]:
-    """Publish payloads (wrapped in fresh envelopes) or ready events; return the events."""
-    events = [i if isinstance(i, Event) else new_event(i, source=source) for i in items]
+    """Publish payloads (wrapped in fresh envelopes; governance's decisions signed as
+    governance signs them) or ready events as they are; return the events."""
+    events = [
+        i
+        if isinstance(i, Event)
+        else signed(i, source=source)
+        if is_decision(i)
+        else new_event(i, source=source)
+        for i in items
+    ]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:

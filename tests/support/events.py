@@ -7,6 +7,11 @@ A topic added to the table without a sample fails ``test_every_topic_has_a_sampl
 
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 from shared.events.common import (
@@ -26,6 +31,7 @@ from shared.events.deployment import (
     ModelRolledBack,
     PredictionLogged,
 )
+from shared.events.envelope import Event, new_event
 from shared.events.governance import (
     AuditRecord,
     Decision,
@@ -45,6 +51,8 @@ from shared.events.monitoring import (
     PerformanceDegraded,
 )
 from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
+from shared.events.signing import DecisionSigner, generate_private_key_pem
+from shared.events.topics import topic_for_payload
 from shared.events.training import (
     CandidateResult,
     DatasetSpec,
@@ -52,6 +60,39 @@ from shared.events.training import (
     TrainingFailed,
     TrainingRequested,
 )
+
+# Governance's key in tests: every test service trusts it (tests/conftest.py), every test
+# governance signs with it, and decisions tests publish themselves are signed with it.
+SIGNING_KEY_PEM = generate_private_key_pem()
+SIGNER = DecisionSigner.from_pem(SIGNING_KEY_PEM)
+DECISION_KEY = SIGNER.public_key_text
+SIGNING_KEY_FILE = Path(tempfile.gettempdir()) / f"modelbus-test-decisions-{os.getpid()}.pem"
+SIGNING_KEY_FILE.write_bytes(SIGNING_KEY_PEM)
+SIGNING_KEY_FILE.chmod(0o600)
+# Above any sequence number a test governance reaches: tests' own decisions come later.
+_govseq = itertools.count(time.time_ns() // 1000)
+
+
+def next_govseq() -> int:
+    return next(_govseq)
+
+
+def signed(
+    item: Payload | Event[Any],
+    *,
+    govseq: int | None = None,
+    signer: DecisionSigner = SIGNER,
+    source: str = "governance",
+) -> Event[Any]:
+    """A decision as governance would publish it: signed, with a new sequence number
+    unless told (a test replaying or reordering decisions names its own)."""
+    event = item if isinstance(item, Event) else new_event(item, source=source)
+    return signer.sign(event, govseq if govseq is not None else next_govseq())
+
+
+def is_decision(payload: Payload) -> bool:
+    return topic_for_payload(payload).signed
+
 
 MODEL = "iris-classifier"
 SHA = "ab" * 32

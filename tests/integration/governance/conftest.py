@@ -21,6 +21,7 @@ from shared.events.envelope import Event
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from tests.support.bus import collect, publish
+from tests.support.events import SIGNING_KEY_FILE
 from tests.support.polling import eventually
 from tests.support.services import http, running
 
@@ -93,7 +94,11 @@ async def governance(
         home=tmp_path_factory.mktemp("governance-home"),
         http_port=0,
     )
-    own = GovernanceSettings(audit_key=AUDIT_KEY, checkpoint_every=50)  # type: ignore[arg-type]
+    own = GovernanceSettings(
+        audit_key=AUDIT_KEY,  # type: ignore[arg-type]
+        signing_key_file=SIGNING_KEY_FILE,
+        checkpoint_every=50,
+    )
     async with running(definition(own), settings) as service:
         assert service.infra is not None
         tokens = {name: await service.infra.auth.issue(name, role) for name, role in ROLES.items()}

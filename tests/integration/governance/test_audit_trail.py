@@ -27,7 +27,7 @@ from services.governance.settings import GovernanceSettings
 from shared.events.envelope import Event, encode
 from shared.settings import Settings
 from tests.integration.governance.conftest import AUDIT_KEY, FOREIGN_REPLIES, LOOP, Governance
-from tests.support.events import deployed, drift, registered, trained
+from tests.support.events import SIGNING_KEY_FILE, deployed, drift, registered, trained
 
 pytestmark = [pytest.mark.integration, LOOP]
 
@@ -149,7 +149,11 @@ async def rebuilt(
     """``modelbus audit rebuild``'s work: every audited topic replayed into a fresh schema."""
     schema = f"governance_replay_{unique}"
     settings = Settings(database_url=database_url, kafka_bootstrap=kafka_bootstrap)
-    own = GovernanceSettings(audit_key=AUDIT_KEY, checkpoint_every=1000)  # type: ignore[arg-type]
+    own = GovernanceSettings(
+        audit_key=AUDIT_KEY,  # type: ignore[arg-type]
+        signing_key_file=SIGNING_KEY_FILE,
+        checkpoint_every=1000,
+    )
     try:
         count = await audit_tools.rebuild(settings, own, schema)
         conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})

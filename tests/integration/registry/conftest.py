@@ -21,6 +21,7 @@ from services.registry.settings import RegistrySettings
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from shared.store.artifacts import FileArtifactStore
+from tests.support.events import DECISION_KEY
 from tests.support.polling import eventually
 from tests.support.services import http, running
 
@@ -79,6 +80,7 @@ async def registry(
         # The tests' own folders (each test's tmp_path is under the base): the files they
         # submit; anything else a test names is refused.
         artifact_source_dirs=[tmp_path_factory.getbasetemp()],
+        decision_keys=[DECISION_KEY],
     )
     limits = RegistrySettings(max_artifact_bytes=MAX_ARTIFACT_BYTES)
     async with running(definition(limits), settings) as service:

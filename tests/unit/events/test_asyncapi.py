@@ -62,3 +62,12 @@ def test_every_consuming_service_is_listed(spec: dict[str, Any], name: str) -> N
         channel = spec["channels"][f"{name}:{consumer}"]
         assert channel["address"] == name
         assert spec["operations"][f"{name}:{consumer}"]["action"] == "receive"
+
+
+@pytest.mark.parametrize("name", sorted(TOPICS))
+def test_decisions_document_their_signature_extension(spec: dict[str, Any], name: str) -> None:
+    channel = spec["channels"][f"{name}:publish"]
+    message = spec["components"]["messages"][f"{name}:publish:Message"]
+    envelope = spec["components"]["schemas"][_ref(message["payload"]["$ref"])]
+    assert {"govseq", "govkeyid", "govsig"} <= set(envelope["properties"])
+    assert ("`govsig`" in channel["description"]) == TOPICS[name].signed

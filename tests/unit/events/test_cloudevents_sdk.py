@@ -17,7 +17,7 @@ from shared.bus import outbox
 from shared.bus.relay import _message
 from shared.events.envelope import Event, new_event
 from shared.events.topics import TOPICS
-from tests.support.events import SAMPLES
+from tests.support.events import SAMPLES, signed
 
 
 class RecordingConnection:
@@ -76,3 +76,16 @@ async def test_first_event_of_a_chain_has_no_causation() -> None:
     assert read.get_extension("correlationid") == event.id
     assert "causationid" not in read.get_attributes()
     assert orjson.loads(message.value)["data"]["model_name"] == event.key
+
+
+@pytest.mark.parametrize("name", sorted(n for n, t in TOPICS.items() if t.signed))
+async def test_sdk_reads_signed_decisions_with_their_extensions(name: str) -> None:
+    event = signed(SAMPLES[name], govseq=7)
+
+    _, message = await kafka_message_for(event)
+
+    read = from_kafka_event(message)
+    assert_same_event(read, event)
+    assert read.get_extension("govseq") == 7
+    assert read.get_extension("govkeyid") == event.govkeyid
+    assert read.get_extension("govsig") == event.govsig

@@ -17,7 +17,7 @@ from services.governance.settings import (
 )
 from shared.events.common import CheckResult, DeploymentStrategy
 from shared.events.governance import AuditRecord, Decision
-from tests.support.events import HIGH_RISK, registered
+from tests.support.events import HIGH_RISK, SIGNING_KEY_FILE, registered
 
 GOOD_KEY = "q8Zr3kP0vX1mN7bT5yW2cL9sD4fG6hJ0"
 
@@ -87,7 +87,7 @@ def test_card_has_every_section_an_auditor_reads() -> None:
 @pytest.mark.parametrize("key", ["", "   ", "changeme", "secret", "x" * 40, "short-but-random"])
 def test_an_empty_default_or_weak_audit_key_is_refused(key: str) -> None:
     with pytest.raises(ValidationError, match="audit_key"):
-        GovernanceSettings(audit_key=key)  # type: ignore[arg-type]
+        GovernanceSettings(audit_key=key, signing_key_file=SIGNING_KEY_FILE)  # type: ignore[arg-type]
 
 
 def test_start_up_fails_with_the_setting_named_when_the_key_is_missing(
@@ -97,13 +97,28 @@ def test_start_up_fails_with_the_setting_named_when_the_key_is_missing(
     with pytest.raises(ConfigurationError, match="MODELBUS_GOVERNANCE_AUDIT_KEY"):
         load_settings()
     monkeypatch.setenv("MODELBUS_GOVERNANCE_AUDIT_KEY", GOOD_KEY)
+    with pytest.raises(ConfigurationError, match="MODELBUS_GOVERNANCE_SIGNING_KEY_FILE"):
+        load_settings()
+    monkeypatch.setenv("MODELBUS_GOVERNANCE_SIGNING_KEY_FILE", str(SIGNING_KEY_FILE))
     assert load_settings().audit_key.get_secret_value() == GOOD_KEY
+
+
+def test_a_signing_key_that_is_not_ed25519_stops_start_up(tmp_path: Path) -> None:
+    bad = tmp_path / "key.pem"
+    bad.write_text("not a key")
+    settings = GovernanceSettings(audit_key=GOOD_KEY, signing_key_file=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="SIGNING_KEY_FILE"):
+        settings.signer()
 
 
 def test_the_policy_directory_setting_overrides_shipped_policies(tmp_path: Path) -> None:
     shipped = (SHIPPED_POLICIES / "default.yaml").read_text()
     (tmp_path / "default.yaml").write_text(shipped.replace('version: "1.0.0"', 'version: "2"'))
-    settings = GovernanceSettings(audit_key=GOOD_KEY, policy_dir=tmp_path)  # type: ignore[arg-type]
+    settings = GovernanceSettings(
+        audit_key=GOOD_KEY,  # type: ignore[arg-type]
+        signing_key_file=SIGNING_KEY_FILE,
+        policy_dir=tmp_path,
+    )
     governance = governance_from(settings)
     assert governance.policies["default"].policy.version == "2"
     assert governance.log.key == GOOD_KEY.encode()

@@ -20,6 +20,7 @@ from services.governance.recording import Governance
 from shared.bus.unit_of_work import Transactions
 from shared.http.app import PUBLIC_PATHS, create_app
 from shared.http.auth import GRANTS, ROLES, Principal, require, route_roles
+from tests.support.events import SIGNER
 
 EXPECTED = {
     ("POST", "/v1/models/{name}/versions/{version}/approve"): "approver",
@@ -50,7 +51,7 @@ class FakeAuthority:
 
 
 def governance_app() -> Any:
-    governance = Governance(policies={}, log=AuditLog(b"k" * 32))
+    governance = Governance(policies={}, log=AuditLog(b"k" * 32), signer=SIGNER)
     return create_app(
         "governance",
         lambda: True,
