@@ -58,6 +58,7 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
 
         return ServiceParts(
             handlers={
+                "model.registered": partial(handlers.on_registered, config=config, poke=poke),
                 "model.approved": partial(handlers.on_approved, config=config, poke=poke),
                 "model.suspended": partial(
                     handlers.on_stopped, status="suspended", config=config, poke=poke

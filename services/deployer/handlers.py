@@ -3,28 +3,54 @@
 Every replica consumes every event (one consumer group per replica) and the desired-state
 tables are shared, so each handler is written to be applied any number of times by any
 number of replicas with one effect: approvals are upserts keyed by the approval's event
-id, transitions lock the route and check they still apply. Events about a version that
-predate its approval are stale (a new replica replaying history) and change nothing.
+id, transitions lock the route and check they still apply. Between approvals and
+withdrawals of a version, governance's sequence (``govseq``, signed) decides, never an
+event's time; the consumer has already refused decisions that are unsigned, badly signed
+or replayed. An approval loads only the artifact the registry registered for its version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
 from services.deployer.settings import DeployerSettings
-from services.deployer.store.approvals import record_approval
+from services.deployer.store.approvals import record_approval, refuse
+from services.deployer.store.registrations import record_registration, release_awaiting
 from services.deployer.store.transitions import rollback, stop_serving
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import NotFound
 from shared.events.envelope import Event
 from shared.events.governance import ModelApproved, VersionWithdrawn
 from shared.events.monitoring import Alert, DriftDetected, PerformanceDegraded
+from shared.events.registry import ModelRegistered
 
 log = structlog.get_logger(__name__)
 
 Poke = Callable[[], None]
+
+
+def _govseq(event: Event[Any]) -> int:
+    """Governance's sequence number of a decision (the consumer verified it is there)."""
+    assert event.govseq is not None, "decisions reach handlers only signed"
+    return event.govseq
+
+
+async def on_registered(
+    event: Event[ModelRegistered], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
+) -> None:
+    """Remember what the registry registered: the only artifact an approval may load."""
+    reg = event.data
+    if not config.serves(reg.model_name):
+        return
+    registered = await record_registration(uow.conn, reg.model_name, reg.version, reg.artifact)
+    waited, refused = await release_awaiting(uow.conn, reg.model_name, reg.version, registered)
+    if refused is not None:
+        await refuse(uow, reg.model_name, reg.version, refused)
+    elif waited:
+        poke()
 
 
 async def on_approved(
@@ -33,11 +59,13 @@ async def on_approved(
     approved = event.data
     if not config.serves(approved.model_name):
         return
-    if await record_approval(uow, approved, event_id=event.id, event_time=event.time):
+    status = await record_approval(uow, approved, event_id=event.id, govseq=_govseq(event))
+    if status is not None:
         log.info(
             "deployment.requested",
             version=approved.version,
             strategy=approved.decision.strategy.kind,
+            status=status,
         )
     poke()
 
@@ -60,7 +88,7 @@ async def on_stopped(
         stopped.version,
         status=status,
         reason=f"{stopped.reason} (by {stopped.actor})",
-        event_time=event.time,
+        govseq=_govseq(event),
     )
     poke()
 

@@ -103,7 +103,7 @@ _TABLE = [
         "model.registered",
         ModelRegistered,
         ("registry",),
-        ("governance", "monitor", "registry"),
+        ("governance", "monitor", "registry", "deployer"),
         "A new model version passed validation and was registered.",
     ),
     Topic(

@@ -10,7 +10,6 @@ each outcome is recorded and announced exactly once whatever the number of repli
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Literal
 
 import orjson
@@ -18,6 +17,7 @@ import structlog
 
 from services.deployer.runtime.model_build import FailureStage
 from services.deployer.store.desired_state import VersionRecord
+from services.deployer.store.registrations import AWAITING, mismatch, registration
 from services.deployer.store.rows import (
     get_version,
     is_active,
@@ -37,33 +37,69 @@ Activation = Literal["activated", "superseded", "not_pending"]
 
 
 async def record_approval(
-    uow: UnitOfWork, approved: ModelApproved, *, event_id: str, event_time: datetime
-) -> bool:
-    """Record an approval as a pending version; True if this call recorded it.
+    uow: UnitOfWork, approved: ModelApproved, *, event_id: str, govseq: int
+) -> str | None:
+    """Record an approval; the status it was recorded with, or ``None`` if nothing changed.
 
-    Idempotent across replicas: the approval's event id is stored, and the row is only
-    (re)written when it comes from a different approval of a version that is not serving.
+    ``pending`` (to load, with the registered artifact), ``awaiting_registration`` (the
+    registry's ``model.registered`` has not arrived), or ``failed`` (the approved digest is
+    not the registered one: ``deployment.failed`` is emitted). Idempotent across replicas:
+    the approval's event id is stored, and a row is only rewritten by a different approval
+    with a higher ``govseq`` of a version that is not serving. An approval older in
+    governance's sequence than the version's latest suspension or retirement is ignored.
     """
-    row = await uow.conn.fetchrow(
-        "INSERT INTO versions AS v (model_name, version, approval_id, approved_at, artifact,"
-        " strategy, redact_fields) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    conn = uow.conn
+    registered = await registration(conn, approved.model_name, approved.version)
+    refused = mismatch(approved.artifact, registered) if registered is not None else None
+    if registered is None:
+        status, artifact = AWAITING, approved.artifact
+    else:
+        status, artifact = ("failed" if refused else "pending"), registered.artifact
+    row = await conn.fetchrow(
+        "INSERT INTO versions AS v (model_name, version, approval_id, approved_at,"
+        " approval_govseq, artifact, strategy, redact_fields, status, reason)"
+        " SELECT $1, $2, $3, now(), $4, $5, $6, $7, $8, $9 WHERE NOT EXISTS ("
+        "  SELECT 1 FROM withdrawals w WHERE w.model_name = $1 AND w.version = $2"
+        "  AND w.govseq > $4)"
         " ON CONFLICT (model_name, version) DO UPDATE SET approval_id = EXCLUDED.approval_id,"
-        " approved_at = EXCLUDED.approved_at, approval_seq = nextval('approval_seq'),"
-        " artifact = EXCLUDED.artifact, strategy = EXCLUDED.strategy,"
-        " redact_fields = EXCLUDED.redact_fields, status = 'pending', reason = NULL,"
-        " updated_at = now()"
-        " WHERE v.approval_id <> EXCLUDED.approval_id AND v.approved_at < EXCLUDED.approved_at"
-        " AND v.status NOT IN ('pending', 'active')"
-        " RETURNING version",
+        " approved_at = EXCLUDED.approved_at, approval_govseq = EXCLUDED.approval_govseq,"
+        " approval_seq = nextval('approval_seq'), artifact = EXCLUDED.artifact,"
+        " strategy = EXCLUDED.strategy, redact_fields = EXCLUDED.redact_fields,"
+        " status = EXCLUDED.status, reason = EXCLUDED.reason, updated_at = now()"
+        " WHERE v.approval_id <> EXCLUDED.approval_id"
+        " AND v.approval_govseq < EXCLUDED.approval_govseq"
+        " AND v.status NOT IN ('pending', 'active', 'awaiting_registration')"
+        " RETURNING status",
         approved.model_name,
         approved.version,
         event_id,
-        event_time,
-        orjson.dumps(approved.artifact.model_dump(mode="json")).decode(),
+        govseq,
+        orjson.dumps(artifact.model_dump(mode="json")).decode(),
         orjson.dumps(approved.decision.strategy.model_dump(mode="json")).decode(),
         list(approved.metadata.redact_fields),
+        status,
+        refused,
     )
-    return row is not None
+    if row is None:
+        return None
+    if refused is not None:
+        await refuse(uow, approved.model_name, approved.version, refused)
+    return str(row["status"])
+
+
+async def refuse(uow: UnitOfWork, model: str, version: int, reason: str) -> None:
+    """Announce that an approved version will not be loaded, and why."""
+    route = await lock_route(uow.conn, model)
+    await uow.emit(
+        DeploymentFailed(
+            model_name=model,
+            version=version,
+            stage="verify",
+            reason=reason,
+            still_serving=route.stable_version if route is not None else None,
+        )
+    )
+    log.warning("deployment.refused", model=model, version=version, reason=reason)
 
 
 async def activate(uow: UnitOfWork, pending: VersionRecord, *, replica: str) -> Activation:

@@ -172,27 +172,38 @@ async def stop_serving(
     *,
     status: str,
     reason: str,
-    event_time: datetime,
+    govseq: int,
 ) -> bool:
     """Kill switch (``suspended``) or retirement: the version stops answering traffic.
 
     A stopped candidate leaves its route, so the stable version takes all traffic; a stopped
     stable version stays named by the route so callers get a clear 503 instead of a 404
-    (other versions are unaffected, nothing unproven is promoted in its place). An event
-    older than the version's approval by more than :data:`CLOCK_SKEW` is stale (a new
-    replica replaying history after a re-approval) and is ignored.
+    (other versions are unaffected, nothing unproven is promoted in its place).
+
+    Precedence is governance's sequence: the withdrawal is remembered with its ``govseq``
+    even when no approval has arrived yet (it may come later on its own topic), so an
+    approval numbered before it never serves; an approval numbered after it (a re-approval)
+    is not undone by it. The event's ``time`` plays no part.
     """
     route = await lock_route(uow.conn, model_name)
+    await uow.conn.execute(
+        "INSERT INTO withdrawals AS w (model_name, version, govseq, status)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (model_name, version) DO UPDATE"
+        " SET govseq = EXCLUDED.govseq, status = EXCLUDED.status WHERE w.govseq < EXCLUDED.govseq",
+        model_name,
+        version,
+        govseq,
+        status,
+    )
     changed = await uow.conn.fetchval(
         "UPDATE versions SET status = $3, reason = $4, updated_at = now()"
-        " WHERE model_name = $1 AND version = $2 AND approved_at <= $5::timestamptz + $6"
+        " WHERE model_name = $1 AND version = $2 AND approval_govseq < $5"
         " AND status NOT IN ('suspended', 'retired') RETURNING true",
         model_name,
         version,
         status,
         reason,
-        event_time,
-        CLOCK_SKEW,
+        govseq,
     )
     if not changed:
         return False

@@ -17,7 +17,7 @@ from shared.events.topics import TOPICS
 from shared.runtime import ServiceProcess
 from shared.store.artifacts import FileArtifactStore
 from tests.support.bus import collect, publish
-from tests.support.events import approved, drift, feature_drift, suspended
+from tests.support.events import approved, drift, feature_drift, registered, suspended
 from tests.support.polling import eventually
 
 
@@ -43,9 +43,14 @@ class Lifecycle:
         strategy: DeploymentStrategy | None = None,
         redact: tuple[str, ...] = (),
     ) -> Event[Any]:
+        """The registry's registration of the version, then governance's signed approval."""
         ref = onnx if isinstance(onnx, ArtifactRef) else await self.put(onnx)
+        await self.register(model, version, ref)
         payload = approved(model, version, artifact_ref=ref, strategy=strategy, redact=redact)
         return await self._publish(payload, "governance")
+
+    async def register(self, model: str, version: int, ref: ArtifactRef) -> Event[Any]:
+        return await self._publish(registered(model, version, artifact=ref), "registry")
 
     async def suspend(self, model: str, version: int) -> Event[Any]:
         return await self._publish(suspended(model, version, "kill switch test"), "governance")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import asyncpg
@@ -13,6 +12,7 @@ import pytest
 
 from services.deployer.store.approvals import activate, fail, record_approval
 from services.deployer.store.desired_state import load_desired_state
+from services.deployer.store.registrations import record_registration, release_awaiting
 from services.deployer.store.transitions import promote, rollback, stop_serving
 from shared.bus.unit_of_work import Transactions
 from shared.events.common import ArtifactRef, DeploymentStrategy
@@ -23,7 +23,6 @@ from shared.settings import Settings
 pytestmark = pytest.mark.integration
 
 REF = ArtifactRef(uri="file:///nowhere", sha256="0" * 64, size=1)
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -51,12 +50,15 @@ def approval(version: int, kind: str = "replace") -> ModelApproved:
 
 
 async def record(
-    pool: asyncpg.Pool, version: int, event_id: str, when: datetime, kind: str = "replace"
+    pool: asyncpg.Pool, version: int, event_id: str, govseq: int, kind: str = "replace"
 ) -> bool:
+    """The registry's registration of ``version`` (REF), then governance's approval."""
     async with Transactions(pool, "deployer").begin() as uow:
-        return await record_approval(
-            uow, approval(version, kind), event_id=event_id, event_time=when
+        await record_registration(uow.conn, "m", version, REF)
+        status = await record_approval(
+            uow, approval(version, kind), event_id=event_id, govseq=govseq
         )
+        return status is not None
 
 
 async def pending(pool: asyncpg.Pool, version: int):  # type: ignore[no-untyped-def]
@@ -69,8 +71,8 @@ async def events(pool: asyncpg.Pool) -> list[str]:
 
 
 async def test_two_replicas_record_activate_and_announce_once(pool: asyncpg.Pool) -> None:
-    assert await record(pool, 1, "e1", NOW)
-    assert not await record(pool, 1, "e1", NOW)  # the other replica, same event
+    assert await record(pool, 1, "e1", 1)
+    assert not await record(pool, 1, "e1", 1)  # the other replica, same event
     first = await pending(pool, 1)
 
     async def activate_as(replica: str) -> str:
@@ -87,8 +89,8 @@ async def test_two_replicas_record_activate_and_announce_once(pool: asyncpg.Pool
 async def test_an_approval_that_lost_the_race_to_a_later_one_is_superseded(
     pool: asyncpg.Pool,
 ) -> None:
-    await record(pool, 1, "e1", NOW)
-    await record(pool, 2, "e2", NOW + timedelta(seconds=1))
+    await record(pool, 1, "e1", 1)
+    await record(pool, 2, "e2", 2)
     one, two = await pending(pool, 1), await pending(pool, 2)
     async with Transactions(pool, "deployer").begin() as uow:
         assert await activate(uow, two, replica="a") == "activated"
@@ -98,10 +100,10 @@ async def test_an_approval_that_lost_the_race_to_a_later_one_is_superseded(
 
 
 async def test_a_failure_is_announced_once_and_names_what_still_serves(pool: asyncpg.Pool) -> None:
-    await record(pool, 1, "e1", NOW)
+    await record(pool, 1, "e1", 1)
     async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 1), replica="a")
-    await record(pool, 2, "e2", NOW)
+    await record(pool, 2, "e2", 2)
     broken = await pending(pool, 2)
     for _ in range(2):
         async with Transactions(pool, "deployer").begin() as uow:
@@ -112,26 +114,70 @@ async def test_a_failure_is_announced_once_and_names_what_still_serves(pool: asy
 
 
 async def test_a_replayed_suspension_older_than_a_reapproval_is_ignored(pool: asyncpg.Pool) -> None:
-    await record(pool, 1, "e1", NOW)
+    await record(pool, 1, "e1", 1)
     async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 1), replica="a")
     async with Transactions(pool, "deployer").begin() as uow:
-        assert await stop_serving(
-            uow, "m", 1, status="suspended", reason="bias", event_time=NOW + timedelta(minutes=1)
-        )
-    assert await record(pool, 1, "e3", NOW + timedelta(hours=1))  # approved again, later
+        assert await stop_serving(uow, "m", 1, status="suspended", reason="bias", govseq=5)
+    assert await record(pool, 1, "e3", 10)  # approved again, later
     async with Transactions(pool, "deployer").begin() as uow:  # a new replica replays the old one
-        assert not await stop_serving(
-            uow, "m", 1, status="suspended", reason="bias", event_time=NOW + timedelta(minutes=1)
-        )
+        assert not await stop_serving(uow, "m", 1, status="suspended", reason="bias", govseq=5)
     assert (await pending(pool, 1)).status == "pending"
 
 
+async def test_a_suspension_decides_by_governance_sequence_whichever_arrives_first(
+    pool: asyncpg.Pool,
+) -> None:
+    """The suspension (govseq 7) is consumed before the approval it follows (govseq 3) from
+    its own topic: the approval never serves. A later re-approval (govseq 9) does."""
+    async with Transactions(pool, "deployer").begin() as uow:
+        assert not await stop_serving(uow, "m", 1, status="suspended", reason="bias", govseq=7)
+    assert not await record(pool, 1, "e1", 3)
+    assert ("m", 1) not in (await load_desired_state(pool)).versions
+    assert await record(pool, 1, "e2", 9)
+    assert (await pending(pool, 1)).status == "pending"
+
+
+async def test_an_approval_waits_for_the_registration_and_loads_only_its_artifact(
+    pool: asyncpg.Pool,
+) -> None:
+    forged = REF.model_copy(update={"uri": "file:///elsewhere", "sha256": "f" * 64})
+    async with Transactions(pool, "deployer").begin() as uow:
+        bad = approval(1).model_copy(update={"artifact": forged})
+        assert await record_approval(uow, bad, event_id="e1", govseq=1) == "awaiting_registration"
+        good = approval(2)
+        assert await record_approval(uow, good, event_id="e2", govseq=2) == "awaiting_registration"
+    assert not (await load_desired_state(pool)).pending()
+    for version in (1, 2):
+        async with Transactions(pool, "deployer").begin() as uow:
+            registered = await record_registration(uow.conn, "m", version, REF)
+            await release_awaiting(uow.conn, "m", version, registered)
+    state = await load_desired_state(pool)
+    assert [(v.version, v.artifact) for v in state.pending()] == [(2, REF)]
+    refused = await pool.fetchrow("SELECT status, reason FROM versions WHERE version = 1")
+    assert (
+        refused["status"] == "failed" and "not the one the registry registered" in refused["reason"]
+    )
+
+
+async def test_a_digest_that_differs_from_the_registration_fails_at_once(
+    pool: asyncpg.Pool,
+) -> None:
+    async with Transactions(pool, "deployer").begin() as uow:
+        await record_registration(uow.conn, "m", 1, REF)
+        bad = approval(1).model_copy(
+            update={"artifact": REF.model_copy(update={"sha256": "e" * 64})}
+        )
+        assert await record_approval(uow, bad, event_id="e1", govseq=1) == "failed"
+    assert await events(pool) == ["deployment.failed"]
+    assert not (await load_desired_state(pool)).pending()
+
+
 async def test_promotion_and_rollback_by_several_callers_happen_once(pool: asyncpg.Pool) -> None:
-    await record(pool, 1, "e1", NOW)
+    await record(pool, 1, "e1", 1)
     async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 1), replica="a")
-    await record(pool, 2, "e2", NOW, kind="canary")
+    await record(pool, 2, "e2", 2, kind="canary")
     async with Transactions(pool, "deployer").begin() as uow:
         await activate(uow, await pending(pool, 2), replica="a")
 
