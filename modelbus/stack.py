@@ -40,12 +40,17 @@ from modelbus.embedded import (
     spawn_in_own_session,
     stop_processes,
 )
+from shared.events.signing import DecisionSigner, generate_private_key_pem
 from shared.settings import DEFAULT_PORTS
 
 HOST = "127.0.0.1"
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)  # deployer, registry, governance, monitor, trainer
 # Secrets a service refuses to start without; a laptop stack generates its own (see below).
 LOCAL_SECRETS = ("MODELBUS_GOVERNANCE_AUDIT_KEY",)
+SIGNING_KEY_FILE = "MODELBUS_GOVERNANCE_SIGNING_KEY_FILE"
+# Governance's settings, its secrets among them, reach governance alone: no other service
+# needs the checkpoint key or the decision signing key, so none is given them.
+GOVERNANCE_ONLY_PREFIX = "MODELBUS_GOVERNANCE_"
 
 
 class StackSettings(BaseSettings):
@@ -201,9 +206,38 @@ def local_secret(home: Path, env_name: str) -> str:
     return path.read_text().strip()
 
 
-def _service_env(stack: RunningStack, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({name: local_secret(stack.home, name) for name in LOCAL_SECRETS})
+def decision_keys(home: Path) -> tuple[Path, str]:
+    """Governance's decision signing key file and its public key for a laptop stack.
+
+    ``MODELBUS_GOVERNANCE_SIGNING_KEY_FILE`` names an existing key; otherwise an Ed25519
+    key is generated once into ``home/secrets`` (private key mode 0600, its public key
+    beside it in ``.pub`` for services on other hosts).
+    """
+    given = os.environ.get(SIGNING_KEY_FILE)
+    path = Path(given) if given else home / "secrets" / "decision-signing-key.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(generate_private_key_pem())
+    public = DecisionSigner.from_file(path).public_key_text
+    path.with_suffix(".pub").write_text(public + "\n")
+    return path, public
+
+
+def _service_env(stack: RunningStack, name: str, port: int) -> dict[str, str]:
+    key_file, public_key = decision_keys(stack.home)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if name == "governance" or not k.startswith(GOVERNANCE_ONLY_PREFIX)
+    }
+    if name == "governance":
+        env.update({secret: local_secret(stack.home, secret) for secret in LOCAL_SECRETS})
+        env[SIGNING_KEY_FILE] = str(key_file)
+    # Keys already trusted (a rotation in progress) stay trusted beside the current one.
+    trusted = [k for k in os.environ.get("MODELBUS_DECISION_KEYS", "").split(",") if k.strip()]
+    env["MODELBUS_DECISION_KEYS"] = ",".join(dict.fromkeys([*trusted, public_key]))
     env.update(
         MODELBUS_HOME=str(stack.home),
         MODELBUS_DATABASE_URL=stack.database_url,
@@ -222,7 +256,7 @@ def _start_services(stack: RunningStack, settings: StackSettings) -> None:
         log_path = stack.log_dir / f"{name}.log"
         log_file = open_log(log_path, f"the {name} service")
         popen = spawn_in_own_session(
-            [*settings.service_command, name], log_file, env=_service_env(stack, port)
+            [*settings.service_command, name], log_file, env=_service_env(stack, name, port)
         )
         stack.services[name] = ChildProcess(name, port, popen, log_path, log_file)
 
