@@ -27,18 +27,24 @@ from shared.events.governance import Decision, ModelRejected, ModelSuspended
 
 @dataclass(frozen=True)
 class PeopleDecisions:
-    """The use cases, over the service's transactions; ``by`` names the person deciding."""
+    """The use cases, over the service's transactions; ``by`` is the principal id of the
+    person deciding (their token's, ``shared.http.auth.Principal.id``), never a name."""
 
     transactions: Transactions
     governance: Governance
 
     async def approve(self, model: str, version: int, by: str, comment: str) -> dict[str, Any]:
-        """Count ``by``'s approval once; approve the version when enough people have."""
+        """Count ``by``'s approval once; approve the version when enough people have.
+
+        Four-eyes compares principal ids: whoever asked for the version's training or
+        registered it cannot approve it, whatever name their token or ``metadata.owner``
+        carries (both are free text)."""
         async with self._open_review(model, version) as (uow, state, review):
             reg = state.registration
-            if by in {reg.metadata.owner, reg.registered_by}:
+            if by in {reg.requested_by, reg.registered_by}:
                 raise Forbidden(
-                    f"four-eyes rule: {by} owns or registered {model} and cannot approve it"
+                    f"four-eyes rule: {by} requested the training of or registered {model} "
+                    f"v{version} and cannot approve it"
                 )
             given = GivenApproval(by, comment)
             await reviews.add_approval(uow.conn, model, version, given, datetime.now(UTC))

@@ -61,6 +61,7 @@ def completed_event(
         reason=request.reason,
         importance=refs["importance"],
         reference_sample=refs["reference_sample"],
+        requested_by=request.requested_by,
     )
 
 

@@ -48,7 +48,10 @@ class ModelRegistered(Payload):
     feature_importance: dict[str, float] = Field(default_factory=dict)
     fairness: dict[str, float] = Field(default_factory=dict)
     parity_passed: bool = False
+    # Principal ids (``token:<id>``) of who registered the version (an upload; services and
+    # submitters otherwise) and who asked for its training: neither may approve it.
     registered_by: str | None = None
+    requested_by: str | None = None
 
 
 class ModelRegistrationFailed(Payload):

@@ -68,6 +68,10 @@ class TrainingRequested(Payload):
     # Recent labelled production data (CSV: the same feature columns plus the target),
     # appended to the training split; the holdout comes from ``dataset`` alone.
     extra_data: ArtifactRef | None = None
+    # The principal id of who asked (``token:<id>``): set by the trainer's HTTP API from
+    # the caller's token, whatever the body says; a retraining keeps the original asker.
+    # Carried to the registered version, whose approval four-eyes then refuses them.
+    requested_by: str | None = None
 
 
 class CandidateResult(Payload):
@@ -103,6 +107,7 @@ class TrainingCompleted(Payload):
     importance: ArtifactRef | None = None
     # The profile's reference sample (shared.events.reference_sample): training rows as CSV.
     reference_sample: ArtifactRef | None = None
+    requested_by: str | None = None  # principal id of who asked for the training
 
 
 class TrainingFailed(Payload):

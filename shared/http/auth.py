@@ -60,9 +60,21 @@ CREATE TABLE IF NOT EXISTS auth.tokens (
 
 @dataclass(frozen=True)
 class Principal:
+    """Who called: ``name`` is what the token was issued for (free text, not unique);
+    :attr:`id` is what decisions, four-eyes and the audit record."""
+
     name: str
     role: Role
     token_id: str
+
+    @property
+    def id(self) -> str:
+        """The principal id: unique per token, never reused (``token:<token id>``)."""
+        return principal_id(self.token_id)
+
+
+def principal_id(token_id: str) -> str:
+    return f"token:{token_id}"
 
 
 # What issue() makes: mb_<12 hex>_<43 urlsafe characters>. Anything else fails without a query.

@@ -40,18 +40,18 @@ def router(transactions: Transactions, governance: Governance) -> APIRouter:
         name: str, version: int, principal: Approver, body: ApprovalBody | None = None
     ) -> dict[str, Any]:
         comment = body.comment if body else ""
-        return await decisions.approve(name, version, principal.name, comment)
+        return await decisions.approve(name, version, principal.id, comment)
 
     @routes.post(f"{VERSION}/reject")
     async def reject(
         name: str, version: int, body: RejectionBody, principal: Approver
     ) -> dict[str, Any]:
-        return await decisions.reject(name, version, principal.name, body.comment)
+        return await decisions.reject(name, version, principal.id, body.comment)
 
     @routes.post(f"{VERSION}/suspend")
     async def suspend(
         name: str, version: int, body: SuspensionBody, principal: Admin
     ) -> dict[str, Any]:
-        return await decisions.suspend(name, version, principal.name, body.reason)
+        return await decisions.suspend(name, version, principal.id, body.reason)
 
     return routes

@@ -94,6 +94,7 @@ def _summary(data: Any) -> dict[str, Any]:
                 "source": data.source,
                 "risk_tier": data.metadata.risk_tier,
                 "owner": data.metadata.owner,
+                "requested_by": data.requested_by,
                 "metrics": data.metrics,
                 "parent_version": data.parent_version,
             }

@@ -51,7 +51,7 @@ def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
         except ValidationError as exc:
             problems = describe_validation(exc, root="metadata")
             raise InvalidInput(f"metadata is not valid: {problems}") from exc
-        candidate = doors.from_upload(name, described, principal.name)
+        candidate = doors.from_upload(name, described, principal.id)
         for part in (artifact, reference_profile):  # refused before a byte is read
             if part is not None and part.size is not None and part.size > cap:
                 refusal = Refusal.of(

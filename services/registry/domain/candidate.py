@@ -64,6 +64,7 @@ class Candidate:
     fairness: dict[str, float] = field(default_factory=dict)
     parity_passed: bool = False
     registered_by: str | None = None
+    requested_by: str | None = None
 
     def registered(
         self,
@@ -85,6 +86,7 @@ class Candidate:
             reference_profile=reference_profile,
             training_job_id=self.training_job_id,
             registered_by=self.registered_by,
+            requested_by=self.requested_by,
         )
 
     def refused(self, refusal: Refusal) -> ModelRegistrationFailed:

@@ -23,6 +23,7 @@ def from_training(completed: TrainingCompleted) -> Candidate:
         reference=completed.request_id,
         training_job_id=completed.job_id,
         registered_by="trainer",
+        requested_by=completed.requested_by,
     )
 
 

@@ -19,7 +19,8 @@ def parse_request(
     """A request from an HTTP body: ``request_id`` defaults to a fresh one (send your own
     to make retries idempotent), ``metadata.owner`` to the caller. A dataset it names
     must be in ``sources``: :class:`SourceRefused` (422) otherwise, before anything is read."""
-    body = {"request_id": uuid.uuid4().hex, **body}
+    # Who asked is the token's principal, never what the body claims.
+    body = {"request_id": uuid.uuid4().hex, **body, "requested_by": principal.id}
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and not metadata.get("owner"):
         body["metadata"] = {**metadata, "owner": principal.name}

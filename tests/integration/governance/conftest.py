@@ -18,6 +18,7 @@ from services.governance.bootstrap import definition
 from services.governance.settings import GovernanceSettings
 from shared.events.common import Payload
 from shared.events.envelope import Event
+from shared.http.auth import principal_id
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from tests.support.bus import collect, publish
@@ -31,7 +32,8 @@ LOOP = pytest.mark.asyncio(loop_scope="package")
 # Governance audits them like everything else; trail assertions look past them.
 FOREIGN_REPLIES = frozenset({"model.registration_failed", "deployment.failed"})
 AUDIT_KEY = "governance-tests-9f2c1e7a4b6d8e0f1a3c5e7b"
-# People: olivia owns the test models; ann and bob approve; root is an admin.
+# People: olivia owns the test models (a name in metadata, which decides nothing); ann and
+# bob approve; root is an admin. Decisions record their principal ids (``Governance.id``).
 ROLES = {
     "olivia": "approver",
     "ann": "approver",
@@ -51,6 +53,10 @@ class Governance:
 
     def client(self, who: str = "vic") -> httpx.AsyncClient:
         return http(self.service, self.tokens[who])
+
+    def id(self, who: str) -> str:
+        """The principal id decisions record for ``who``'s token (never the name)."""
+        return principal_id(self.tokens[who].split("_")[1])
 
     async def publish(self, *payloads: Payload, source: str = "registry") -> list[Event[Any]]:
         return await publish(self.bootstrap, *payloads, source=source)

@@ -39,7 +39,10 @@ async def test_review_approve_suspend_and_read_the_trail(
     modelbus,  # type: ignore[no-untyped-def]
 ) -> None:
     name = f"cli-{unique}"
-    await governance.publish(registered(name, accuracy=0.95, metadata=HIGH_RISK))
+    olivia = governance.id("olivia")
+    await governance.publish(
+        registered(name, accuracy=0.95, metadata=HIGH_RISK, registered_by=olivia)
+    )
     await governance.next_event("review.requested", name)
 
     code, listed = await modelbus("vic", "review", "list")
@@ -48,9 +51,10 @@ async def test_review_approve_suspend_and_read_the_trail(
     assert code == 1 and "403" in said and "four-eyes" in said
     # The service logs in this same process; its lines may land in the captured output.
     code, said = await modelbus("ann", "approve", name, "1", "--comment", "fine")
-    assert code == 0 and "approval recorded: 1 of 2 (ann)" in said.splitlines()
+    ann, bob = governance.id("ann"), governance.id("bob")
+    assert code == 0 and f"approval recorded: 1 of 2 ({ann})" in said.splitlines()
     code, said = await modelbus("bob", "approve", name, "1")
-    assert code == 0 and f"{name} v1 approved by ann, bob" in said.splitlines()
+    assert code == 0 and f"{name} v1 approved by {ann}, {bob}" in said.splitlines()
     code, said = await modelbus("carol", "reject", name, "1", "--comment", "too late")
     assert code == 1 and "409" in said
 

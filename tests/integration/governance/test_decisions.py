@@ -27,12 +27,13 @@ async def test_low_risk_model_meeting_thresholds_is_approved_automatically(
     assert await governance.status(name, 1) == "approved"
 
 
-async def test_high_risk_model_needs_two_approvers_neither_the_owner(
+async def test_high_risk_model_needs_two_approvers_neither_the_registrant(
     governance: Governance, unique: str
 ) -> None:
     name = f"high-{unique}"
+    ann, bob = governance.id("ann"), governance.id("bob")
     await governance.publish(
-        registered(name, accuracy=0.95, metadata=HIGH_RISK, registered_by="reggie")
+        registered(name, accuracy=0.95, metadata=HIGH_RISK, registered_by=governance.id("olivia"))
     )
     [review] = await governance.next_event("review.requested", name)
     requested: ReviewRequested = review.data
@@ -42,22 +43,22 @@ async def test_high_risk_model_needs_two_approvers_neither_the_owner(
         listed = (await viewer.get("/v1/reviews")).json()
         assert any(r["model_name"] == name and r["required_approvals"] == 2 for r in listed)
 
-    async with governance.client("olivia") as owner:
-        denied = await owner.post(f"{path}/approve", json={"comment": "mine, looks fine"})
+    async with governance.client("olivia") as registrant:
+        denied = await registrant.post(f"{path}/approve", json={"comment": "mine, looks fine"})
         assert denied.status_code == 403 and "four-eyes" in denied.json()["error"]
-    async with governance.client("ann") as ann:
-        first = (await ann.post(f"{path}/approve", json={"comment": "metrics ok"})).json()
-        assert (first["status"], first["approvers"]) == ("in_review", ["ann"])
-        again = (await ann.post(f"{path}/approve", json={"comment": "really"})).json()
-        assert (again["status"], again["approvers"]) == ("in_review", ["ann"])  # counted once
+    async with governance.client("ann") as client:
+        first = (await client.post(f"{path}/approve", json={"comment": "metrics ok"})).json()
+        assert (first["status"], first["approvers"]) == ("in_review", [ann])
+        again = (await client.post(f"{path}/approve", json={"comment": "really"})).json()
+        assert (again["status"], again["approvers"]) == ("in_review", [ann])  # counted once
     assert await governance.status(name, 1) == "in_review"
-    async with governance.client("bob") as bob:
-        done = (await bob.post(f"{path}/approve")).json()
-        assert (done["status"], done["approvers"]) == ("approved", ["ann", "bob"])
+    async with governance.client("bob") as client:
+        done = (await client.post(f"{path}/approve")).json()
+        assert (done["status"], done["approvers"]) == ("approved", [ann, bob])
 
     [event] = await governance.next_event("model.approved", name)
     decision = event.data.decision
-    assert decision.approvers == ["ann", "bob"] and decision.comments == {"ann": "metrics ok"}
+    assert decision.approvers == [ann, bob] and decision.comments == {ann: "metrics ok"}
     assert decision.strategy.kind == "canary"
     people = decision.checks[-1]
     assert (people.name, people.passed, people.value, people.threshold) == ("approvals", True, 2, 2)
@@ -144,7 +145,10 @@ async def test_people_reject_with_a_comment_and_admins_suspend(
         unknown = await ann.post(f"/v1/models/{name}/versions/9/approve")
         assert unknown.status_code == 404
     [rejected] = await governance.next_event("model.rejected", name)
-    assert (rejected.data.actor, rejected.data.comment) == ("ann", "training data too old")
+    assert (rejected.data.actor, rejected.data.comment) == (
+        governance.id("ann"),
+        "training data too old",
+    )
     assert rejected.data.failed_checks == ["review"]
 
     path = f"/v1/models/{name}/versions/2/suspend"
@@ -159,5 +163,23 @@ async def test_people_reject_with_a_comment_and_admins_suspend(
             await root.post(f"/v1/models/{name}/versions/1/suspend", json={"reason": "x"})
         ).status_code == 409
     [suspended] = await governance.next_event("model.suspended", name)
-    assert (suspended.data.version, suspended.data.actor) == (2, "root")
+    assert (suspended.data.version, suspended.data.actor) == (2, governance.id("root"))
     assert suspended.data.reason == "bias found in production"
+
+
+async def test_four_eyes_goes_by_principal_not_by_name(governance: Governance, unique: str) -> None:
+    """An admin who asked for the training cannot approve, whatever owner name the version
+    carries; a different person whose name is the owner string may."""
+    name = f"eyes-{unique}"
+    root = governance.id("root")
+    meta = {**HIGH_RISK, "owner": "bob"}  # what the admin wrote: someone else's name
+    await governance.publish(registered(name, metadata=meta, requested_by=root))
+    await governance.next_event("review.requested", name)
+    path = f"/v1/models/{name}/versions/1/approve"
+    async with governance.client("root") as admin:
+        denied = await admin.post(path)
+        assert denied.status_code == 403 and "four-eyes" in denied.json()["error"]
+        assert root in denied.json()["error"]
+    async with governance.client("bob") as bob:
+        counted = (await bob.post(path)).json()
+        assert counted["approvers"] == [governance.id("bob")]

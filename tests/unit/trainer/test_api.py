@@ -28,11 +28,13 @@ def test_defaults_are_filled_from_the_caller() -> None:
             "task": "regression",
             "dataset": {"builtin": "diabetes"},
             "metadata": {"owner": "bob"},
+            "requested_by": "token:bobs-token",  # a claim the caller cannot make
         },
         ANA,
         SOURCES,
     )
     assert (explicit.request_id, explicit.metadata.owner) == ("mine", "bob")
+    assert explicit.requested_by == request.requested_by == "token:t1"  # the caller's token
 
 
 @pytest.mark.parametrize(
