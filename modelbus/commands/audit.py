@@ -26,6 +26,12 @@ def register(subparsers: Any) -> None:
     verify = actions.add_parser("verify", help="recompute the hash chains and checkpoints")
     verify.add_argument("--schema", help="schema holding the log (default: governance's own)")
     verify.add_argument("--database-url", help="default: MODELBUS_DATABASE_URL")
+    verify.add_argument(
+        "--against-topic",
+        action="store_true",
+        help="also check the log against the checkpoints published on governance.checkpoints "
+        "(MODELBUS_KAFKA_BOOTSTRAP): detects truncation with the checkpoint table deleted",
+    )
     verify.set_defaults(func=run_verify)
 
     tail = actions.add_parser("tail", help="show the latest audit records")
@@ -59,8 +65,17 @@ def run_verify(args: argparse.Namespace) -> int:
     governance = _governance_settings()
     if governance is None:
         return 2
-    url = args.database_url or get_settings().database_url
-    report = asyncio.run(audit_tools.verify(url, governance.checkpoint_key, schema=args.schema))
+    settings = get_settings()
+    url = args.database_url or settings.database_url
+    report = asyncio.run(
+        audit_tools.verify(
+            url,
+            governance.checkpoint_key,
+            schema=args.schema,
+            every=governance.checkpoint_every,
+            against_topic=settings if args.against_topic else None,
+        )
+    )
     if report is None:
         where = f"schema {args.schema!r}" if args.schema else "governance's schema"
         print(f"error: {where} holds no audit log", file=sys.stderr)
@@ -123,6 +138,10 @@ def run_rebuild(args: argparse.Namespace) -> int:
     governance = _governance_settings()
     if governance is None:
         return 2
-    rebuilt = asyncio.run(audit_tools.rebuild(get_settings(), governance, args.schema))
+    try:
+        rebuilt = asyncio.run(audit_tools.rebuild(get_settings(), governance, args.schema))
+    except audit_tools.ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"rebuilt {rebuilt} audit records into schema {args.schema!r}")
     return 0

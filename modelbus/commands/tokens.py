@@ -38,15 +38,18 @@ def revoke_token(args: argparse.Namespace) -> int:
 
     from shared.http.auth import TokenAuthority
 
-    async def revoke() -> None:
+    async def revoke() -> bool:
         pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
         try:
             authority = TokenAuthority(pool)
             await authority.ensure_schema()
-            await authority.revoke(args.token_id)
+            # Audited: the revocation reaches governance's log through the auth outbox.
+            return await authority.revoke(args.token_id, revoked_by="cli")
         finally:
             await pool.close()
 
-    asyncio.run(revoke())
+    if not asyncio.run(revoke()):
+        print(f"no live token {args.token_id} (unknown or already revoked)")
+        return 1
     print(f"revoked {args.token_id}")
     return 0

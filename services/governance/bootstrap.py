@@ -11,8 +11,11 @@ from services.governance.handlers import on_event
 from services.governance.policy.rules import load_policies
 from services.governance.recording import Governance
 from services.governance.settings import SHIPPED_POLICIES, GovernanceSettings, load_settings
+from shared.bus.relay import OutboxRelay
 from shared.events.topics import consumed_by
+from shared.http.auth import AUTH_SCHEMA
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
+from shared.store.db import create_pool
 
 
 def governance_from(settings: GovernanceSettings) -> Governance:
@@ -25,12 +28,28 @@ def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
     """The service; tests pass their own settings, a deployment reads the environment."""
 
     async def build(infra: Infrastructure) -> ServiceParts:
-        governance = governance_from(settings or load_settings())
+        governance = governance_from(settings or load_settings())  # refuses without a key
         # Every topic the topic table says governance consumes is audited by one handler.
         handler = partial(on_event, governance=governance)
+
+        async def relay_token_events() -> None:
+            """Publish the auth component's outbox (tokens issued and revoked), which
+            governance then audits like any lifecycle event."""
+            small = infra.settings.model_copy(
+                update={"database_pool_min": 1, "database_pool_max": 2}
+            )
+            pool = await create_pool(small, AUTH_SCHEMA)
+            try:
+                # Tokens change rarely: a slower idle poll than the service's own relay.
+                relay = OutboxRelay(pool, infra.producer, schema=AUTH_SCHEMA, idle_wait_s=0.5)
+                await relay.run()
+            finally:
+                await pool.close()
+
         return ServiceParts(
             handlers=dict.fromkeys(consumed_by(service.name), handler),
             routers=[api.router(infra.transactions, governance)],
+            workers=[relay_token_events],
             # Governance consumes its own decisions too, and trusts its own key for them.
             decision_keys=(governance.signer.public_key_text,),
         )

@@ -15,6 +15,7 @@ from shared.bus.unit_of_work import UnitOfWork
 from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.governance import AuditRecord
+from shared.events.identity import TokenIssued, TokenRevoked
 from shared.events.signing import DecisionSigner
 from shared.store.db import Connection
 
@@ -41,8 +42,8 @@ async def record(conn: Connection, event: Event[Payload], log: AuditLog) -> Audi
     here: a replay rebuilds records that were announced long ago.
     """
     sealed = await log.append(conn, event)
-    if sealed is not None:
-        await project(conn, event)
+    if sealed is not None and not isinstance(event.data, TokenIssued | TokenRevoked):
+        await project(conn, event)  # token events are audited, not inventory
     return sealed
 
 

@@ -23,8 +23,9 @@ class GovernanceSettings(BaseSettings):
     # audit tables must not also be able to forge the checkpoints that expose the rewrite.
     audit_key: StrongSecret
     # The Ed25519 private key (PKCS#8 PEM, readable by governance alone) that signs every
-    # decision; consumers trust its public key through MODELBUS_DECISION_KEYS.
-    signing_key_file: Path
+    # decision; consumers trust its public key through MODELBUS_DECISION_KEYS. The service
+    # refuses to start without it; the audit tools (which sign nothing) do not need it.
+    signing_key_file: Path | None = None
     # A signed checkpoint is written after every this many audit records.
     checkpoint_every: int = Field(default=100, ge=1)
 
@@ -35,6 +36,11 @@ class GovernanceSettings(BaseSettings):
 
     def signer(self) -> DecisionSigner:
         """The decision signer; :class:`ConfigurationError` if the key file is unusable."""
+        if self.signing_key_file is None:
+            raise ConfigurationError(
+                "governance cannot start: MODELBUS_GOVERNANCE_SIGNING_KEY_FILE is not set "
+                "(the Ed25519 key that signs decisions; modelbus up generates one)"
+            )
         try:
             return DecisionSigner.from_file(self.signing_key_file)
         except (OSError, ValueError, TypeError) as exc:

@@ -56,14 +56,18 @@ def _event_row(event: Event[Any]) -> tuple[Any, ...]:
     return _row(BY_EVENT_TYPE[event.type].name, event.key, encode(event), headers)
 
 
-async def add(conn: Connection, *events: Event[Any]) -> None:
-    """Queue events for publication on their topics, inside the caller's transaction."""
+async def add(conn: Connection, *events: Event[Any], schema: str | None = None) -> None:
+    """Queue events for publication on their topics, inside the caller's transaction.
+
+    ``schema`` names another schema's outbox than the connection's own (the auth
+    component's, which governance relays)."""
     if len(events) == 1:
-        await conn.execute(_INSERT, *_event_row(events[0]))
+        query = _INSERT if schema is None else _INSERT.replace("outbox", f'"{schema}".outbox', 1)
+        await conn.execute(query, *_event_row(events[0]))
     elif events:
         # COPY: about twice as fast as executemany for a batch, and as transactional.
         await conn.copy_records_to_table(
-            "outbox", records=[_event_row(e) for e in events], columns=_COLUMNS
+            "outbox", records=[_event_row(e) for e in events], columns=_COLUMNS, schema_name=schema
         )
 
 

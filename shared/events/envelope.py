@@ -45,8 +45,10 @@ class Event(BaseModel, Generic[P]):
 
     @property
     def key(self) -> str:
-        """Kafka key: the model name, so one model's events stay ordered on one partition."""
-        return str(self.data.model_name)  # type: ignore[attr-defined]
+        """Kafka key: the topic's key field (the model name, so one model's events stay
+        ordered on one partition; the log's name for audit checkpoints)."""
+        topic = BY_EVENT_TYPE.get(self.type)
+        return str(getattr(self.data, topic.key if topic is not None else "model_name"))
 
 
 def new_event(
@@ -67,7 +69,7 @@ def new_event(
         id=event_id,
         source=f"/modelbus/{source}",
         type=topic.event_type,
-        subject=subject or getattr(data, "model_name", None),
+        subject=subject or getattr(data, topic.key, None),
         time=datetime.now(UTC),
         correlationid=correlation_id,
         causationid=caused_by.id if caused_by is not None else None,

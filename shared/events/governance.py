@@ -73,6 +73,21 @@ class ModelRetired(VersionWithdrawn):
     pass
 
 
+class AuditCheckpoint(Payload):
+    """A signed head of governance's global audit chain, published when it is written.
+
+    ``signature`` is the HMAC-SHA256 of ``"seq:chain_hash"`` with the checkpoint key (which
+    only governance and auditors hold). Kept outside the database on the topic, it lets
+    ``modelbus audit verify --against-topic`` detect a log truncated or rewritten together
+    with its checkpoint table. ``log`` names the log (governance's schema).
+    """
+
+    log: str
+    seq: int = Field(ge=1)
+    chain_hash: str
+    signature: str
+
+
 class AuditRecord(Payload):
     """One link of a model's hash chain, one per lifecycle event of that model.
 

@@ -19,6 +19,7 @@ from shared.events.deployment import (
     PredictionLogged,
 )
 from shared.events.governance import (
+    AuditCheckpoint,
     AuditRecord,
     ModelApproved,
     ModelRejected,
@@ -26,6 +27,7 @@ from shared.events.governance import (
     ModelSuspended,
     ReviewRequested,
 )
+from shared.events.identity import TokenIssued, TokenRevoked
 from shared.events.monitoring import (
     AlertResolved,
     DriftDetected,
@@ -230,6 +232,35 @@ _TABLE = [
         ("governance",),
         (EXTERNAL,),
         "The hash-chained audit trail, one record per lifecycle event, in order per model.",
+    ),
+    Topic(
+        "governance.checkpoints",
+        AuditCheckpoint,
+        ("governance",),
+        (EXTERNAL,),
+        "Signed heads of the audit log's global chain, kept outside its database: "
+        "`modelbus audit verify --against-topic` checks the log against them.",
+        partitions=1,
+        key="log",
+    ),
+    Topic(
+        "auth.token_issued",
+        TokenIssued,
+        ("governance",),
+        ("governance",),
+        "An API token was issued (modelbus token create): written to the auth component's "
+        "outbox with the token, relayed by governance, recorded in the audit log.",
+        partitions=1,
+        key="principal_id",
+    ),
+    Topic(
+        "auth.token_revoked",
+        TokenRevoked,
+        ("governance",),
+        ("governance",),
+        "An API token was revoked (modelbus token revoke); audited like its issuance.",
+        partitions=1,
+        key="principal_id",
     ),
 ]
 

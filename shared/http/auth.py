@@ -30,7 +30,10 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import Depends, Request
 
+from shared.bus import outbox
 from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from shared.events.envelope import new_event
+from shared.events.identity import TokenIssued, TokenRevoked
 from shared.http.token_cache import AnswerCache, FailureLimiter
 
 Role = Literal["viewer", "data-scientist", "approver", "admin"]
@@ -55,7 +58,34 @@ CREATE TABLE IF NOT EXISTS auth.tokens (
     created_by  text,
     revoked_at  timestamptz
 );
+-- Issuing and revoking a token is audited: the event is written here in the transaction
+-- that changes the token, and governance relays it (shared/bus/relay.py) to its audit log.
+CREATE TABLE IF NOT EXISTS auth.outbox (
+    id         bigserial   PRIMARY KEY,
+    topic      text        NOT NULL,
+    key        text        NOT NULL,
+    slot       integer     NOT NULL,
+    value      bytea       NOT NULL,
+    headers    jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at    timestamptz,
+    refusals   integer     NOT NULL DEFAULT 0,
+    last_error text
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON auth.outbox (slot, id) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS auth.outbox_quarantine (
+    id             bigint      PRIMARY KEY,
+    topic          text        NOT NULL,
+    key            text        NOT NULL,
+    value          bytea       NOT NULL,
+    headers        jsonb       NOT NULL,
+    created_at     timestamptz NOT NULL,
+    refusals       integer     NOT NULL,
+    error          text        NOT NULL,
+    quarantined_at timestamptz NOT NULL DEFAULT now()
+);
 """
+AUTH_SCHEMA = "auth"
 
 
 @dataclass(frozen=True)
@@ -116,23 +146,41 @@ class TokenAuthority:
             raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        await self.pool.execute(
-            "INSERT INTO auth.tokens (id, name, role, secret_hash, created_by)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            token_id,
-            name,
-            role,
-            _hash(secret),
-            created_by,
+        issued = TokenIssued(
+            principal_id=principal_id(token_id),
+            token_id=token_id,
+            name=name,
+            role=role,
+            created_by=created_by,
         )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO auth.tokens (id, name, role, secret_hash, created_by)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                token_id,
+                name,
+                role,
+                _hash(secret),
+                created_by,
+            )
+            await outbox.add(conn, new_event(issued, source="auth"), schema=AUTH_SCHEMA)
         return f"mb_{token_id}_{secret}"
 
-    async def revoke(self, token_id: str) -> None:
-        await self.pool.execute(
-            "UPDATE auth.tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-            token_id,
-        )
+    async def revoke(self, token_id: str, revoked_by: str | None = None) -> bool:
+        """Revoke a token; ``False`` if it was unknown or already revoked (nothing audited)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            revoked = await conn.fetchval(
+                "UPDATE auth.tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
+                " RETURNING true",
+                token_id,
+            )
+            if revoked:
+                event = TokenRevoked(
+                    principal_id=principal_id(token_id), token_id=token_id, revoked_by=revoked_by
+                )
+                await outbox.add(conn, new_event(event, source="auth"), schema=AUTH_SCHEMA)
         self._valid.evict(lambda p: p.token_id == token_id)
+        return bool(revoked)
 
     async def authenticate(self, token: str, client: str | None = None) -> Principal | None:
         """The token's principal, or None; :class:`TooManyRequests` if ``client`` (its

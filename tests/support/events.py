@@ -33,6 +33,7 @@ from shared.events.deployment import (
 )
 from shared.events.envelope import Event, new_event
 from shared.events.governance import (
+    AuditCheckpoint,
     AuditRecord,
     Decision,
     ModelApproved,
@@ -41,6 +42,7 @@ from shared.events.governance import (
     ModelSuspended,
     ReviewRequested,
 )
+from shared.events.identity import TokenIssued, TokenRevoked
 from shared.events.monitoring import (
     AlertResolved,
     DriftDetected,
@@ -328,6 +330,19 @@ SAMPLES: dict[str, Payload] = {
     ),
     "monitor.metrics": MonitorMetrics(
         model_name=MODEL, version=1, arm="stable", window=WINDOW, metrics={"accuracy": 0.95}
+    ),
+    "auth.token_issued": TokenIssued(
+        principal_id="token:0123456789ab",
+        token_id="0123456789ab",
+        name="ann",
+        role="approver",
+        created_by="cli",
+    ),
+    "auth.token_revoked": TokenRevoked(
+        principal_id="token:0123456789ab", token_id="0123456789ab", revoked_by="cli"
+    ),
+    "governance.checkpoints": AuditCheckpoint(
+        log="governance", seq=100, chain_hash=SHA, signature=SHA
     ),
     "governance.audit": AuditRecord(
         seq=1,

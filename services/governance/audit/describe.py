@@ -25,6 +25,7 @@ from shared.events.governance import (
     ModelSuspended,
     ReviewRequested,
 )
+from shared.events.identity import TokenIssued, TokenRevoked
 from shared.events.monitoring import AlertResolved, DriftDetected, PerformanceDegraded
 from shared.events.registry import ModelRegistered, ModelRegistrationFailed
 from shared.events.topics import BY_EVENT_TYPE
@@ -51,6 +52,10 @@ def describe(event: Event[Payload]) -> Description:
 def _actor(data: Any) -> str | None:
     if isinstance(data, ModelRegistered):
         return data.registered_by
+    if isinstance(data, TokenIssued):
+        return data.created_by
+    if isinstance(data, TokenRevoked):
+        return data.revoked_by
     if isinstance(data, ReviewRequested):
         return "policy"
     if isinstance(data, ModelApproved):
@@ -147,4 +152,8 @@ def _summary(data: Any) -> dict[str, Any]:
             }
         case AlertResolved():
             return {"alert_id": data.alert_id, "kind": data.kind}
+        case TokenIssued():
+            return {"token_id": data.token_id, "name": data.name, "role": data.role}
+        case TokenRevoked():
+            return {"token_id": data.token_id}
     return {}

@@ -29,18 +29,27 @@ from services.governance.audit.hashing import (
     sign_checkpoint,
 )
 from services.governance.store import audit_log as stored
+from shared.bus import outbox
 from shared.events.common import Payload
-from shared.events.envelope import Event
-from shared.events.governance import AuditRecord
+from shared.events.envelope import Event, new_event
+from shared.events.governance import AuditCheckpoint, AuditRecord
 from shared.store.db import Connection
 
 
 @dataclass(frozen=True)
 class AuditLog:
-    """The log of one schema, with the key that signs its checkpoints."""
+    """The log of one schema, with the key that signs its checkpoints.
+
+    Every checkpoint is also queued on ``governance.checkpoints`` in the transaction that
+    writes it (``publish``), so its head lives outside the database too; ``name`` says
+    which log it belongs to (governance's schema). A rebuild into a scratch schema
+    publishes nothing.
+    """
 
     key: bytes
     checkpoint_every: int = 100
+    name: str = "governance"
+    publish: bool = True
 
     async def lock(self, conn: Connection) -> Head:
         """Take the chain head for this transaction (see the module docstring)."""
@@ -72,6 +81,14 @@ class AuditLog:
             head.seq, head.chain_hash, sign_checkpoint(self.key, head.seq, head.chain_hash)
         )
         await stored.insert_checkpoint(conn, signed)
+        if self.publish:
+            announced = AuditCheckpoint(
+                log=self.name,
+                seq=signed.seq,
+                chain_hash=signed.chain_hash,
+                signature=signed.signature,
+            )
+            await outbox.add(conn, new_event(announced, source="governance"))
         return signed
 
 

@@ -1,8 +1,9 @@
 """Rebuilding governance's log and inventory from the topics, into a fresh schema.
 
 Every topic governance audits is read from offset 0 up to the end offsets seen at the
-start. Events live governance would dead-letter (undecodable) are skipped; duplicates (the
-same event id twice, e.g. republished by a relay) count once. Nothing is decided and
+start. Events live governance would dead-letter (undecodable, or decisions that are not
+signed by a trusted key) are skipped; duplicates (the same event id twice, e.g.
+republished by a relay) count once. Nothing is decided and
 nothing is published: the decisions are already on the topics, and the rebuilt records
 must not be announced twice.
 
@@ -31,6 +32,8 @@ from services.governance.recording import record
 from services.governance.store import audit_log, replay_staging
 from shared.errors import Conflict, InvalidEvent
 from shared.events.envelope import decode
+from shared.events.signing import DecisionVerifier
+from shared.events.topics import SIGNED
 from shared.settings import Settings
 from shared.store.db import Connection
 
@@ -45,7 +48,13 @@ async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPa
     return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
 
 
-async def _stage(conn: Connection, settings: Settings, topics: Sequence[str], service: str) -> None:
+async def _stage(
+    conn: Connection,
+    settings: Settings,
+    topics: Sequence[str],
+    service: str,
+    verifier: DecisionVerifier,
+) -> None:
     partitions = await _partitions(settings, topics)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -67,6 +76,8 @@ async def _stage(conn: Connection, settings: Settings, topics: Sequence[str], se
                         continue
                     try:
                         event = decode(message.value)
+                        if tp.topic in SIGNED:
+                            verifier.verify(event)
                     except InvalidEvent:
                         continue  # the live consumer dead-letters it; it is never audited
                     own = event.source == f"/modelbus/{service}"
@@ -87,6 +98,7 @@ async def replay(
     topics: Sequence[str],
     *,
     service: str,
+    verifier: DecisionVerifier,
     batch: int = 500,
 ) -> int:
     """Record every event of ``topics`` into ``conn``'s (empty) schema; return how many.
@@ -97,7 +109,7 @@ async def replay(
         raise Conflict("replay needs a fresh schema: this one's audit log is not empty")
     await replay_staging.create(conn)
     try:
-        await _stage(conn, settings, topics, service)
+        await _stage(conn, settings, topics, service, verifier)
         recorded, cursor = 0, (None, None)
         while roots := await replay_staging.roots(conn, cursor, batch):
             children = await replay_staging.caused_by(conn, [r["event_id"] for r in roots])

@@ -6,8 +6,13 @@ content no longer gives its hash (a row edited), a record that does not link to 
 model's previous record or to the global chain (rows swapped or replaced), a checkpoint
 whose signature is not the key's (forged), a checkpoint the recomputed chain no longer
 matches (the log rewritten consistently, without the key), and a checkpoint beyond the end
-of the log (the tail truncated). Without checkpoints the walk still catches edits and
-deletions, but not a truncated tail or a consistent rewrite.
+of the log (the tail truncated), and a missing checkpoint at a multiple of ``every`` (the
+checkpoint table pruned to hide one of the others). Without checkpoints the walk still
+catches edits and deletions, but not a truncated tail or a consistent rewrite.
+
+``published`` checkpoints (read from ``governance.checkpoints``, outside the database) are
+checked the same way: a log truncated and rewritten together with its checkpoint table still
+fails against them, naming the first published checkpoint it no longer matches.
 """
 
 from __future__ import annotations
@@ -52,12 +57,18 @@ class ChainVerifier:
 
     key: bytes
     checkpoints: list[Checkpoint]
+    every: int | None = None
+    published: list[Checkpoint] = field(default_factory=list)
     report: Report = field(default_factory=Report)
     _chain: str = GENESIS
     _heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    _last_published: int = 0
 
     def __post_init__(self) -> None:
         self._pending = {c.seq: c for c in self.checkpoints}
+        self._published: dict[int, list[Checkpoint]] = {}
+        for c in self.published:
+            self._published.setdefault(c.seq, []).append(c)
 
     def _fail(self, seq: int, reason: str) -> None:
         if self.report.problem is None:
@@ -94,8 +105,15 @@ class ChainVerifier:
         return self.report.problem is None
 
     def _check_checkpoint(self, seq: int) -> None:
+        self._check_published(seq)
         checkpoint = self._pending.pop(seq, None)
         if checkpoint is None:
+            if self.every and seq % self.every == 0 and self.report.problem is None:
+                self._fail(
+                    seq,
+                    f"no signed checkpoint at seq {seq} (one is written every {self.every} "
+                    "records): checkpoints were deleted",
+                )
             return
         if not checkpoint_valid(
             self.key, checkpoint.seq, checkpoint.chain_hash, checkpoint.signature
@@ -110,7 +128,35 @@ class ChainVerifier:
         else:
             self.report.checkpoints += 1
 
+    def _check_published(self, seq: int) -> None:
+        for published in self._published.pop(seq, []):
+            if not checkpoint_valid(
+                self.key, published.seq, published.chain_hash, published.signature
+            ):
+                continue  # not the key's: anyone may write to a topic; it proves nothing
+            if published.chain_hash != self._chain:
+                self._fail(
+                    seq,
+                    f"the log is not the one governance published a checkpoint of at seq {seq}: "
+                    f"history diverges after seq {self._last_published} (the last published "
+                    "checkpoint it matches)",
+                )
+                return
+            self._last_published = seq
+
     def finish(self) -> Report:
+        beyond_published = [
+            s
+            for s, found in self._published.items()
+            if any(checkpoint_valid(self.key, c.seq, c.chain_hash, c.signature) for c in found)
+        ]
+        if self.report.problem is None and beyond_published:
+            self._fail(
+                self.report.head_seq + 1,
+                f"the log ends at seq {self.report.head_seq} but governance published a "
+                f"checkpoint at seq {min(beyond_published)}: history after seq "
+                f"{self.report.head_seq} was removed",
+            )
         if self.report.problem is None and self._pending:
             beyond = min(self._pending)
             self._fail(
@@ -122,18 +168,29 @@ class ChainVerifier:
 
 
 def verify_records(
-    key: bytes, checkpoints: list[Checkpoint], records: Iterable[tuple[AuditRecord, str]]
+    key: bytes,
+    checkpoints: list[Checkpoint],
+    records: Iterable[tuple[AuditRecord, str]],
+    *,
+    every: int | None = None,
+    published: list[Checkpoint] | None = None,
 ) -> Report:
-    verifier = ChainVerifier(key, checkpoints)
+    verifier = ChainVerifier(key, checkpoints, every, published or [])
     for record, chained in records:
         if not verifier.feed(record, chained):
             break
     return verifier.finish()
 
 
-async def verify_log(conn: Connection, key: bytes) -> Report:
+async def verify_log(
+    conn: Connection,
+    key: bytes,
+    *,
+    every: int | None = None,
+    published: list[Checkpoint] | None = None,
+) -> Report:
     """Verify the log in ``conn``'s schema, reading it page by page in ``seq`` order."""
-    verifier = ChainVerifier(key, await stored.checkpoints(conn))
+    verifier = ChainVerifier(key, await stored.checkpoints(conn), every, published or [])
     async with aclosing(stored.records_in_order(conn)) as records:
         async for record, stored_chain_hash in records:
             if not verifier.feed(record, stored_chain_hash):

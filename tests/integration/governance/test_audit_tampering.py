@@ -92,6 +92,12 @@ async def _rewrite_and_resign(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _prune(conn: asyncpg.Connection) -> None:
+    """Delete one checkpoint at a multiple of N (as someone hiding a later rewrite would)."""
+    await conn.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER")
+    await conn.execute("DELETE FROM audit_checkpoints WHERE seq = 8")
+
+
 async def _nothing(conn: asyncpg.Connection) -> None:
     return None
 
@@ -104,6 +110,7 @@ SCENARIOS: dict[str, tuple[Tamper, int, str]] = {  # -> (tampering, exit code, v
     "truncated": (_truncate, 1, "BROKEN at seq 8: the log ends at seq 7 but a checkpoint"),
     "rewritten": (_rewrite, 1, "BROKEN at seq 4: signed checkpoint does not match the chain"),
     "resigned": (_rewrite_and_resign, 1, "BROKEN at seq 4: checkpoint signature is invalid"),
+    "pruned": (_prune, 1, "BROKEN at seq 8: no signed checkpoint at seq 8"),
 }
 
 
@@ -155,6 +162,7 @@ async def verdicts(database_url: str) -> AsyncIterator[dict[str, tuple[int, str]
         results = {}
         with pytest.MonkeyPatch.context() as env:
             env.setenv("MODELBUS_GOVERNANCE_AUDIT_KEY", AUDIT_KEY)
+            env.setenv("MODELBUS_GOVERNANCE_CHECKPOINT_EVERY", "4")  # as the logs were built
             for name, schema in schemas.items():
                 await _build(database_url, schema, SCENARIOS[name][0])
                 # In a thread: the command runs its own event loop.

@@ -28,8 +28,9 @@ def test_round_trip(name: str) -> None:
     assert type(decoded.data) is TOPICS[name].payload
     assert decoded.type == f"io.modelbus.{name}.v1"
     assert decoded.source == "/modelbus/registry"
-    assert decoded.subject == MODEL
-    assert decoded.key == MODEL
+    key = getattr(SAMPLES[name], TOPICS[name].key)
+    assert decoded.subject == decoded.key == key
+    assert key == MODEL or TOPICS[name].key != "model_name"
     assert (decoded.correlationid, decoded.causationid) == (cause.correlationid, cause.id)
 
 

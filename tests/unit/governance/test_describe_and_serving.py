@@ -28,6 +28,8 @@ LIFECYCLE = {
     "drift.detected",
     "performance.degraded",
     "monitor.alert_resolved",
+    "auth.token_issued",  # identity changes are audited too
+    "auth.token_revoked",
 }
 
 
