@@ -22,7 +22,7 @@ import pytest_asyncio
 from modelbus.cli import main
 from services.governance.audit.log import AuditLog
 from services.governance.bootstrap import definition
-from shared.bus.kafka import start_producer
+from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
 from shared.events.envelope import new_event
 from shared.runtime import connect_and_migrate
@@ -45,6 +45,7 @@ async def _published_log(settings: Settings, schema: str) -> asyncpg.Pool:
     async with pool.acquire() as conn, conn.transaction():
         for event in _events("first", 10):
             await log.append(conn, event)  # type: ignore[arg-type]
+    await ensure_topics(settings)  # as a service does at start-up
     producer = await start_producer(settings)
     try:
         relay = OutboxRelay(pool, producer, schema=schema)

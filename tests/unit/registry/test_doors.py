@@ -22,6 +22,7 @@ from shared.events.registry import ModelRegistered, ModelRegistrationFailed, Mod
 from shared.events.training import TrainingCompleted
 from shared.store.artifacts import sha256_hex
 from shared.store.sources import ArtifactSources
+from tests.support.events import SIGNATURE
 from tests.unit.registry.fakes import FakeArtifactStore
 
 REF = ArtifactRef(uri="pg://artifacts/" + "a" * 64, sha256="a" * 64, size=10)
@@ -47,6 +48,14 @@ def test_a_training_result_is_known_by_its_job_and_named_by_its_request() -> Non
     )
     assert candidate.algorithm == "random_forest" and candidate.training_job_id == "job-1"
     assert candidate.parent_version == 4 and candidate.metadata.owner == "ana"
+
+
+def test_who_asked_for_the_training_is_carried_to_the_registered_version() -> None:
+    candidate = doors.from_training(training(requested_by="token:0a1b2c3d4e5f"))
+    registered = candidate.registered(
+        version=1, parent_version=None, artifact=REF, signature=SIGNATURE, reference_profile=None
+    )
+    assert (registered.requested_by, registered.registered_by) == ("token:0a1b2c3d4e5f", "trainer")
 
 
 def test_a_submission_is_known_by_its_id_and_credits_its_sender() -> None:
