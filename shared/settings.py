@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     consumer_retry_deadline_s: float = Field(default=300.0, gt=0)
     # Sends of one outbox row the broker may refuse before it is quarantined.
     relay_max_refusals: int = Field(default=5, ge=1)
+    # The relay wakes on LISTEN/NOTIFY at commit; it also polls this often, only as a
+    # safety net for a notification missed while its connection was replaced.
+    relay_fallback_poll_s: float = Field(default=5.0, gt=0)
+    relay_listen: bool = True
+    # Set by ``modelbus up`` when it restarts this process; exposed as a gauge.
+    supervisor_restarts: int = Field(default=0, ge=0)
 
     @field_validator("artifact_source_dirs", "artifact_source_hosts", mode="before")
     @classmethod
