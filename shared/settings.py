@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     kafka_idempotence: bool | None = None
     kafka_default_partitions: int = 3
     kafka_max_message_bytes: int = 1_048_576
+    # How long a consumer that died silently keeps its partitions (see shared/bus/subscriber.py).
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None
