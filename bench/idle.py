@@ -101,14 +101,20 @@ def measure(extra_env: dict[str, str], settle_s: float, window_s: float) -> dict
     """% of one core per role over the window, after the platform is ready and settled."""
     with platform(extra_env) as (up, _ports):
         time.sleep(settle_s)
-        procs = up.children(recursive=True)
+        # A service's own children (the trainer's warm worker) are counted as the service.
+        roles: dict[int, str] = {}
+        procs: list[psutil.Process] = []
+        for child in up.children():
+            family = [child, *child.children(recursive=True)]
+            roles.update({p.pid: _role(child) for p in family})
+            procs.extend(family)
         before, t0 = _cpu(procs), time.monotonic()
         time.sleep(window_s)
         after, elapsed = _cpu(procs), time.monotonic() - t0
     usage: dict[str, float] = {}
     for proc in procs:
         if proc.pid in before and proc.pid in after:
-            role = _role(proc)
+            role = roles[proc.pid]
             share = 100 * (after[proc.pid] - before[proc.pid]) / elapsed
             usage[role] = usage.get(role, 0.0) + share
     return usage
@@ -129,6 +135,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=45.0, help="measured window")
     parser.add_argument("--settle", type=float, default=15.0, help="wait after ready")
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the platform it started (the finally above).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"idle CPU over {args.seconds:.0f} s, after {args.settle:.0f} s of settling", flush=True)
     baseline = _report("polling", measure(BASELINE, args.settle, args.seconds))
     listening = _report("notify", measure({}, args.settle, args.seconds))
