@@ -20,7 +20,7 @@ import httpx
 
 from modelbus.demo.platform import Platform
 from modelbus.demo.timeline import Timeline
-from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic
+from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic, TrafficStats
 from shared.http.auth import issue_token
 
 STEP_TIMEOUT_S = 90.0
@@ -35,6 +35,7 @@ class DemoResult:
     drifted_features: list[str] = field(default_factory=list)
     accuracy: dict[str, tuple[float, int]] = field(default_factory=dict)
     failed_requests: int = 0
+    traffic: TrafficStats | None = None  # every request's outcome and time
     audit: str = "not verified"
     audit_ok: bool = False
     seconds: float = 0.0
@@ -138,6 +139,7 @@ async def run(
                     acc
                 )
     result.failed_requests = traffic.stats.failures
+    result.traffic = traffic.stats
     result.audit_ok, result.audit = await verify_audit(platform, model_name, token)
     result.seconds = time.monotonic() - started
     return result
