@@ -43,6 +43,7 @@ class DemoResult:
 
 def training_request(model_name: str) -> dict[str, Any]:
     return {
+        "request_id": uuid.uuid4().hex,  # sent again as is if the answer is lost
         "model_name": model_name,
         "dataset": {"builtin": "breast_cancer"},
         "task": "classification",
@@ -82,9 +83,8 @@ async def run(
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,  # the trainer's first request loads scikit-learn for its checks
         ) as trainer:
-            response = await _reaching(
-                lambda: trainer.post("/v1/training-requests", json=training_request(model_name))
-            )
+            request = training_request(model_name)
+            response = await _reaching(lambda: trainer.post("/v1/training-requests", json=request))
             response.raise_for_status()
         await timeline.wait_for(
             "model.deployed", lambda d: d.version == 1, timeout=STEP_TIMEOUT_S * 2
@@ -148,16 +148,18 @@ async def run(
 async def _reaching(
     send: Callable[[], Awaitable[httpx.Response]], deadline_s: float = 60.0
 ) -> httpx.Response:
-    """The response of a service that may be restarting under supervision: a request that
-    never reached it (connection refused) or met it not ready (503) is sent again until
-    the deadline. One that reached it and failed otherwise is not: it may have had effect."""
+    """The response of a service that may be restarting under supervision (or slow to
+    answer on a loaded machine): a request that failed in transport (refused, reset, timed
+    out) or met it not ready (503) is sent again until the deadline. Only for requests
+    that may be repeated: the training request carries its own ``request_id``, so the
+    trainer finds a repeat's job instead of queueing a second one."""
     deadline = time.monotonic() + deadline_s
     while True:
         try:
             response = await send()
             if response.status_code != 503 or time.monotonic() > deadline:
                 return response
-        except httpx.ConnectError:
+        except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.5)
