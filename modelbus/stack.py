@@ -28,6 +28,7 @@ import httpx
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from console.settings import CONSOLE_PORT, console_environment
 from modelbus.embedded import (
     STOP_TIMEOUT_S,
     EmbeddedPostgres,
@@ -44,6 +45,8 @@ from shared.settings import DEFAULT_PORTS
 
 HOST = "127.0.0.1"
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)  # deployer, registry, governance, monitor, trainer
+# What `modelbus up` runs: the five services, then the console that reads their HTTP APIs.
+PROCESSES: tuple[str, ...] = (*SERVICES, "console")
 # Secrets a service refuses to start without; a laptop stack generates its own (see below).
 LOCAL_SECRETS = ("MODELBUS_GOVERNANCE_AUDIT_KEY",)
 
@@ -63,6 +66,7 @@ class StackSettings(BaseSettings):
     governance_port: int = DEFAULT_PORTS["governance"]
     monitor_port: int = DEFAULT_PORTS["monitor"]
     trainer_port: int = DEFAULT_PORTS["trainer"]
+    console_port: int = CONSOLE_PORT
     ready_timeout_s: float = 90.0
     stop_timeout_s: float = STOP_TIMEOUT_S
     # The service name is appended; tests point this at a stand-in process.
@@ -143,7 +147,7 @@ def port_conflicts(settings: StackSettings) -> list[str]:
     if settings.kafka_bootstrap is None:
         hint = "set MODELBUS_KAFKA_PORT, or MODELBUS_KAFKA_BOOTSTRAP to use a running broker"
         needs.append((settings.kafka_port, "the embedded Kafka broker (Tansu)", hint))
-    for name in SERVICES:
+    for name in PROCESSES:
         hint = f"set MODELBUS_{name.upper()}_PORT to use another port"
         needs.append((settings.service_port(name), f"the {name} service", hint))
 
@@ -217,13 +221,14 @@ def _service_env(stack: RunningStack, port: int) -> dict[str, str]:
 
 
 def _start_services(stack: RunningStack, settings: StackSettings) -> None:
-    for name in SERVICES:
+    for name in PROCESSES:
         port = settings.service_port(name)
         log_path = stack.log_dir / f"{name}.log"
         log_file = open_log(log_path, f"the {name} service")
-        popen = spawn_in_own_session(
-            [*settings.service_command, name], log_file, env=_service_env(stack, port)
-        )
+        env = _service_env(stack, port)
+        if name == "console":
+            env.update(console_environment(port, {s: settings.service_port(s) for s in SERVICES}))
+        popen = spawn_in_own_session([*settings.service_command, name], log_file, env=env)
         stack.services[name] = ChildProcess(name, port, popen, log_path, log_file)
 
 

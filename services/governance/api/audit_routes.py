@@ -12,7 +12,7 @@ import asyncpg
 from fastapi import APIRouter, Query
 
 from services.governance.recording import Governance
-from services.governance.store import audit_queries
+from services.governance.store import audit_log, audit_queries
 from shared.http.auth import Admin, Viewer
 
 
@@ -30,6 +30,13 @@ def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
     ) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:
             return await audit_queries.audit_records(conn, model=model, limit=limit)
+
+    @routes.get("/audit/checkpoints/latest")
+    async def latest_checkpoint(_: Viewer) -> dict[str, Any]:
+        """The head of the log and its last signed checkpoint; checking the signature needs
+        the key, so that is left to ``modelbus audit verify``."""
+        async with pool.acquire() as conn:
+            return await audit_log.latest_checkpoint(conn)
 
     @routes.post("/audit/checkpoints")
     async def checkpoint(_: Admin) -> dict[str, Any]:
