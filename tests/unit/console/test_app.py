@@ -143,9 +143,7 @@ def test_a_refusal_by_the_service_is_shown_with_its_reason(
     client: TestClient, fake: FakeServices
 ) -> None:
     csrf = sign_in(client)
-    client.post(
-        "/reviews/m/1/reject", data={"csrf": csrf, "comment": ""}, follow_redirects=False
-    )
+    client.post("/reviews/m/1/reject", data={"csrf": csrf, "comment": ""}, follow_redirects=False)
     assert "comment is required" in client.get("/reviews").text
 
 
