@@ -13,8 +13,7 @@
     if (old) old.dispose();
     const chart = window.echarts.init(element, null, { renderer: "svg" });
     const base = { animation: false, color: PALETTE, tooltip: { trigger: "axis" },
-      grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
-      title: { text: data.title, textStyle: { fontSize: 13, fontWeight: 600 } } };
+      grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true } };
     if (data.kind === "bars") {
       chart.setOption({ ...base,
         xAxis: { type: "value" },
@@ -26,10 +25,11 @@
       if (series.length && data.thresholds.length) {
         series[0].markLine = { symbol: "none", lineStyle: { type: "dashed", color: "#b3261e" },
           data: data.thresholds.map((t) => ({ yAxis: t.value, name: t.name })),
-          label: { formatter: (p) => p.name + " " + Number(p.value).toFixed(3), fontSize: 11 } };
+          label: { position: "insideEndTop", fontSize: 11,
+            formatter: (p) => p.name + " " + Number(p.value).toFixed(3) } };
       }
-      chart.setOption({ ...base, legend: { top: 18, textStyle: { fontSize: 11 } },
-        grid: { ...base.grid, top: 56 },
+      chart.setOption({ ...base, legend: { top: 0, textStyle: { fontSize: 11 } },
+        grid: { ...base.grid, top: 36 },
         xAxis: { type: "category", data: data.labels }, yAxis: { type: "value", scale: true },
         series: series });
       if (!series.length) {
