@@ -18,6 +18,8 @@ from console.sessions import Session
 from console.web import console, signed_in
 
 SignedIn = Annotated[Session, Depends(signed_in)]
+# What the audit page's type filter offers: every topic governance records.
+AUDIT_ACTIONS = sorted(model.TIMELINE_WORDS)
 # Reads of per-model monitoring for the inventory run at most this many at once.
 FAN_OUT = 16
 # Markdown of model cards is rendered with raw HTML disabled: a card cannot inject markup.
@@ -245,28 +247,46 @@ def router() -> APIRouter:
     ) -> HTMLResponse:
         here = console(request)
         get = here.services.get
-        # With a type filter more of the tail is read, so the filter still finds rows.
-        reach = 10_000 if action else limit
         data = await gather(
             records=get(
-                "governance", "/v1/audit", session.token, model=model_name or None, limit=reach
+                "governance",
+                "/v1/audit",
+                session.token,
+                model=model_name or None,
+                action=action or None,
+                limit=limit,
             ),
             head=get("governance", "/v1/audit/checkpoints/latest", session.token),
+            promoted=get(
+                "governance",
+                "/v1/audit",
+                session.token,
+                model=model_name or None,
+                action="model.promoted",
+                limit=1,
+            ),
         )
         records = data["records"] if not isinstance(data["records"], Failed) else []
-        chain_id, chain = audit.correlation_chain(records, correlation or None)
-        if chain_id and model_name and correlation is None and len(chain) < 2:
-            chain_id, chain = None, []
+        promoted = data["promoted"] if not isinstance(data["promoted"], Failed) else []
+        # One chain: the one asked for, else the latest promotion's (drift → retraining →
+        # approval → canary → promotion).
+        chain_id = correlation or (promoted[-1].get("correlation_id") if promoted else None)
+        chain: list[dict[str, Any]] = []
+        if chain_id:
+            found = await get(
+                "governance", "/v1/audit", session.token, correlation_id=chain_id, limit=500
+            )
+            chain = [] if isinstance(found, Failed) else found
         return here.pages.render(
             request,
             "audit.html",
             session,
-            records=audit.filtered(records, action=action or None, limit=limit),
+            records=records[::-1],
             check=audit.check_chain(records),
             head=data["head"] if not isinstance(data["head"], Failed) else None,
             chain_id=chain_id,
             chain=model.timeline(chain),
-            actions=sorted({str(r.get("action")) for r in records}),
+            actions=AUDIT_ACTIONS,
             chosen={"model": model_name, "action": action, "limit": limit},
             problems=failures(data),
         )

@@ -1,4 +1,4 @@
-"""The audit page: the trail, each model's hash chain checked here, one correlation chain.
+"""The audit page's check of the trail: each model's hash chain, recomputed here.
 
 A record's hash is ``sha256(canonical(record without seq and hash))`` with canonical JSON
 (sorted keys, no spaces, UTF-8), as :class:`shared.events.governance.AuditRecord` defines
@@ -53,24 +53,3 @@ def check_chain(records: Sequence[Mapping[str, Any]]) -> ChainCheck:
             return ChainCheck(len(records), f"record {r.get('seq')} starts {model}'s chain wrongly")
         last[model] = r
     return ChainCheck(len(records), None)
-
-
-def correlation_chain(
-    records: Sequence[Mapping[str, Any]], correlation_id: str | None
-) -> tuple[str | None, Sequence[Mapping[str, Any]]]:
-    """The records of one correlation chain: ``correlation_id``, else the chain of the
-    latest promotion (drift → retraining → approval → canary → promotion), else the latest."""
-    if correlation_id is None:
-        promoted = [r for r in records if r.get("action") == "model.promoted"]
-        chosen = promoted[-1] if promoted else (records[-1] if records else None)
-        correlation_id = chosen.get("correlation_id") if chosen else None
-    if correlation_id is None:
-        return None, []
-    return correlation_id, [r for r in records if r.get("correlation_id") == correlation_id]
-
-
-def filtered(
-    records: Sequence[Mapping[str, Any]], *, action: str | None, limit: int
-) -> Sequence[Mapping[str, Any]]:
-    chosen = [r for r in records if not action or r.get("action") == action]
-    return chosen[-limit:][::-1]  # newest first

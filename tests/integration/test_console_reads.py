@@ -64,3 +64,13 @@ async def test_window_history_answers_by_kind_and_refuses_an_unknown_kind(
     assert data.status_code == 200 and data.json()["windows"] == []
     assert performance.status_code == 200 and performance.json()["kind"] == "performance"
     assert unknown.status_code == 400 and too_many.status_code == 400
+
+
+async def test_the_trail_filters_by_type_and_correlation_chain(built: dict[str, Built]) -> None:
+    async with client(built["governance"], "viewer") as governance:
+        by_type = await governance.get("/v1/audit", params={"action": "model.promoted"})
+        by_chain = await governance.get("/v1/audit", params={"correlation_id": "c-1"})
+        too_long = await governance.get("/v1/audit", params={"action": "x" * 101})
+    assert by_type.status_code == 200 and by_type.json() == []
+    assert by_chain.status_code == 200 and by_chain.json() == []
+    assert too_long.status_code == 400

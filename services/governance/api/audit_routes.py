@@ -26,10 +26,19 @@ def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
 
     @routes.get("/audit")
     async def audit_tail(
-        _: Viewer, model: str | None = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 50
+        _: Viewer,
+        model: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+        action: Annotated[
+            str | None, Query(max_length=100, description="e.g. model.promoted")
+        ] = None,
+        correlation_id: Annotated[str | None, Query(max_length=100)] = None,
     ) -> list[dict[str, Any]]:
+        """The latest records, of one model, type or correlation chain if asked."""
         async with pool.acquire() as conn:
-            return await audit_queries.audit_records(conn, model=model, limit=limit)
+            return await audit_queries.audit_records(
+                conn, model=model, limit=limit, action=action, correlation_id=correlation_id
+            )
 
     @routes.get("/audit/checkpoints/latest")
     async def latest_checkpoint(_: Viewer) -> dict[str, Any]:

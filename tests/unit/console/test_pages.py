@@ -56,13 +56,6 @@ def test_a_record_relinked_to_another_parent_breaks_the_chain() -> None:
     assert "breaks" in (audit.check_chain([*records[:2], forged]).problem or "")
 
 
-def test_the_correlation_chain_is_the_latest_promotions() -> None:
-    records = chain("m", 2, "first") + chain("n", 3, "second")
-    chosen, shown = audit.correlation_chain(records, None)
-    assert chosen == "second" and len(shown) == 3
-    assert audit.correlation_chain(records, "first")[1] == records[:2]
-
-
 def window(i: int, psi: dict[str, float], drifted: list[str]) -> dict[str, Any]:
     return {
         "window_id": i,
