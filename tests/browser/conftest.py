@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
+from modelbus.demo import scenario
 from modelbus.demo.platform import Platform
-from modelbus.demo.scenario import run as run_demo
 from modelbus.embedded import pick_free_port
 from modelbus.stack import PROCESSES, StackSettings, running_stack
 from shared.http.auth import issue_token
@@ -64,7 +64,11 @@ async def seeded(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Seede
             role: await issue_token(database_url, f"console-{role}", role, created_by="test")
             for role in ("viewer", "approver", "admin", "data-scientist")
         }
-        demo = await run_demo(platform, shift=True, echo=print)
+        # The demo's steps wait up to STEP_TIMEOUT_S each; a machine shared with other
+        # work trains slower, and this tier is about the pages, not the demo's pace.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(scenario, "STEP_TIMEOUT_S", 300.0)
+            demo = await scenario.run(platform, shift=True, echo=print)
         assert demo.closed_loop, "the demo's loop did not close"
         suffix = uuid.uuid4().hex[:6]
         pending = f"loan-scoring-{suffix}"

@@ -23,7 +23,7 @@ from tests.support.polling import eventually
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1800),
 ]
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
