@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ from shared.settings import Settings
 from tests.support.infra import Broker, start_broker, start_postgres
 
 _broker_kind: list[str] = []
+
+# The browser tier (Chromium, the whole platform) is its own run: ./run browser.
+collect_ignore = [] if os.environ.get("MODELBUS_BROWSER_TESTS") == "1" else ["browser"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
