@@ -28,9 +28,10 @@ from services.registry.claims import (
 from services.registry.domain.candidate import Candidate
 from services.registry.domain.profile_claims import profile_claims
 from services.registry.domain.refusal import Check, Refusal
+from services.registry.domain.risk_tier import below_floor
 from services.registry.sandbox.runner import Evaluation, Job, Sandbox
 from services.registry.settings import RegistrySettings
-from services.registry.store import versions
+from services.registry.store import risk_tiers, versions
 from shared.bus.unit_of_work import Transactions, UnitOfWork
 from shared.errors import Refused
 from shared.events.common import ModelSignature
@@ -156,6 +157,14 @@ class Registrar:
             if not 1 <= parent <= await versions.latest_version(conn, candidate.model_name):
                 raise Refusal.of(Check.LINEAGE, f"parent version {parent} of "
                                  f"{candidate.model_name!r} does not exist")  # fmt: skip
+        tier, floor = (
+            candidate.metadata.risk_tier,
+            await risk_tiers.floor(conn, candidate.model_name),
+        )
+        if below_floor(tier, floor):
+            raise Refusal.of(Check.RISK_TIER, f"{candidate.model_name!r} is pinned at risk "
+                             f"tier {floor!r}; a version at {tier!r} needs an approver to "
+                             "lower the model's tier first")  # fmt: skip
         artifact = await self.sources.store.put(validated.artifact, ONNX_MEDIA_TYPE)
         profile = None
         if validated.profile is not None:

@@ -6,7 +6,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from shared.events.common import ArtifactRef, ModelMetadata, ModelSignature, Payload, Task
+from shared.events.common import (
+    ArtifactRef,
+    ModelMetadata,
+    ModelSignature,
+    Payload,
+    RiskTier,
+    Task,
+)
 
 
 class EvaluationData(Payload):
@@ -105,3 +112,14 @@ class ModelRegistrationFailed(Payload):
     reference: str  # the submission id, training request id or upload id
     reason: str
     failed_checks: list[str] = Field(default_factory=list)
+
+
+class RiskTierLowered(Payload):
+    """An approver lowered the risk tier a model's next versions may be registered at
+    (the first version pins it); governance audits it like every lifecycle step."""
+
+    model_name: str
+    risk_tier: RiskTier
+    previous: RiskTier
+    actor: str
+    reason: str = Field(min_length=1, max_length=2000)

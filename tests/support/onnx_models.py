@@ -210,3 +210,22 @@ def memory_hog_onnx(side: int = 40_000) -> bytes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return bytes(model.SerializeToString())
+
+
+def csv_text(header: list[str], rows: Any) -> str:
+    lines = [",".join(header)]
+    lines.extend(",".join(f"{float(v):.17g}" if not isinstance(v, int | np.integer) else str(v)
+                          for v in row) for row in rows)  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+@cache
+def logistic_regression_eval_csv() -> tuple[str, str]:
+    """The holdout of :func:`logistic_regression_onnx` as evaluation data (columns
+    ``f0``..``f29`` and ``y``) and scikit-learn's predictions on it as reference."""
+    _, X_test, _, y_test = _split(load_breast_cancer)
+    built = logistic_regression_onnx()
+    header = [f"f{i}" for i in range(X_test.shape[1])] + ["y"]
+    rows = [[*map(float, x), int(y)] for x, y in zip(X_test, y_test, strict=True)]
+    reference = ["prediction", *(str(int(p)) for p in built.expected)]
+    return csv_text(header, rows), "\n".join(reference) + "\n"
