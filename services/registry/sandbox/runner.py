@@ -1,7 +1,10 @@
 """Running one validation (and measurement) in the sandbox process, from the registry.
 
-The work directory is private (mode 0700), written before the process starts and removed
-after it ends. The process's environment is built from nothing: the interpreter's path,
+The work directory is private (mode 0700), written before the process is given it and
+removed after it ends. A process imports for a second or more before it can work, so
+:meth:`Sandbox.keep_warm` (a service worker) keeps processes started ahead of need, one
+per concurrent slot; each does one job and exits, so no model sees what an earlier one
+left in memory. The process's environment is built from nothing: the interpreter's path,
 where the sources are, one thread per math library; no ``MODELBUS_*`` setting, no
 database URL, no token. It runs in a session of its own so the wall-clock deadline kills
 everything it started. What it leaves in ``result.json`` becomes the outcome; an exit
@@ -30,6 +33,7 @@ from shared.events.common import ModelSignature, Task
 from shared.events.registry import MeasuredEvidence
 
 log = structlog.get_logger(__name__)
+Process = asyncio.subprocess.Process
 
 SOURCES = Path(__file__).resolve().parents[3]
 STDERR_CAP = 4096
@@ -72,10 +76,28 @@ class Sandbox:
     def __init__(self, settings: RegistrySettings) -> None:
         self.settings = settings
         self._slots = asyncio.Semaphore(settings.sandbox_concurrency)
+        self._warm: list[Process] = []
+        self._taken = asyncio.Event()
 
     @property
     def memory_mb(self) -> int:
         return self.settings.sandbox_memory_mb
+
+    async def keep_warm(self) -> None:
+        """Keep one started process per slot until cancelled; then stop them."""
+        try:
+            while True:
+                while len(self._warm) < self.settings.sandbox_concurrency:
+                    self._warm.append(await self._start())
+                self._taken.clear()
+                await self._taken.wait()
+        finally:
+            warm, self._warm = self._warm, []
+            for process in warm:
+                if process.returncode is None:
+                    process.kill()
+            for process in warm:
+                await process.wait()
 
     async def run(self, model: bytes, job: Job, evaluation: Evaluation | None) -> Outcome:
         """Validate ``model`` and measure it on ``evaluation``; :class:`Refusal` if the
@@ -85,34 +107,45 @@ class Sandbox:
                                             dir=self.settings.sandbox_dir))  # fmt: skip
             try:
                 await asyncio.to_thread(_write_job, workdir, model, job, evaluation)
-                return await self._run_in(workdir)
+                return await self._run_in(workdir, await self._take())
             finally:
                 await asyncio.to_thread(shutil.rmtree, workdir, True)
 
-    async def _run_in(self, workdir: Path) -> Outcome:
-        settings = self.settings
-        memory = settings.sandbox_memory_mb * 1024 * 1024
-        cpu = int(settings.sandbox_timeout_s) + 1
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.registry.sandbox.worker",
-            str(workdir), str(memory), str(cpu),
-            stdin=asyncio.subprocess.DEVNULL,
+    async def _start(self) -> Process:
+        memory = self.settings.sandbox_memory_mb * 1024 * 1024
+        cpu = int(self.settings.sandbox_timeout_s) + 1
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.registry.sandbox.worker", str(memory), str(cpu),
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             env=sandbox_env(),
-            cwd=workdir,
+            cwd="/",
             start_new_session=True,
         )  # fmt: skip
+
+    async def _take(self) -> Process:
+        while self._warm:
+            process = self._warm.pop(0)
+            self._taken.set()
+            if process.returncode is None:
+                return process
+        return await self._start()
+
+    async def _run_in(self, workdir: Path, process: Process) -> Outcome:
+        timeout = self.settings.sandbox_timeout_s
         try:
-            async with asyncio.timeout(settings.sandbox_timeout_s):
+            async with asyncio.timeout(timeout):
+                assert process.stdin is not None
+                process.stdin.write(f"{workdir}\n".encode())
+                await process.stdin.drain()
                 stderr = await _tail(process)
                 code = await process.wait()
         except TimeoutError:
-            raise Refusal.of(
-                Check.LIMITS,
-                f"validating the model took longer than {settings.sandbox_timeout_s:g} s, "
-                "the sandbox's limit",
-            ) from None
+            raise Refusal.of(Check.LIMITS, f"validating the model took longer than "
+                             f"{timeout:g} s, the sandbox's limit") from None  # fmt: skip
+        except (BrokenPipeError, ConnectionResetError):
+            stderr, code = b"", await process.wait()  # it died before its job: below
         finally:
             if process.returncode is None:
                 _kill_group(process.pid)
@@ -170,7 +203,7 @@ def _write_job(workdir: Path, model: bytes, job: Job, evaluation: Evaluation | N
             (workdir / REFERENCE).write_bytes(evaluation.reference)
 
 
-async def _tail(process: asyncio.subprocess.Process) -> bytes:
+async def _tail(process: Process) -> bytes:
     """The last :data:`STDERR_CAP` bytes of the process's stderr, read to its end (a full
     pipe would stall the process)."""
     assert process.stderr is not None

@@ -1,6 +1,10 @@
-"""The sandbox process: ``python -m services.registry.sandbox.worker WORKDIR MEMORY CPU``.
+"""The sandbox process: ``python -m services.registry.sandbox.worker MEMORY CPU``.
 
-Protocol, all through WORKDIR (the registry's runner writes it, see :mod:`.runner`):
+It sets its limits (``MEMORY`` bytes of address space, ``CPU`` seconds), imports what
+it needs, then reads one line from stdin: the path of its work directory (so the
+registry can start it ahead of need, see :mod:`.runner`). It does one job and exits; it
+also exits as soon as stdin reaches end of file (the registry went away). Protocol, all
+through WORKDIR:
 
 * in: ``job.json`` (:class:`~services.registry.sandbox.runner.Job`), ``model.onnx``, and
   ``eval.csv`` / ``reference.csv`` when the job names evaluation data;
@@ -8,8 +12,7 @@ Protocol, all through WORKDIR (the registry's runner writes it, see :mod:`.runne
   "signature": ..., "measured": ... | null}`` or ``{"status": "refused", "failures":
   {check: reason}}``.
 
-Limits are set first, before anything large is imported: ``MEMORY`` bytes of address
-space and ``CPU`` seconds. Nothing read from the work files is ever written to stderr.
+Nothing read from the work files is ever written to stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +55,6 @@ def run(workdir: Path) -> dict[str, Any]:
         )
         measured = None
         if (workdir / EVAL).exists():
-            # Imported only to measure: scikit-learn's metrics cost a second of imports.
             from services.registry.domain.eval_table import read_csv
             from services.registry.domain.measurement import Measuring, measure
 
@@ -81,13 +85,38 @@ def _write_result(workdir: Path, result: dict[str, Any]) -> None:
     os.replace(tmp, workdir / RESULT)
 
 
+def _exit_when_parent_dies() -> None:
+    sys.stdin.buffer.read()
+    os._exit(3)
+
+
+def _preload() -> None:
+    """Everything a job imports, imported while the process waits for its job."""
+    import onnxruntime  # noqa: F401
+
+    import services.registry.domain.measurement
+    import services.registry.domain.validation  # noqa: F401
+
+
 def main(argv: list[str]) -> int:
-    workdir, memory, cpu = Path(argv[1]), int(argv[2]), int(argv[3])
-    limit(memory, cpu)
-    # Whatever the model names relative to the working directory, there is nothing here.
-    scratch = workdir / "scratch"
-    scratch.mkdir(mode=0o700, exist_ok=True)
-    os.chdir(scratch)
+    limit(int(argv[1]), int(argv[2]))
+    # Whatever a model names relative to the working directory, there is nothing here.
+    empty = tempfile.mkdtemp(prefix="modelbus-sandbox-cwd-")
+    os.chdir(empty)
+    try:
+        return _serve_one(empty)
+    finally:
+        os.chdir("/")
+        os.rmdir(empty)
+
+
+def _serve_one(empty: str) -> int:
+    _preload()
+    line = sys.stdin.buffer.readline().strip()
+    if not line:
+        return 3  # the registry went away before it had a job for this process
+    workdir = Path(line.decode())
+    threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
     try:
         result = run(workdir)
     except MemoryError:
