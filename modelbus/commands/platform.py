@@ -21,6 +21,12 @@ def register(subparsers: Any) -> None:
     service.set_defaults(func=run_service)
 
     up = subparsers.add_parser("up", help="start the whole platform on embedded defaults")
+    up.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="run each service this many times (replica r listens on its port + (r-1)*100)",
+    )
     up.set_defaults(func=run_up)
 
     asyncapi = subparsers.add_parser(
@@ -50,7 +56,8 @@ def run_service(args: argparse.Namespace) -> int:
 def run_up(args: argparse.Namespace) -> int:
     from modelbus.stack import run_up as up
 
-    return up()
+    overrides = {"replicas": args.replicas} if args.replicas is not None else {}
+    return up(**overrides)
 
 
 def run_asyncapi(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +81,8 @@ async def run(
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,  # the trainer's first request loads scikit-learn for its checks
         ) as trainer:
-            response = await trainer.post(
-                "/v1/training-requests", json=training_request(model_name)
+            response = await _reaching(
+                lambda: trainer.post("/v1/training-requests", json=training_request(model_name))
             )
             response.raise_for_status()
         await timeline.wait_for(
@@ -143,6 +143,24 @@ async def run(
     return result
 
 
+async def _reaching(
+    send: Callable[[], Awaitable[httpx.Response]], deadline_s: float = 60.0
+) -> httpx.Response:
+    """The response of a service that may be restarting under supervision: a request that
+    never reached it (connection refused) or met it not ready (503) is sent again until
+    the deadline. One that reached it and failed otherwise is not: it may have had effect."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            response = await send()
+            if response.status_code != 503 or time.monotonic() > deadline:
+                return response
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
+
+
 async def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -162,8 +180,8 @@ async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     ) as governance:
-        (await governance.post("/v1/audit/checkpoints")).raise_for_status()
-        trail = await governance.get(f"/v1/models/{model_name}/audit")
+        (await _reaching(lambda: governance.post("/v1/audit/checkpoints"))).raise_for_status()
+        trail = await _reaching(lambda: governance.get(f"/v1/models/{model_name}/audit"))
         trail.raise_for_status()
     report = await audit_tools.verify(platform.database_url, platform.audit_key.encode())
     if report is None:

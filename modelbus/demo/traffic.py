@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from sklearn.datasets import load_breast_cancer
 
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
@@ -116,10 +117,15 @@ class Traffic:
         self._labels.append(Label(request_id=request_id, value=label))
 
     async def _label_sender(self) -> None:
-        """Ground truth arrives a little later, in batches, as a business system would send it."""
+        """Ground truth arrives a little later, in batches, as a business system would send it.
+        A broker that is away keeps them for the next attempt, as a business system would."""
         while True:
             await asyncio.sleep(1.0)
-            await self._flush_labels()
+            labels = self._labels
+            try:
+                await self._flush_labels()
+            except KafkaError:
+                self._labels = labels + self._labels
 
     async def _flush_labels(self) -> None:
         labels, self._labels = self._labels, []

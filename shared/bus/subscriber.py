@@ -56,6 +56,11 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         listener=_Joined(joined),
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        # A killed consumer never leaves its group: its partitions wait for this timeout
+        # before a restarted (or another) replica gets them. Kafka's minimum, 6 s, keeps a
+        # supervised restart ready within seconds.
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 3,
         decoder=_skip_body,
     )
     async def on_batch(message: KafkaMessage) -> None:
