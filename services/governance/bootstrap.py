@@ -40,8 +40,7 @@ def definition(settings: GovernanceSettings | None = None) -> ServiceDefinition:
             )
             pool = await create_pool(small, AUTH_SCHEMA)
             try:
-                # Tokens change rarely: a slower idle poll than the service's own relay.
-                relay = OutboxRelay(pool, infra.producer, schema=AUTH_SCHEMA, idle_wait_s=0.5)
+                relay = OutboxRelay(pool, infra.producer, schema=AUTH_SCHEMA)
                 await relay.run()
             finally:
                 await pool.close()

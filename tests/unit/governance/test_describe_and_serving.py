@@ -28,6 +28,7 @@ LIFECYCLE = {
     "drift.detected",
     "performance.degraded",
     "monitor.alert_resolved",
+    "model.risk_tier_lowered",
     "auth.token_issued",  # identity changes are audited too
     "auth.token_revoked",
 }

@@ -23,6 +23,8 @@ from shared.http.auth import GRANTS, ROLES, Principal, require, route_roles
 from tests.support.events import SIGNER
 
 EXPECTED = {
+    ("GET", "/v1/audit/checkpoints/latest"): "viewer",
+    ("GET", "/v1/whoami"): "viewer",
     ("POST", "/v1/models/{name}/versions/{version}/approve"): "approver",
     ("POST", "/v1/models/{name}/versions/{version}/reject"): "approver",
     ("POST", "/v1/models/{name}/versions/{version}/suspend"): "admin",
