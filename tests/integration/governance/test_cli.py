@@ -77,7 +77,7 @@ async def test_review_approve_suspend_and_read_the_trail(
         "model.approved",
         "model.suspended",
     ]
-    assert "by ann,bob" in lines[2] and "reason=bias in production" in lines[3]
+    assert f"by {ann},{bob}" in lines[2] and "reason=bias in production" in lines[3]
     code, signed = await modelbus("root", "audit", "checkpoint")
     assert code == 0 and signed.startswith("signed checkpoint at seq ")
     code, said = await modelbus("vic", "audit", "checkpoint")
