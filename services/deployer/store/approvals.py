@@ -17,7 +17,12 @@ import structlog
 
 from services.deployer.runtime.model_build import FailureStage
 from services.deployer.store.desired_state import VersionRecord
-from services.deployer.store.registrations import AWAITING, mismatch, registration
+from services.deployer.store.registrations import (
+    AWAITING,
+    lock_version,
+    mismatch,
+    registration,
+)
 from services.deployer.store.rows import (
     get_version,
     is_active,
@@ -49,6 +54,7 @@ async def record_approval(
     governance's sequence than the version's latest suspension or retirement is ignored.
     """
     conn = uow.conn
+    await lock_version(conn, approved.model_name, approved.version)
     registered = await registration(conn, approved.model_name, approved.version)
     refused = mismatch(approved.artifact, registered) if registered is not None else None
     if registered is None:

@@ -6,6 +6,11 @@ approval's digest is that one. The two come from different producers on differen
 so either may arrive first; an approval whose registration has not arrived yet waits as
 ``awaiting_registration`` and is never loaded until it does.
 
+Locking: an approval and a registration of one version arrive on two topics, which the
+consumer applies concurrently in separate transactions; each would miss the other's
+uncommitted row and the approval would wait for good. Both therefore take
+:func:`lock_version` first, so the second sees what the first committed.
+
 The first registration seen for a version is the one kept; a second with another digest
 marks it ``conflicting`` and nothing more of that version is loaded (only the registry
 may write ``model.registered`` under the broker's ACLs: a conflict means someone else did).
@@ -30,10 +35,19 @@ class Registration:
     conflicting: bool
 
 
+async def lock_version(conn: Connection, model: str, version: int) -> None:
+    """Serialise the approval and the registration of one version (transaction-scoped)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('deployer.version'), hashtext($1))",
+        f"{model}/{version}",
+    )
+
+
 async def record_registration(
     conn: Connection, model: str, version: int, artifact: ArtifactRef
 ) -> Registration:
     """Keep the first registration of a version; mark it conflicting if this one differs."""
+    await lock_version(conn, model, version)
     await conn.execute(
         "INSERT INTO registrations AS r (model_name, version, artifact) VALUES ($1, $2, $3)"
         " ON CONFLICT (model_name, version) DO UPDATE SET conflicting = true"

@@ -160,6 +160,27 @@ async def test_an_approval_waits_for_the_registration_and_loads_only_its_artifac
     )
 
 
+async def test_an_approval_and_its_registration_applied_at_once_still_meet(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two topics, two concurrent transactions: neither may miss the other."""
+
+    async def approve(version: int) -> None:
+        async with Transactions(pool, "deployer").begin() as uow:
+            await record_approval(uow, approval(version), event_id=f"e{version}", govseq=version)
+            await asyncio.sleep(0.05)  # still uncommitted while the registration runs
+
+    async def register(version: int) -> None:
+        async with Transactions(pool, "deployer").begin() as uow:
+            registered = await record_registration(uow.conn, "m", version, REF)
+            await release_awaiting(uow.conn, "m", version, registered)
+
+    for version in range(1, 6):
+        await asyncio.gather(approve(version), register(version))
+    state = await load_desired_state(pool)
+    assert sorted(v.version for v in state.pending()) == [1, 2, 3, 4, 5]
+
+
 async def test_a_digest_that_differs_from_the_registration_fails_at_once(
     pool: asyncpg.Pool,
 ) -> None:

@@ -75,7 +75,8 @@ async def test_forged_approvals_are_dead_lettered_and_never_served(
     assert {h["modelbus.dlq.error_class"] for h in headers} == {"UntrustedDecision"}
     messages = " | ".join(h["modelbus.dlq.error_message"] for h in headers)
     assert "not signed by governance" in messages and "not trusted here" in messages
-    assert (refused("unsigned"), refused("unknown_key")) == (before[0] + 1, before[1] + 1)
+    # At least these two (the topics' history may hold other tests' forgeries too).
+    assert refused("unsigned") >= before[0] + 1 and refused("unknown_key") >= before[1] + 1
 
 
 async def test_a_signed_approval_replayed_after_a_suspension_stays_suspended(
@@ -94,7 +95,7 @@ async def test_a_signed_approval_replayed_after_a_suspension_stays_suspended(
 
     headers = await dead_letters(kafka_bootstrap, "model.approved", model, 2)
     assert all("is a replay" in h["modelbus.dlq.error_message"] for h in headers)
-    assert refused("replayed") == before + 2
+    assert refused("replayed") >= before + 2
     response = await client.post(f"/v2/models/{model}/infer", json=v2_body(X))
     assert response.status_code == 503 and "suspended" in response.json()["error"]
 
