@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 
 from services.trainer import api
@@ -24,11 +25,11 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
         )
         return ServiceParts(
             handlers={
-                "training.requested": on_training_requested,
+                "training.requested": partial(on_training_requested, caps=own.caps()),
                 "drift.detected": on_alert,
                 "performance.degraded": on_alert,
             },
-            routers=[api.router(infra.transactions, infra.sources)],
+            routers=[api.router(infra.transactions, infra.sources, own)],
             workers=[worker.run],
         )
 
