@@ -11,7 +11,8 @@
 * ``drift.detected`` / ``performance.degraded`` ask for a retraining of a model that opted
   in (:mod:`services.trainer.retraining` decides). At most one retraining per model is
   pending (queued or running) at a time: alerts that arrive meanwhile are noted and
-  dropped, since the pending job already answers them. The decision runs under a lock per
+  dropped, since the pending job already answers them; so is an alert whose retraining
+  would be beyond the caps as they are now. The decision runs under a lock per
   model, so two alerts handled at once cannot both queue one. The new request is emitted
   through the outbox, in the alert's correlation chain, and recorded as a job in the same
   transaction.
@@ -60,13 +61,18 @@ async def on_training_requested(
     log.info("training.queued", job_id=job_id, request_id=request.request_id)
 
 
-async def on_alert(event: Event[Alert], uow: UnitOfWork) -> None:
+async def on_alert(event: Event[Alert], uow: UnitOfWork, *, caps: Caps) -> None:
     alert = event.data
     model = alert.model_name
     await jobs.lock_retraining(uow.conn, model)
     request = retraining_request(await job_queries.latest_request(uow.conn, model), alert)
     if request is None:
         log.info("retraining.not_enabled", alert_id=alert.alert_id)
+        return
+    try:  # the request passed the caps when it was made; they may have been lowered since
+        check_request(request, caps)
+    except CapExceeded as exc:
+        log.warning("retraining.beyond_caps", alert_id=alert.alert_id, reason=str(exc)[:300])
         return
     pending = await job_queries.pending_retraining(uow.conn, model, alert.version)
     if pending is not None:

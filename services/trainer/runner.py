@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 
 from services.trainer.settings import TrainerSettings
 from services.trainer.training.process import DATASET, EXTRA, REQUEST, RESULT
 from shared.events.training import TrainingRequested
 
+log = structlog.get_logger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Progress = Callable[[str, float], None]
 Process = asyncio.subprocess.Process
@@ -184,18 +186,36 @@ async def run_training(
     except (BrokenPipeError, ConnectionResetError):
         code = await proc.wait()  # it died before it read its work: reported below
     finally:
-        await kill(proc)  # also what it started, even if it exited itself
+        await kill(proc)  # still running only after a deadline or a cancellation
     result_file = workdir / RESULT
     if not result_file.exists() and -code in _OUT_OF_MEMORY_SIGNALS:
         how = f"process was killed by {signal.Signals(-code).name}"
         return _failed(limits.memory_exceeded(how), "MemoryLimitExceeded")
     if not result_file.exists():
-        log_file = workdir / "stderr.log"
-        tail = log_file.read_bytes()[-1500:].decode("utf-8", "replace") if log_file.exists() else ""
-        return _failed(
-            f"the training process exited with code {code}: {tail}".strip(), "WorkerCrashed"
+        _log_output(workdir, code)
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code < 0
+            else f"exited with code {code}"
         )
-    return orjson.loads(result_file.read_bytes())  # type: ignore[no-any-return]
+        return _failed(
+            f"the training process {how} without a result; the trainer's log has its output",
+            "WorkerCrashed",
+        )
+    result: dict[str, Any] = orjson.loads(result_file.read_bytes())
+    if result.get("status") != "succeeded":
+        _log_output(workdir, code)
+    return result
+
+
+def _log_output(workdir: Path, code: int) -> None:
+    """The end of a failed training's stderr (a traceback), into the trainer's log: not
+    into the failure reason, since a library's message may quote the data, and not left
+    in the work directory, which is removed after the attempt."""
+    log_file = workdir / "stderr.log"
+    tail = log_file.read_bytes()[-3000:].decode("utf-8", "replace") if log_file.exists() else ""
+    if tail.strip():
+        log.warning("training.process_output", code=code, stderr_tail=tail)
 
 
 def _report(line: bytes, progress: Progress) -> None:

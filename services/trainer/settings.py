@@ -25,7 +25,7 @@ class TrainerSettings(BaseSettings):
     # Address space of one training process (RLIMIT_AS), imports included: a job that
     # needs more fails with "exceeded its memory limit". An idle warm process maps
     # ~0.5 GB, the default search on breast_cancer peaks near 1 GB.
-    job_memory_mb: int = Field(default=3072, ge=256)
+    job_memory_mb: int = Field(default=3072, ge=512)
     # Unfinished (queued or running) jobs one principal may have asked for over HTTP (429
     # beyond), and running jobs of one principal at a time (bus requests beyond it wait).
     max_jobs_per_principal: int = Field(default=2, ge=1)
