@@ -68,7 +68,7 @@ async def watch(platform: Platform, *, silence_s: float = 20.0) -> str:
                 except httpx.HTTPError:
                     continue
             if time.monotonic() - last_answer > silence_s:
-                return f"the platform went away: no service answered for {silence_s:.0f} s"
+                return f"the platform went away: no service answered for {silence_s:g} s"
             await asyncio.sleep(1.0)
 
 
