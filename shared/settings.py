@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr = SecretStr("")
     # A CA bundle to verify the broker's certificate with (SSL, SASL_SSL); unset: system CAs.
     kafka_ssl_cafile: Path | None = None
+    # How long a consumer that died silently keeps its partitions (see shared/bus/subscriber.py).
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None
@@ -67,6 +69,12 @@ class Settings(BaseSettings):
     consumer_retry_deadline_s: float = Field(default=300.0, gt=0)
     # Sends of one outbox row the broker may refuse before it is quarantined.
     relay_max_refusals: int = Field(default=5, ge=1)
+    # The relay wakes on LISTEN/NOTIFY at commit; it also polls this often, only as a
+    # safety net for a notification missed while its connection was replaced.
+    relay_fallback_poll_s: float = Field(default=5.0, gt=0)
+    relay_listen: bool = True
+    # Set by ``modelbus up`` when it restarts this process; exposed as a gauge.
+    supervisor_restarts: int = Field(default=0, ge=0)
 
     @field_validator("artifact_source_dirs", "artifact_source_hosts", mode="before")
     @classmethod

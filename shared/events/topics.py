@@ -33,7 +33,12 @@ from shared.events.monitoring import (
     MonitorMetrics,
     PerformanceDegraded,
 )
-from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
+from shared.events.registry import (
+    ModelRegistered,
+    ModelRegistrationFailed,
+    ModelSubmitted,
+    RiskTierLowered,
+)
 from shared.events.training import TrainingCompleted, TrainingFailed, TrainingRequested
 
 EXTERNAL = "external systems"
@@ -109,6 +114,13 @@ _TABLE = [
         ("registry",),
         ("governance",),
         "A submission or training result was refused, with the reason.",
+    ),
+    Topic(
+        "model.risk_tier_lowered",
+        RiskTierLowered,
+        ("registry",),
+        ("governance",),
+        "An approver lowered the risk tier a model's first version pinned, with the reason.",
     ),
     Topic(
         "review.requested",

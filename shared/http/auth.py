@@ -33,6 +33,7 @@ from fastapi import Depends, Request
 
 from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from shared.http.token_cache import AnswerCache, FailureLimiter
+from shared.store.db import is_connection_error
 
 Role = Literal["viewer", "data-scientist", "approver", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "data-scientist", "approver", "admin")
@@ -100,10 +101,17 @@ class TokenAuthority:
         max_failures: int = 20,
         failure_window_s: float = 60.0,
         lookup_concurrency: int = 4,
+        outage_grace_s: float = 60.0,
     ) -> None:
         self.pool = pool
         self.cache_s = cache_s
         self._valid: AnswerCache[Principal] = AnswerCache(cache_size, cache_s)
+        # While the database cannot be reached, a token that was valid within the last
+        # cache_s + outage_grace_s still passes: a few seconds of database outage must not
+        # fail every request once the short cache runs out. Nothing can be revoked while
+        # the database is down, so this lengthens the revocation bound only for a service
+        # cut off from a database the others still reach.
+        self._known: AnswerCache[Principal] = AnswerCache(cache_size, cache_s + outage_grace_s)
         self._invalid: AnswerCache[bool] = AnswerCache(cache_size, negative_cache_s)
         self._failures = FailureLimiter(max_failures, failure_window_s)
         self._lookups = asyncio.Semaphore(lookup_concurrency)
@@ -145,6 +153,7 @@ class TokenAuthority:
             token_id,
         )
         self._valid.evict(lambda p: p.token_id == token_id)
+        self._known.evict(lambda p: p.token_id == token_id)
 
     async def authenticate(self, token: str, client: str | None = None) -> Principal | None:
         """The token's principal, or None; :class:`TooManyRequests` if ``client`` (its
@@ -161,9 +170,16 @@ class TokenAuthority:
                 )
         if self._invalid.get(token) is None and _TOKEN.fullmatch(token):
             async with self._lookups:
-                principal = await self._lookup(token)
+                try:
+                    principal = await self._lookup(token)
+                except Exception as exc:
+                    known = self._known.get(token)
+                    if known is None or not is_connection_error(exc):
+                        raise
+                    return known
         if principal is not None:
             self._valid.put(token, principal)
+            self._known.put(token, principal)
             return principal
         self._invalid.put(token, True)
         if client is not None:

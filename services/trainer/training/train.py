@@ -19,15 +19,11 @@ from sklearn.pipeline import Pipeline
 
 from services.trainer.training import explain
 from services.trainer.training.candidates import build_pipeline, resolve
-from services.trainer.training.metrics import (
-    classification_metrics,
-    regression_metrics,
-    resolve_metric,
-    scorer,
-)
+from services.trainer.training.metrics import resolve_metric, scorer
 from services.trainer.training.onnx_export import INPUT_NAME, check_parity, to_onnx
 from services.trainer.training.selection import Progress, SearchSettings, Trial, search
 from services.trainer.training.splits import Split, prepare
+from shared.evaluation.metrics import classification_metrics, regression_metrics
 from shared.events.reference_sample import reference_sample_csv
 from shared.events.training import TrainingRequested
 from shared.reference_builder import build_reference_profile

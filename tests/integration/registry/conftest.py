@@ -38,8 +38,8 @@ class Registry:
     scientist: str  # bearer tokens
     viewer: str
 
-    def client(self, token: str | None = None) -> httpx.AsyncClient:
-        return http(self.service, token if token is not None else self.viewer)
+    def client(self, token: str | None = None, timeout: float = 30) -> httpx.AsyncClient:
+        return http(self.service, token if token is not None else self.viewer, timeout)
 
     def stored(self, digest: str) -> bool:
         return (self.store.root / "sha256" / digest[:2] / digest).exists()
