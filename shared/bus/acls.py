@@ -95,3 +95,44 @@ def may(user: str, operation: Operation, topic: str, acls: Iterable[Acl] | None 
         and a.resource == topic
         for a in (acls if acls is not None else acls_for())
     )
+
+
+def strimzi_users(
+    cluster: str = "kafka", acls: Iterable[Acl] | None = None
+) -> list[dict[str, object]]:
+    """Strimzi ``KafkaUser`` resources: a SCRAM-SHA-512 user per service and ``external``,
+    each with its generated ACLs (deploy/k8s/kafka-users.yaml is this, as YAML)."""
+    chosen = list(acls if acls is not None else acls_for())
+    users: list[dict[str, object]] = []
+    for user in (*SERVICES, EXTERNAL_PRINCIPAL):
+        rules = [
+            {
+                "resource": {
+                    "type": a.resource_type.lower(),
+                    "name": a.resource,
+                    "patternType": a.pattern.lower(),
+                },
+                "operations": [a.operation],
+                "host": "*",
+            }
+            for a in chosen
+            if a.principal == user
+        ]
+        users.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "kind": "KafkaUser",
+                "metadata": {
+                    "name": user,
+                    "labels": {
+                        "strimzi.io/cluster": cluster,
+                        "app.kubernetes.io/part-of": "modelbus",
+                    },
+                },
+                "spec": {
+                    "authentication": {"type": "scram-sha-512"},
+                    "authorization": {"type": "simple", "acls": rules},
+                },
+            }
+        )
+    return users
