@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from modelbus.embedded import EmbeddedPostgres
 from modelbus.provisioning import provision_database
 from services.trainer.bootstrap import definition as trainer
 from shared.http.auth import TokenAuthority, issue_token
@@ -124,10 +125,21 @@ async def test_the_trainer_serves_on_its_own_role_and_kafka_user(
         ).status_code == 401
 
 
-async def test_a_connection_without_the_password_is_refused(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    if not parts.password:
+async def test_a_connection_without_the_password_is_refused(
+    postgres: tuple[str, EmbeddedPostgres | None],
+) -> None:
+    database_url, server = postgres
+    if server is None:
         pytest.skip("the test database was given from outside")
+    parts = urlsplit(database_url)
+    socket_dir = server.data_dir / "sockets"
+    # The local socket too, where `trust` used to let any local user in.
+    assert (socket_dir / f".s.PGSQL.{server.port}").exists()
+    for password in ("", "wrong"):
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(
+                host=str(socket_dir), port=server.port, user="postgres", password=password
+            )
     for user in ("postgres", service_role("trainer")):
         bare = urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port}"))
         with pytest.raises(
