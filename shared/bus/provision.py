@@ -94,7 +94,7 @@ async def existing_acls(settings: Settings) -> set[Acl]:
     return found
 
 
-async def apply_acls(settings: Settings, acls: list[Acl], *, timeout_s: float = 30.0) -> None:
+async def apply_acls(settings: Settings, acls: list[Acl], *, timeout_s: float = 180.0) -> None:
     """Create ``acls`` and return once the broker's authorizer reports every one of them."""
     admin = admin_client(settings)
     await admin.start()
@@ -104,12 +104,13 @@ async def apply_acls(settings: Settings, acls: list[Acl], *, timeout_s: float = 
         await admin.close()
     for (code, message), acl in zip(response.creation_responses, acls, strict=True):
         _raise_for(code, message, f"CreateAcls {acl.describe()}")
-    # The authorizer applies ACLs from the metadata log, a moment after CreateAcls answers.
+    # The authorizer applies ACLs from the metadata log, a moment after CreateAcls answers
+    # (on a loaded machine, a long moment: the deadline only bounds a broker that never does).
     deadline = time.monotonic() + timeout_s
     while missing := set(acls) - await existing_acls(settings):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(missing)} ACLs not visible after {timeout_s:.0f}s")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
 
 
 async def provision(settings: Settings) -> list[Acl]:
