@@ -29,6 +29,7 @@ import httpx
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from console.settings import CONSOLE_PORT, console_environment
 from modelbus.embedded import (
     STOP_TIMEOUT_S,
     EmbeddedPostgres,
@@ -46,6 +47,9 @@ from shared.settings import DEFAULT_PORTS
 
 HOST = "127.0.0.1"
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)  # deployer, registry, governance, monitor, trainer
+# What `modelbus up` runs besides: the console, which reads the services' HTTP APIs.
+CONSOLE = "console"
+PROCESSES: tuple[str, ...] = (*SERVICES, CONSOLE)
 # Secrets a service refuses to start without; a laptop stack generates its own (see below).
 LOCAL_SECRETS = ("MODELBUS_GOVERNANCE_AUDIT_KEY",)
 
@@ -65,6 +69,7 @@ class StackSettings(BaseSettings):
     governance_port: int = DEFAULT_PORTS["governance"]
     monitor_port: int = DEFAULT_PORTS["monitor"]
     trainer_port: int = DEFAULT_PORTS["trainer"]
+    console_port: int = CONSOLE_PORT
     ready_timeout_s: float = 90.0
     stop_timeout_s: float = STOP_TIMEOUT_S
     # Replica r (from 1) of a service listens on its port + (r - 1) * replica_port_step.
@@ -90,11 +95,14 @@ class StackSettings(BaseSettings):
         return port + (replica - 1) * self.replica_port_step
 
     def instances(self) -> list[Instance]:
-        """Every service process to run: each service once per replica."""
+        """Every process to run: each service once per replica, then one console."""
         return [
-            Instance(name if r == 1 else f"{name}-{r}", name, self.service_port(name, r))
-            for r in range(1, self.replicas + 1)
-            for name in SERVICES
+            *(
+                Instance(name if r == 1 else f"{name}-{r}", name, self.service_port(name, r))
+                for r in range(1, self.replicas + 1)
+                for name in SERVICES
+            ),
+            Instance(CONSOLE, CONSOLE, self.console_port),
         ]
 
 
@@ -259,11 +267,12 @@ def spawn_service(
     log_path = stack.log_dir / f"{instance.name}.log"
     what = f"the {instance.name} service" + (f" (restart {restarts})" if restarts else "")
     log_file = open_log(log_path, what)
-    popen = spawn_in_own_session(
-        [*settings.service_command, instance.service],
-        log_file,
-        env=_service_env(stack, instance.port, restarts),
-    )
+    env = _service_env(stack, instance.port, restarts)
+    if instance.service == CONSOLE:
+        env.update(
+            console_environment(instance.port, {s: settings.service_port(s) for s in SERVICES})
+        )
+    popen = spawn_in_own_session([*settings.service_command, instance.service], log_file, env=env)
     child = ChildProcess(instance.name, instance.service, instance.port, popen, log_path, log_file)
     stack.services[instance.name] = child
     return child

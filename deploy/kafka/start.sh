@@ -96,13 +96,15 @@ trap '((ready)) || { kill -9 "$pid" 2>/dev/null; rm -f "$pidf"; }' EXIT   # no h
 # Ready = port accepts AND KafkaRaftServer logged "Kafka Server started", which
 # it does only after the broker registered with the controller and was unfenced,
 # i.e. it answers metadata/produce requests.
-deadline=$((SECONDS + 60))
+# A JVM on a loaded 2-core machine can take over a minute to start: wait that long.
+timeout_s="${MODELBUS_KAFKA_START_TIMEOUT_S:-180}"
+deadline=$((SECONDS + timeout_s))
 until port_open "$port" && grep -q 'Kafka Server started' "$log"; do
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "start.sh: broker exited; last lines of $log:" >&2; tail -n 40 "$log" >&2; exit 1
   fi
   if ((SECONDS >= deadline)); then
-    echo "start.sh: broker not ready after 60 s; last lines of $log:" >&2; tail -n 40 "$log" >&2; exit 1
+    echo "start.sh: broker not ready after $timeout_s s; last lines of $log:" >&2; tail -n 40 "$log" >&2; exit 1
   fi
   sleep 0.5
 done

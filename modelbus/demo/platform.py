@@ -68,7 +68,7 @@ async def watch(platform: Platform, *, silence_s: float = 20.0) -> str:
                 except httpx.HTTPError:
                     continue
             if time.monotonic() - last_answer > silence_s:
-                return f"the platform went away: no service answered for {silence_s:.0f} s"
+                return f"the platform went away: no service answered for {silence_s:g} s"
             await asyncio.sleep(1.0)
 
 
@@ -80,6 +80,12 @@ def _running_platform(settings: StackSettings) -> Platform | None:
                 return None
         except httpx.HTTPError:
             return None
+    console = f"http://127.0.0.1:{settings.console_port}"
+    try:
+        if httpx.get(f"{console}/readyz", timeout=2, trust_env=False).status_code == 200:
+            endpoints["console"] = console
+    except httpx.HTTPError:
+        pass  # a platform without its console still runs the demo
     return Platform(
         database_url=settings.database_url
         or f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/modelbus",

@@ -9,6 +9,7 @@ gets worse and the monitor should see the drift.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -36,6 +37,14 @@ class Outcome:
 class TrafficStats:
     outcomes: list[Outcome] = field(default_factory=list)
     failures: int = 0
+    # When each request failed (monotonic) and when each succeeded: to tell which
+    # failures fell while the deployer was down.
+    failed_at: list[float] = field(default_factory=list)
+    served_at: list[float] = field(default_factory=list)
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.failed_at.append(time.monotonic())
 
     def accuracy(self, *, version: int, shifted: bool) -> tuple[float, int]:
         hits = [o.correct for o in self.outcomes if o.version == version and o.shifted == shifted]
@@ -105,11 +114,12 @@ class Traffic:
         try:
             response = await self.http.post(f"/v2/models/{self.model_name}/infer", json=body)
         except httpx.HTTPError:
-            self.stats.failures += 1
+            self.stats.failed()
             return
         if response.status_code != 200:
-            self.stats.failures += 1
+            self.stats.failed()
             return
+        self.stats.served_at.append(time.monotonic())
         doc = response.json()
         predicted = next(o["data"][0] for o in doc["outputs"] if o["name"] == "label")
         version = int(doc["model_version"])

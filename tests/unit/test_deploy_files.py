@@ -67,6 +67,28 @@ def test_kubernetes_manifests_have_a_probed_deployment_and_service_per_service()
         assert services[f"modelbus-{name}"]["spec"]["ports"][0]["port"] == DEFAULT_PORTS[name]
 
 
+def test_the_console_runs_in_compose_and_kubernetes_pointed_at_every_service() -> None:
+    console = compose()["services"]["console"]
+    assert console["command"] == ["service", "console"]
+    assert console["ports"] == ["8085:8085"]
+    for name in SERVICES:
+        assert console["environment"][f"MODELBUS_CONSOLE_{name.upper()}_URL"] == (
+            f"http://{name}:{DEFAULT_PORTS[name]}"
+        )
+    assert "MODELBUS_DATABASE_URL" not in console["environment"]  # HTTP only, never a database
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/modelbus.yaml").read_text()))
+    deployment = next(d for d in docs if d["metadata"]["name"] == "modelbus-console")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["service", "console"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    for name in SERVICES:
+        assert env[f"MODELBUS_CONSOLE_{name.upper()}_URL"] == (
+            f"http://modelbus-{name}:{DEFAULT_PORTS[name]}"
+        )
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert "COPY console ./console" in (ROOT / "deploy/Dockerfile").read_text()
+
+
 def test_kubernetes_manifests_validate_against_the_kubernetes_schema() -> None:
     """Every document is checked against Kubernetes' own OpenAPI schema (strict: unknown
     fields are errors), since no cluster runs here to refuse them."""
