@@ -24,6 +24,10 @@ from shared.http.auth import issue_token
 from tests.support.infra import Broker
 from tests.support.lifecycle import duplicated_effects, duplicated_rows, model_events
 
+# One algorithm, one setting: the tier tests faults and scale, not the search, and a
+# loaded 2-core machine takes minutes over the default one.
+ONE_CANDIDATE = [{"algorithm": "random_forest", "search_space": {"max_depth": [8]}}]
+
 pytestmark = [pytest.mark.chaos]
 
 STEP = 100  # replica 2 listens on its service's port + 100
@@ -84,7 +88,7 @@ async def test_two_replicas_of_every_service_close_the_loop_once(
     )
     async with running_stack(settings) as stack:
         assert len(stack.services) == 2 * len(SERVICES)
-        result = await run(Platform.of(stack), shift=True, echo=print)
+        result = await run(Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE)
         assignments = await monitor_assignments(broker.bootstrap)
         token = await issue_token(database_url, "replica-check", "viewer", created_by="test")
         served: dict[str, dict[int, int]] = {}
