@@ -23,7 +23,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunningStack:
 
 
 def test_governance_alone_gets_the_checkpoint_and_signing_keys(stack: RunningStack) -> None:
-    envs = {name: _service_env(stack, name, port) for name, port in DEFAULT_PORTS.items()}
+    envs = {name: _service_env(stack, port, 0, name) for name, port in DEFAULT_PORTS.items()}
     governance = envs.pop("governance")
     assert len(governance[AUDIT]) >= 32
     key_file = Path(governance[SIGNING])
@@ -37,12 +37,12 @@ def test_governance_alone_gets_the_checkpoint_and_signing_keys(stack: RunningSta
 def test_every_service_trusts_the_generated_public_key_and_keeps_rotating_ones(
     stack: RunningStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = _service_env(stack, "deployer", 8080)["MODELBUS_DECISION_KEYS"]
+    first = _service_env(stack, 8080, 0, "deployer")["MODELBUS_DECISION_KEYS"]
     assert first == (stack.home / "secrets" / "decision-signing-key.pub").read_text().strip()
     assert len(DecisionVerifier.of([first]).keys) == 1
-    again = _service_env(stack, "registry", 8081)["MODELBUS_DECISION_KEYS"]
+    again = _service_env(stack, 8081, 0, "registry")["MODELBUS_DECISION_KEYS"]
     assert again == first  # generated once per home
 
     old = "A" * 43 + "="
     monkeypatch.setenv("MODELBUS_DECISION_KEYS", old)
-    assert _service_env(stack, "deployer", 8080)["MODELBUS_DECISION_KEYS"] == f"{old},{first}"
+    assert _service_env(stack, 8080, 0, "deployer")["MODELBUS_DECISION_KEYS"] == f"{old},{first}"

@@ -27,7 +27,7 @@ from shared.events.governance import (
 )
 from shared.events.identity import TokenIssued, TokenRevoked
 from shared.events.monitoring import AlertResolved, DriftDetected, PerformanceDegraded
-from shared.events.registry import ModelRegistered, ModelRegistrationFailed
+from shared.events.registry import ModelRegistered, ModelRegistrationFailed, RiskTierLowered
 from shared.events.topics import BY_EVENT_TYPE
 from shared.events.training import TrainingCompleted, TrainingFailed
 
@@ -61,7 +61,13 @@ def _actor(data: Any) -> str | None:
     if isinstance(data, ModelApproved):
         return ",".join(data.decision.approvers) or "policy"
     if isinstance(
-        data, ModelRejected | ModelSuspended | ModelRetired | ModelPromoted | ModelRolledBack
+        data,
+        ModelRejected
+        | ModelSuspended
+        | ModelRetired
+        | ModelPromoted
+        | ModelRolledBack
+        | RiskTierLowered,
     ):
         return data.actor
     return None
@@ -101,8 +107,12 @@ def _summary(data: Any) -> dict[str, Any]:
                 "owner": data.metadata.owner,
                 "requested_by": data.requested_by,
                 "metrics": data.metrics,
+                "measured_by": data.measured.by if data.measured else None,
+                "claimed_metrics": data.claimed.metrics if data.claimed else None,
                 "parent_version": data.parent_version,
             }
+        case RiskTierLowered():
+            return {"risk_tier": data.risk_tier, "previous": data.previous, "reason": data.reason}
         case ModelRegistrationFailed():
             return {
                 "reference": data.reference,

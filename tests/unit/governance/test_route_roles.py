@@ -40,6 +40,8 @@ EXPECTED = {
             "/v1/as-of",
             "/v1/audit",
             "/v1/policies",
+            "/v1/audit/checkpoints/latest",
+            "/v1/whoami",
         )
     },
 }
