@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.governance.audit.hashing import Checkpoint, checkpoint_valid
+from shared.bus.kafka import client_options
 from shared.errors import InvalidEvent
 from shared.events.envelope import decode
 from shared.events.governance import AuditCheckpoint
@@ -24,9 +25,7 @@ TOPIC = "governance.checkpoints"
 async def published_checkpoints(settings: Settings, key: bytes, log: str) -> list[Checkpoint]:
     """Every validly signed checkpoint of ``log`` on the topic, in publication order."""
     partitions = [TopicPartition(TOPIC, p) for p in range(topic(TOPIC).partitions)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
     await consumer.start()
     found: list[Checkpoint] = []
     try:
