@@ -18,6 +18,19 @@ from console.web import checked_form, console, signed_in
 MAX_COMMENT = 4000
 
 
+def outcome(done: str, answer: Any) -> str:
+    """What the service said it did, in a line: its message, or the status it reached."""
+    if not isinstance(answer, dict):
+        return done
+    if answer.get("message"):
+        return f"{done}: {answer['message']}"
+    status = str(answer.get("status") or "").replace("_", " ")
+    if "required_approvals" in answer:
+        have, need = len(answer.get("approvers") or []), answer["required_approvals"]
+        return f"{done}: {status} ({have} of {need} approvals)"
+    return f"{done}: {status}" if status else done
+
+
 def _back(form: dict[str, str], default: str) -> str:
     """Where to return: one of the console's own paths, never another site."""
     target = form.get("back", "")
@@ -36,8 +49,7 @@ async def _forward(
     payload = {k: v for k, v in {**body, **fields}.items() if v not in (None, "")}
     try:
         answer = await here.services.post(service, path, session.token, payload)
-        message = answer.get("message") if isinstance(answer, dict) else None
-        session.notify("ok", message or done)
+        session.notify("ok", outcome(done, answer))
     except ServiceError as refused:
         session.notify("refused", str(refused))
     return RedirectResponse(_back(form, default), 303)

@@ -80,14 +80,21 @@ def write_inputs(
         (workdir / EXTRA).write_bytes(extra)
 
 
+CREDENTIAL_PREFIXES = ("MODELBUS_", "PG")
+
+
 def child_env(concurrent_jobs: int) -> dict[str, str]:
     """The training process's environment: importable sources, and a share of the cores.
 
     OpenMP (histogram boosting) and BLAS (MLP, linear models) start a thread per core by
     default; with several trainings at once that oversubscribes the cores, and OpenMP's
     spinning threads then slow every job down many times. Explicit settings are kept.
+
+    No credentials: the child trains on files in its work directory and talks to nothing,
+    so it gets no ``MODELBUS_*`` setting (database URL, Kafka password, audit key) and no
+    libpq ``PG*`` variable. Code it runs on hostile data cannot reach the database.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CREDENTIAL_PREFIXES)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     threads = str(max(1, (os.cpu_count() or 1) // concurrent_jobs))
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

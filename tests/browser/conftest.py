@@ -25,8 +25,8 @@ from tests.browser.platform import (
     AUDIT_RECORDS,
     CROWD,
     Seeded,
+    append_failures,
     audit_size,
-    publish_failures,
     seed_crowd,
     upload,
     wait_for_audit,
@@ -84,7 +84,7 @@ async def seeded(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Seede
         crowd = [f"crowd-{suffix}-{i:03d}" for i in range(CROWD)]
         await seed_crowd(platform, tokens["data-scientist"], crowd)
         have = await audit_size(platform.endpoints["governance"], tokens["viewer"])
-        await publish_failures(platform.kafka_bootstrap, crowd, max(0, AUDIT_RECORDS - have))
+        await append_failures(database_url, platform.audit_key, crowd, max(0, AUDIT_RECORDS - have))
         await wait_for_audit(platform, tokens["viewer"], AUDIT_RECORDS)
         yield Seeded(platform, demo, tokens, pending, crowd)
 

@@ -152,14 +152,13 @@ async def test_monitoring_heat_map_highlights_the_four_shifted_features(
 ) -> None:
     async with signed_in(browser, seeded, "viewer") as page:
         await page.goto(pages(seeded)["monitoring"])
-        drifted_cells = page.locator("#heatmap td.cell-drifted")
-        assert await drifted_cells.count() > 0
-        ever = set()
+        drifted: dict[str, int] = {}
         for row in await page.locator("#heatmap tbody tr").all():
-            if await row.locator("td.cell-drifted").count():
-                ever.add(await row.get_attribute("data-feature"))
-        assert set(SHIFTED_FEATURES) <= ever, ever
-        assert len(ever) <= len(SHIFTED_FEATURES) + 2, ever  # the shift stands out
+            feature = await row.get_attribute("data-feature")
+            drifted[str(feature)] = await row.locator("td.cell-drifted").count()
+        most = sorted(drifted, key=lambda f: -drifted[f])[: len(SHIFTED_FEATURES)]
+        assert set(most) == set(SHIFTED_FEATURES), drifted  # the shift is what stands out
+        assert all(drifted[f] > 0 for f in SHIFTED_FEATURES)
         await page.locator("#heatmap thead a").first.click()
         assert "Window" in await page.inner_text("#window-h")
 
@@ -180,18 +179,18 @@ async def test_a_forged_form_without_the_csrf_token_is_refused(
 ) -> None:
     async with signed_in(browser, seeded, "approver") as page:
         await page.goto("/reviews")
-        await page.evaluate(
-            """name => {
-                const form = document.createElement('form');
-                form.method = 'post';
-                form.action = `/reviews/${encodeURIComponent(name)}/1/approve`;
-                const comment = document.createElement('input');
-                comment.name = 'comment'; comment.value = 'forged';
-                form.appendChild(comment); document.body.appendChild(form); form.submit();
-            }""",
-            seeded.pending,
-        )
-        await page.wait_for_load_state("load")
+        async with page.expect_navigation():
+            await page.evaluate(
+                """name => {
+                    const form = document.createElement('form');
+                    form.method = 'post';
+                    form.action = `/reviews/${encodeURIComponent(name)}/1/approve`;
+                    const comment = document.createElement('input');
+                    comment.name = 'comment'; comment.value = 'forged';
+                    form.appendChild(comment); document.body.appendChild(form); form.submit();
+                }""",
+                seeded.pending,
+            )
         assert "CSRF" in await page.inner_text("main")
         await page.goto("/reviews")
         assert await page.locator(f"[data-review='{seeded.pending}/1']").count() == 1

@@ -47,7 +47,7 @@ class FakeServices:
         self.posts.append((service, path, token, body))
         if "reject" in path and not body.get("comment"):
             raise ServiceError(Failed(service, 400, "governance answered 400: comment is required"))
-        return {"message": "approved"}
+        return {"status": "approved", "approvers": ["amy"], "required_approvals": 1}
 
     async def aclose(self) -> None:
         pass
@@ -136,7 +136,7 @@ def test_an_approval_is_forwarded_with_the_persons_token_and_the_answer_shown(
     assert fake.posts == [
         ("governance", "/v1/models/m/versions/1/approve", TOKEN, {"comment": "looks right"})
     ]
-    assert "approved" in client.get("/reviews").text
+    assert "approved m v1: approved (1 of 1 approvals)" in client.get("/reviews").text
 
 
 def test_a_refusal_by_the_service_is_shown_with_its_reason(
