@@ -16,6 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events.envelope import Event, decode
+from tests.support.bus import kafka_options
 
 # Each of these happens once per version (per arm for deployments) in one closed loop.
 ONCE_PER_VERSION = (
@@ -30,7 +31,7 @@ LIFECYCLE_TOPICS = (*ONCE_PER_VERSION, "training.requested", "drift.detected")
 
 async def model_events(bootstrap: str, model_name: str) -> list[tuple[str, Event[Any]]]:
     """Every record about ``model_name`` on the lifecycle topics, from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     found: list[tuple[str, Event[Any]]] = []
     try:
