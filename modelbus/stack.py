@@ -12,6 +12,7 @@ that should have stopped it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -28,22 +29,30 @@ import httpx
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from console.settings import CONSOLE_PORT, console_environment
 from modelbus.embedded import (
     STOP_TIMEOUT_S,
     EmbeddedPostgres,
     EmbeddedStartError,
     PortInUse,
     TansuBroker,
+    _run_coroutine,
     log_tail,
     open_log,
     port_is_free,
     spawn_in_own_session,
     stop_processes,
 )
+from modelbus.provisioning import local_passwords, provision_database
+from modelbus.supervisor import RestartPolicy, Supervisor
 from shared.settings import DEFAULT_PORTS
+from shared.store.roles import service_role
 
 HOST = "127.0.0.1"
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)  # deployer, registry, governance, monitor, trainer
+# What `modelbus up` runs besides: the console, which reads the services' HTTP APIs.
+CONSOLE = "console"
+PROCESSES: tuple[str, ...] = (*SERVICES, CONSOLE)
 # Secrets a service refuses to start without; a laptop stack generates its own (see below).
 LOCAL_SECRETS = ("MODELBUS_GOVERNANCE_AUDIT_KEY",)
 
@@ -63,8 +72,17 @@ class StackSettings(BaseSettings):
     governance_port: int = DEFAULT_PORTS["governance"]
     monitor_port: int = DEFAULT_PORTS["monitor"]
     trainer_port: int = DEFAULT_PORTS["trainer"]
+    console_port: int = CONSOLE_PORT
     ready_timeout_s: float = 90.0
     stop_timeout_s: float = STOP_TIMEOUT_S
+    # Replica r (from 1) of a service listens on its port + (r - 1) * replica_port_step.
+    replicas: int = Field(default=1, ge=1, le=9)
+    replica_port_step: int = Field(default=100, ge=1)
+    # Supervision (modelbus/supervisor.py): give up on a service after this many exits
+    # within the window; restarts back off from at once up to the cap.
+    restart_max_crashes: int = Field(default=5, ge=1)
+    restart_window_s: float = Field(default=120.0, gt=0)
+    restart_backoff_cap_s: float = Field(default=8.0, gt=0)
     # The service name is appended; tests point this at a stand-in process.
     service_command: list[str] = Field(
         default_factory=lambda: [sys.executable, "-m", "modelbus", "service"]
@@ -75,9 +93,29 @@ class StackSettings(BaseSettings):
     def _empty_means_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    def service_port(self, name: str) -> int:
+    def service_port(self, name: str, replica: int = 1) -> int:
         port: int = getattr(self, f"{name}_port")
-        return port
+        return port + (replica - 1) * self.replica_port_step
+
+    def instances(self) -> list[Instance]:
+        """Every process to run: each service once per replica, then one console."""
+        return [
+            *(
+                Instance(name if r == 1 else f"{name}-{r}", name, self.service_port(name, r))
+                for r in range(1, self.replicas + 1)
+                for name in SERVICES
+            ),
+            Instance(CONSOLE, CONSOLE, self.console_port),
+        ]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One process of a service: ``deployer`` for the first replica, ``deployer-2``, ..."""
+
+    name: str
+    service: str
+    port: int
 
 
 class StackError(Exception):
@@ -101,6 +139,7 @@ class ChildProcess:
     """One service started by `modelbus up` as a child process, and where its log goes."""
 
     name: str
+    service: str
     port: int
     popen: subprocess.Popen[bytes]
     log_path: Path
@@ -116,11 +155,18 @@ class RunningStack:
     """The URLs of a running stack, and the processes to stop."""
 
     home: Path
-    database_url: str = ""
+    database_url: str = ""  # the admin's, for the operator's own tools (demo, audit)
+    # Each service's own URL (embedded Postgres, provisioned with a role per service);
+    # empty: every service uses database_url.
+    service_database_urls: dict[str, str] = field(default_factory=dict)
     kafka_bootstrap: str = ""
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     services: dict[str, ChildProcess] = field(default_factory=dict)
+    # While the stack runs: restarts exited services (see supervise); its result is the
+    # exit code once the stack can no longer run.
+    supervisor: Supervisor | None = None
+    supervision: asyncio.Task[int] | None = None
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -143,9 +189,9 @@ def port_conflicts(settings: StackSettings) -> list[str]:
     if settings.kafka_bootstrap is None:
         hint = "set MODELBUS_KAFKA_PORT, or MODELBUS_KAFKA_BOOTSTRAP to use a running broker"
         needs.append((settings.kafka_port, "the embedded Kafka broker (Tansu)", hint))
-    for name in SERVICES:
-        hint = f"set MODELBUS_{name.upper()}_PORT to use another port"
-        needs.append((settings.service_port(name), f"the {name} service", hint))
+    for instance in settings.instances():
+        hint = f"set MODELBUS_{instance.service.upper()}_PORT to use another port"
+        needs.append((instance.port, f"the {instance.name} service", hint))
 
     problems: list[str] = []
     claimed: dict[int, str] = {}
@@ -175,6 +221,11 @@ def _start_infrastructure(stack: RunningStack, settings: StackSettings) -> None:
         print(f"Postgres data directory: {stack.postgres.data_dir}", flush=True)
         stack.postgres.start()
         stack.database_url = stack.postgres.url
+        # A role per service, passwords under home/secrets (shared/store/roles.py).
+        role_urls = _run_coroutine(
+            provision_database(stack.database_url, local_passwords(settings.home / "secrets"))
+        )
+        stack.service_database_urls = {name: role_urls[service_role(name)] for name in SERVICES}
 
     if settings.kafka_bootstrap is not None:
         stack.kafka_bootstrap = settings.kafka_bootstrap
@@ -201,30 +252,52 @@ def local_secret(home: Path, env_name: str) -> str:
     return path.read_text().strip()
 
 
-def _service_env(stack: RunningStack, port: int) -> dict[str, str]:
+def _service_env(stack: RunningStack, port: int, restarts: int, service: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({name: local_secret(stack.home, name) for name in LOCAL_SECRETS})
     env.update(
         MODELBUS_HOME=str(stack.home),
-        MODELBUS_DATABASE_URL=stack.database_url,
         MODELBUS_KAFKA_BOOTSTRAP=stack.kafka_bootstrap,
         MODELBUS_HTTP_PORT=str(port),
+        MODELBUS_SUPERVISOR_RESTARTS=str(restarts),
         PYTHONUNBUFFERED="1",  # so a failing service's log tail is complete
     )
+    # Each service its own role on a provisioned database; nothing for a process that has
+    # no role (the console); the one URL given when the database is the operator's.
+    url = stack.service_database_urls.get(service) if stack.service_database_urls else None
+    if url or not stack.service_database_urls:
+        env["MODELBUS_DATABASE_URL"] = url or stack.database_url
+    else:
+        env.pop("MODELBUS_DATABASE_URL", None)
     if stack.broker is not None:
         env["MODELBUS_KAFKA_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer
     return env
 
 
-def _start_services(stack: RunningStack, settings: StackSettings) -> None:
-    for name in SERVICES:
-        port = settings.service_port(name)
-        log_path = stack.log_dir / f"{name}.log"
-        log_file = open_log(log_path, f"the {name} service")
-        popen = spawn_in_own_session(
-            [*settings.service_command, name], log_file, env=_service_env(stack, port)
+def spawn_service(
+    stack: RunningStack, settings: StackSettings, instance: Instance, restarts: int = 0
+) -> ChildProcess:
+    """Start (or start again) one service process; its log is appended to."""
+    previous = stack.services.get(instance.name)
+    if previous is not None:
+        previous.log_file.close()
+    log_path = stack.log_dir / f"{instance.name}.log"
+    what = f"the {instance.name} service" + (f" (restart {restarts})" if restarts else "")
+    log_file = open_log(log_path, what)
+    env = _service_env(stack, instance.port, restarts, instance.service)
+    if instance.service == CONSOLE:
+        env.update(
+            console_environment(instance.port, {s: settings.service_port(s) for s in SERVICES})
         )
-        stack.services[name] = ChildProcess(name, port, popen, log_path, log_file)
+    popen = spawn_in_own_session([*settings.service_command, instance.service], log_file, env=env)
+    child = ChildProcess(instance.name, instance.service, instance.port, popen, log_path, log_file)
+    stack.services[instance.name] = child
+    return child
+
+
+def _start_services(stack: RunningStack, settings: StackSettings) -> None:
+    for instance in settings.instances():
+        spawn_service(stack, settings, instance)
 
 
 def _failure_report(svc: ChildProcess, reason: str) -> str:
@@ -306,12 +379,18 @@ def stop_stack(stack: RunningStack, timeout: float = STOP_TIMEOUT_S) -> None:
 
 @asynccontextmanager
 async def running_stack(settings: StackSettings | None = None) -> AsyncIterator[RunningStack]:
-    """``async with running_stack() as stack:`` a ready stack, stopped on exit."""
+    """``async with running_stack() as stack:`` a ready stack, supervised while the block
+    runs (``stack.supervision`` ends if it cannot go on), stopped on exit."""
     settings = settings or StackSettings()
     stack = await start_stack(settings)
+    stack.supervision = asyncio.create_task(supervise(stack, settings))
     try:
         yield stack
     finally:
+        # Supervision ends first, so nothing is restarted while the stack is stopped.
+        stack.supervision.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stack.supervision
         stop_stack(stack, settings.stop_timeout_s)
 
 
@@ -331,15 +410,70 @@ def format_endpoints(stack: RunningStack) -> str:
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
 
 
-def _first_exited(stack: RunningStack) -> str | None:
-    """Which process of a running stack has died, if any."""
-    for svc in stack.services.values():
-        if svc.popen.poll() is not None:
-            return _failure_report(svc, f"exited with code {svc.popen.returncode}")
+def _infrastructure_exited(stack: RunningStack) -> str | None:
+    """Why the embedded Postgres or broker is gone, if it is: no service can run without."""
     for infra in (stack.postgres, stack.broker):
         if infra is not None and not infra.is_running():
-            return f"{infra.__class__.__name__} exited; see {infra.log_path}"
+            what = "embedded Postgres" if infra is stack.postgres else "the embedded Kafka broker"
+            tail = textwrap.indent(log_tail(infra.log_path, 10) or "(empty)", "    ")
+            return f"{what} exited; no service can run without it. See {infra.log_path}:\n{tail}"
     return None
+
+
+def _report(line: str, loud: bool) -> None:
+    print(f"modelbus up: {line}", file=sys.stderr if loud else sys.stdout, flush=True)
+
+
+def supervisor_of(stack: RunningStack, settings: StackSettings) -> Supervisor:
+    """The supervisor of a started stack's services, restarting them through ``spawn_service``."""
+    instances = {i.name: i for i in settings.instances()}
+
+    def respawn(name: str, restarts: int) -> subprocess.Popen[bytes]:
+        return spawn_service(stack, settings, instances[name], restarts).popen
+
+    def detail(name: str) -> str:
+        svc = stack.services[name]
+        return "; last lines of " + _failure_report(svc, "exited").split("; last lines of ", 1)[1]
+
+    policy = RestartPolicy(
+        cap_s=settings.restart_backoff_cap_s,
+        max_crashes=settings.restart_max_crashes,
+        window_s=settings.restart_window_s,
+    )
+    return Supervisor(
+        {name: svc.popen for name, svc in stack.services.items()},
+        stack.endpoints,
+        respawn=respawn,
+        report=_report,
+        policy=policy,
+        status_path=stack.home / "status.json",
+        failure_detail=detail,
+    )
+
+
+async def supervise(stack: RunningStack, settings: StackSettings) -> int:
+    """Keep the services running until cancelled; return 1 when that is no longer possible
+    (the infrastructure died, or every service was given up)."""
+    stack.supervisor = supervisor = supervisor_of(stack, settings)
+    try:
+        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+            while True:
+                fatal = _infrastructure_exited(stack)
+                if fatal is not None:
+                    _report(f"FATAL: {fatal}\nStopping everything.", True)
+                    return 1
+                supervisor.check()
+                if supervisor.all_given_up:
+                    _report("every service was given up; stopping everything.", True)
+                    return 1
+                for name in supervisor.recovering():
+                    if await _is_ready(client, stack.services[name]):
+                        supervisor.ready_again(name)
+                # Polling is the simple way to notice a child's exit among several processes.
+                await asyncio.sleep(0.5)
+    finally:
+        if any(s.restarts or s.state != "running" for s in supervisor.states.values()):
+            print(f"services:\n{supervisor.summary()}", flush=True)
 
 
 def cancel_on_signals(task: asyncio.Task[Any]) -> list[str]:
@@ -366,11 +500,8 @@ async def up(settings: StackSettings) -> int:
     try:
         async with running_stack(settings) as stack:
             print(f"modelbus is up:\n{format_endpoints(stack)}\nPress Ctrl-C to stop.", flush=True)
-            # Polling is the simple way to notice a child's exit among several processes.
-            while (crash := _first_exited(stack)) is None:  # noqa: ASYNC110
-                await asyncio.sleep(1.0)
-            print(f"modelbus up: {crash}\nStopping everything.", file=sys.stderr, flush=True)
-            return 1
+            assert stack.supervision is not None
+            return await stack.supervision
     except asyncio.CancelledError:
         if not received:
             raise
@@ -378,11 +509,12 @@ async def up(settings: StackSettings) -> int:
         return 0
 
 
-def run_up(settings: StackSettings | None = None) -> int:
+def run_up(settings: StackSettings | None = None, **overrides: Any) -> int:
     """Entry point of ``modelbus up``. Returns the exit code: 0 stopped by a signal,
-    1 something failed to start or crashed, 2 refused (ports, settings). No tracebacks."""
+    1 something failed to start or its infrastructure died, 2 refused (ports, settings).
+    No tracebacks. ``overrides`` are settings given on the command line."""
     try:
-        return asyncio.run(up(settings or StackSettings()))
+        return asyncio.run(up(settings or StackSettings(**overrides)))
     except ValidationError as exc:
         print(f"modelbus up: invalid settings:\n{exc}", file=sys.stderr)
         return 2

@@ -48,4 +48,9 @@ OUTBOX_REFUSALS = Counter(
     "Sends of an outbox row the broker refused (not an outage)",
     ["service", "topic", "error_class"],
 )
-READY = Gauge("modelbus_ready", "1 when the service is ready", ["service"])
+READY = Gauge("modelbus_ready", "1 when the service is ready (what /readyz answers)", ["service"])
+SUPERVISOR_RESTARTS = Gauge(
+    "modelbus_supervisor_restarts",
+    "Times the supervisor (modelbus up) restarted this service after it exited",
+    ["service"],
+)

@@ -31,6 +31,7 @@ from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
 from shared.bus.subscriber import subscribe
 from shared.bus.unit_of_work import Transactions
+from shared.events.topics import used_by
 from shared.http.app import create_app
 from shared.http.auth import TokenAuthority
 from shared.logging import configure_logging
@@ -124,10 +125,12 @@ class ServiceProcess:
 
     async def start(self) -> None:
         settings, name = self.settings, self.definition.name
-        metrics.READY.labels(name).set(0)
+        # The gauge reads the same flag /readyz answers from, so the two cannot disagree.
+        metrics.READY.labels(name).set_function(lambda: float(self.ready.is_set()))
+        metrics.SUPERVISOR_RESTARTS.labels(name).set(settings.supervisor_restarts)
         pool = await connect_and_migrate(self.definition, settings)
         artifacts = await open_store(settings.artifact_store_url(), pool)
-        await ensure_topics(settings)
+        await ensure_topics(settings, used_by(name))
         producer = await start_producer(settings)
         auth = TokenAuthority(
             pool,
@@ -145,6 +148,8 @@ class ServiceProcess:
             schema=name,
             batch_size=settings.relay_batch_size,
             max_refusals=settings.relay_max_refusals,
+            fallback_poll_s=settings.relay_fallback_poll_s,
+            listen=settings.relay_listen,
         )
         self._tasks.append(asyncio.create_task(relay.run()))
         if parts.handlers:
@@ -191,7 +196,7 @@ class ServiceProcess:
 
     async def stop(self) -> None:
         log.info("service.stopping")
-        metrics.READY.labels(self.definition.name).set(0)
+        self.ready.clear()
         if self.server is not None:
             self.server.should_exit = True
             await self.server.shutdown()

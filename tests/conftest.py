@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from modelbus.embedded import EmbeddedPostgres
 from shared.logging import configure_logging
 from shared.settings import Settings
 from tests.support.infra import Broker, start_broker, start_postgres
 
 _broker_kind: list[str] = []
+
+# The browser tier (Chromium, the whole platform) is its own run: ./run browser.
+collect_ignore = [] if os.environ.get("MODELBUS_BROWSER_TESTS") == "1" else ["browser"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,18 +32,29 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(workdir: Path) -> Iterator[str]:
+def postgres(workdir: Path) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
+    """The session's database URL, and its embedded server (None when one was given)."""
     url, server = start_postgres(workdir)
-    yield url
+    yield url, server
     if server is not None:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: tuple[str, EmbeddedPostgres | None]) -> str:
+    return postgres[0]
 
 
 @pytest.fixture(scope="session")
 def broker(workdir: Path) -> Iterator[Broker]:
     started = start_broker(workdir)
     _broker_kind.append(started.kind)
-    yield started
+    # Every Settings() of this session, and every process a test starts, connects as the
+    # test super user unless a test asks for a service's own credentials.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in started.superuser_env().items():
+            env.setenv(name, value)
+        yield started
     started.stop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import sys
 from typing import Any
 
 
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from modelbus.demo.platform import platform
+    from modelbus.demo.platform import PlatformGone, platform, watch
     from modelbus.demo.scenario import DemoResult, run
 
     async def main() -> DemoResult:
@@ -31,11 +32,26 @@ def run_demo(args: argparse.Namespace) -> int:
             print(
                 f"platform {how}: Kafka {where.kafka_bootstrap}, {where.database_url}", flush=True
             )
-            return await run(
-                where, shift=not args.control, echo=lambda line: print(line, flush=True)
+            demo = asyncio.create_task(
+                run(where, shift=not args.control, echo=lambda line: print(line, flush=True))
             )
+            watchdog = asyncio.create_task(watch(where))
+            await asyncio.wait({demo, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            if not demo.done():
+                demo.cancel()
+                await asyncio.gather(demo, return_exceptions=True)
+                raise PlatformGone(watchdog.result())
+            watchdog.cancel()
+            return demo.result()
 
-    result = asyncio.run(main())
+    try:
+        result = asyncio.run(main())
+    except KeyboardInterrupt:
+        raise
+    except (Exception, asyncio.CancelledError) as exc:  # one line, never a traceback
+        reason = str(exc) if isinstance(exc, PlatformGone) else _one_line(exc)
+        print(f"\nmodelbus demo: stopped: {reason}", file=sys.stderr, flush=True)
+        return 1
     print(summary(result, control=args.control))
     if args.control:
         return 0 if not result.drift_detected and result.audit_ok else 1
@@ -61,3 +77,11 @@ def summary(result: Any, *, control: bool) -> str:
         verdict = "the loop closed" if result.closed_loop else "the loop did NOT close"
     lines.append(f"  result           {verdict}")
     return "\n".join(lines)
+
+
+def _one_line(exc: BaseException) -> str:
+    """What failed, in one line: the error's type and first line (no traceback)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled while the platform was stopping"
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

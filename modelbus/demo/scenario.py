@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import httpx
 
 from modelbus.demo.platform import Platform
 from modelbus.demo.timeline import Timeline
-from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic
+from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic, TrafficStats
 from shared.http.auth import issue_token
 
 STEP_TIMEOUT_S = 90.0
@@ -35,17 +35,24 @@ class DemoResult:
     drifted_features: list[str] = field(default_factory=list)
     accuracy: dict[str, tuple[float, int]] = field(default_factory=dict)
     failed_requests: int = 0
+    traffic: TrafficStats | None = None  # every request's outcome and time
     audit: str = "not verified"
     audit_ok: bool = False
     seconds: float = 0.0
 
 
-def training_request(model_name: str) -> dict[str, Any]:
+def training_request(
+    model_name: str, candidates: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The demo's request; ``candidates`` narrows the trainer's default search (retraining
+    repeats the request, so it narrows that too)."""
     return {
+        "request_id": uuid.uuid4().hex,  # sent again as is if the answer is lost
         "model_name": model_name,
         "dataset": {"builtin": "breast_cancer"},
         "task": "classification",
         "seed": 7,
+        **({"candidates": candidates} if candidates is not None else {}),
         "metadata": {
             "owner": "demo-data-scientist",
             "team": "diagnostics",
@@ -61,7 +68,11 @@ def training_request(model_name: str) -> dict[str, Any]:
 
 
 async def run(
-    platform: Platform, *, shift: bool, echo: Callable[[str], None] = print
+    platform: Platform,
+    *,
+    shift: bool,
+    echo: Callable[[str], None] = print,
+    candidates: list[dict[str, Any]] | None = None,
 ) -> DemoResult:
     started = time.monotonic()
     model_name = f"breast-cancer-{uuid.uuid4().hex[:6]}"
@@ -69,6 +80,8 @@ async def run(
     token = await issue_token(
         platform.database_url, "demo-operator", "admin", created_by="modelbus demo"
     )
+    if "console" in platform.endpoints:
+        await _announce_console(platform, echo)
     timeline = Timeline(platform.kafka_bootstrap, model_name, echo)
     await timeline.start()
     traffic = Traffic(platform.endpoints["deployer"], token, platform.kafka_bootstrap, model_name)
@@ -81,9 +94,8 @@ async def run(
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,  # the trainer's first request loads scikit-learn for its checks
         ) as trainer:
-            response = await trainer.post(
-                "/v1/training-requests", json=training_request(model_name)
-            )
+            request = training_request(model_name, candidates)
+            response = await _reaching(lambda: trainer.post("/v1/training-requests", json=request))
             response.raise_for_status()
         await timeline.wait_for(
             "model.deployed", lambda d: d.version == 1, timeout=STEP_TIMEOUT_S * 2
@@ -138,9 +150,40 @@ async def run(
                     acc
                 )
     result.failed_requests = traffic.stats.failures
+    result.traffic = traffic.stats
     result.audit_ok, result.audit = await verify_audit(platform, model_name, token)
     result.seconds = time.monotonic() - started
     return result
+
+
+async def _announce_console(platform: Platform, echo: Callable[[str], None]) -> None:
+    """Where to watch the demo, and a token to sign in with: an approver's, so the review
+    and deployment buttons work and the kill switch shows why it needs an admin."""
+    token = await issue_token(
+        platform.database_url, "demo-approver", "approver", created_by="modelbus demo"
+    )
+    echo(f"\nwatch it in the console: {platform.endpoints['console']}")
+    echo(f"  sign in with this approver token: {token}")
+
+
+async def _reaching(
+    send: Callable[[], Awaitable[httpx.Response]], deadline_s: float = 60.0
+) -> httpx.Response:
+    """The response of a service that may be restarting under supervision (or slow to
+    answer on a loaded machine): a request that failed in transport (refused, reset, timed
+    out) or met it not ready (503) is sent again until the deadline. Only for requests
+    that may be repeated: the training request carries its own ``request_id``, so the
+    trainer finds a repeat's job instead of queueing a second one."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            response = await send()
+            if response.status_code != 503 or time.monotonic() > deadline:
+                return response
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
 
 
 async def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -162,8 +205,8 @@ async def verify_audit(platform: Platform, model_name: str, token: str) -> tuple
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     ) as governance:
-        (await governance.post("/v1/audit/checkpoints")).raise_for_status()
-        trail = await governance.get(f"/v1/models/{model_name}/audit")
+        (await _reaching(lambda: governance.post("/v1/audit/checkpoints"))).raise_for_status()
+        trail = await _reaching(lambda: governance.get(f"/v1/models/{model_name}/audit"))
         trail.raise_for_status()
     report = await audit_tools.verify(platform.database_url, platform.audit_key.encode())
     if report is None:

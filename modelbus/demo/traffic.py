@@ -9,16 +9,20 @@ gets worse and the monitor should see the drift.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
 import httpx
 import numpy as np
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from sklearn.datasets import load_breast_cancer
 
+from shared.bus.kafka import client_options
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
 from shared.events.monitoring import Label, LabelsReceived
+from shared.settings import Settings
 
 SHIFTED_FEATURES = ("mean radius", "mean perimeter", "mean area", "worst area")
 SHIFT_FACTOR = 1.35
@@ -35,6 +39,14 @@ class Outcome:
 class TrafficStats:
     outcomes: list[Outcome] = field(default_factory=list)
     failures: int = 0
+    # When each request failed (monotonic) and when each succeeded: to tell which
+    # failures fell while the deployer was down.
+    failed_at: list[float] = field(default_factory=list)
+    served_at: list[float] = field(default_factory=list)
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.failed_at.append(time.monotonic())
 
     def accuracy(self, *, version: int, shifted: bool) -> tuple[float, int]:
         hits = [o.correct for o in self.outcomes if o.version == version and o.shifted == shifted]
@@ -75,7 +87,9 @@ class Traffic:
         return np.maximum(x, 0), int(self.y[i])
 
     async def run(self, concurrency: int = 4, rate_per_s: float = 120.0) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        self._producer = AIOKafkaProducer(
+            **client_options(Settings(kafka_bootstrap=self.bootstrap)), acks="all"
+        )
         await self._producer.start()
         try:
             workers = [self._worker(concurrency / rate_per_s) for _ in range(concurrency)]
@@ -104,11 +118,12 @@ class Traffic:
         try:
             response = await self.http.post(f"/v2/models/{self.model_name}/infer", json=body)
         except httpx.HTTPError:
-            self.stats.failures += 1
+            self.stats.failed()
             return
         if response.status_code != 200:
-            self.stats.failures += 1
+            self.stats.failed()
             return
+        self.stats.served_at.append(time.monotonic())
         doc = response.json()
         predicted = next(o["data"][0] for o in doc["outputs"] if o["name"] == "label")
         version = int(doc["model_version"])
@@ -116,10 +131,15 @@ class Traffic:
         self._labels.append(Label(request_id=request_id, value=label))
 
     async def _label_sender(self) -> None:
-        """Ground truth arrives a little later, in batches, as a business system would send it."""
+        """Ground truth arrives a little later, in batches, as a business system would send it.
+        A broker that is away keeps them for the next attempt, as a business system would."""
         while True:
             await asyncio.sleep(1.0)
-            await self._flush_labels()
+            labels = self._labels
+            try:
+                await self._flush_labels()
+            except KafkaError:
+                self._labels = labels + self._labels
 
     async def _flush_labels(self) -> None:
         labels, self._labels = self._labels, []

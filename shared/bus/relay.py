@@ -17,11 +17,19 @@ counted instead; the batch's other rows are marked sent, except later rows of th
 moved to ``outbox_quarantine`` whole, with the broker's last answer, and a dead letter about
 it is queued for ``<topic>.dlq`` (``modelbus_outbox_quarantined_total`` counts them): the
 outbox moves on. Passes that met a refusal back off, so a refused row costs a few seconds.
+
+Waking: an idle relay waits on ``LISTEN modelbus_outbox_<schema>`` (a statement trigger on
+the outbox, ``0004_outbox_notify.sql``, notifies at commit) and polls only every
+``fallback_poll_s`` as a safety net: a notification sent while the listening connection
+was being replaced is missed, so every (re)connect is followed by a pass, and the
+fallback bounds how late anything else missed can be. The wake flag is cleared *before*
+each pass, so a commit during the pass is never lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from typing import Any
 
@@ -29,6 +37,7 @@ import asyncpg
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from asyncpg.pool import PoolConnectionProxy
 
 from shared import metrics
 from shared.bus import outbox
@@ -61,15 +70,21 @@ class OutboxRelay:
         *,
         schema: str,
         batch_size: int = 500,
-        idle_wait_s: float = 0.05,
+        fallback_poll_s: float = 5.0,
+        listen: bool = True,
         max_refusals: int = 5,
     ) -> None:
         self.pool = pool
         self.producer = producer
         self.schema = schema
         self.batch_size = batch_size
-        self.idle_wait_s = idle_wait_s
+        self.fallback_poll_s = fallback_poll_s
+        self.listen = listen
         self.max_refusals = max_refusals
+        self.channel = f"modelbus_outbox_{schema}"
+        self._wake = asyncio.Event()
+        self._listener: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._listener_lost = False
         self._refused_backoff = Backoff(initial_s=0.2, cap_s=5.0)
         # Advisory locks take two int4 keys: the schema's hash keeps services apart.
         self.lock_namespace = zlib.crc32(schema.encode()) & 0x7FFFFFFF
@@ -166,10 +181,56 @@ class OutboxRelay:
         """Publish until cancelled; database or broker outages are waited out, never fatal."""
 
         async def step() -> None:
+            await self._ensure_listening()
+            self._wake.clear()
             if await self.publish_once() < self.batch_size:
-                await asyncio.sleep(self.idle_wait_s)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.fallback_poll_s):
+                        await self._wake.wait()
 
-        await keep_running(step, log=log.bind(schema=self.schema), what="relay")
+        try:
+            await keep_running(step, log=log.bind(schema=self.schema), what="relay")
+        finally:
+            await self._stop_listening()
+
+    async def _ensure_listening(self) -> None:
+        """Hold one pooled connection that LISTENs; replace it when the database dropped it."""
+        if not self.listen or (self._listener is not None and not self._listener_lost):
+            return
+        await self._stop_listening()
+        conn = await self.pool.acquire()
+        self._listener_lost = False
+        try:
+            # A dropped connection wakes the loop, so it listens again without waiting.
+            conn.add_termination_listener(self._lost)
+            await conn.add_listener(self.channel, self._notified)
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        self._listener = conn
+
+    async def _stop_listening(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.remove_termination_listener(self._lost)
+                if not self._listener_lost:
+                    await conn.remove_listener(self.channel, self._notified)
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn, timeout=2)
+
+    @property
+    def listening_pid(self) -> int | None:
+        """The server pid of the listening connection, while it is open."""
+        conn = self._listener
+        return None if conn is None or self._listener_lost else int(conn.get_server_pid())
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    def _lost(self, *_: object) -> None:
+        self._listener_lost = True
+        self._wake.set()
 
 
 def _message(row: asyncpg.Record) -> tuple[Any, ...]:

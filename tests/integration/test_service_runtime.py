@@ -61,6 +61,9 @@ async def test_service_consumes_its_own_outbox_and_guards_routes(
         )
         async with http(service) as client:
             assert (await client.get("/readyz")).status_code == 200
+            # The gauge follows /readyz (it once read 0 while /readyz answered 200).
+            exposed = (await client.get("/metrics")).text
+            assert f'modelbus_ready{{service="{schema}"}} 1.0' in exposed
             denied = await client.get("/whoami")
             assert denied.status_code == 401
             assert denied.headers["www-authenticate"] == "Bearer"

@@ -32,6 +32,7 @@ def external_infra_settings(tmp_path: Path, **ports: int) -> StackSettings:
         governance_port=pick_free_port(),
         monitor_port=pick_free_port(),
         trainer_port=pick_free_port(),
+        console_port=pick_free_port(),
     )
     return settings.model_copy(update=ports)
 
@@ -113,3 +114,23 @@ def test_up_refuses_when_embedded_postgres_port_is_taken(
     err = capsys.readouterr().err
     assert f"port {taken_port}" in err and "Postgres" in err
     assert not (tmp_path / "postgres").exists()
+
+
+def test_each_replica_takes_its_services_port_plus_the_step(tmp_path: Path) -> None:
+    settings = external_infra_settings(tmp_path).model_copy(
+        update={"replicas": 2, "replica_port_step": 100}
+    )
+    ports = {i.name: (i.service, i.port) for i in settings.instances()}
+    assert len(ports) == 11  # five services twice, and one console
+    assert ports["console"] == ("console", settings.console_port)
+    assert ports["deployer"] == ("deployer", settings.deployer_port)
+    assert ports["deployer-2"] == ("deployer", settings.deployer_port + 100)
+    assert ports["trainer-2"] == ("trainer", settings.trainer_port + 100)
+
+
+def test_a_taken_port_of_the_second_replica_is_reported(tmp_path: Path, taken_port: int) -> None:
+    settings = external_infra_settings(tmp_path, monitor_port=taken_port - 100).model_copy(
+        update={"replicas": 2, "replica_port_step": 100}
+    )
+    problems = port_conflicts(settings)
+    assert any("the monitor-2 service" in p and str(taken_port) in p for p in problems), problems

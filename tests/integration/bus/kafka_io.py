@@ -24,6 +24,7 @@ from shared.events.envelope import Event, encode
 from shared.events.topics import TOPICS
 from shared.settings import Settings
 from tests.integration.bus.harness import TOPIC
+from tests.support.bus import kafka_options
 from tests.support.polling import eventually
 
 Offsets = dict[int, int]
@@ -38,7 +39,7 @@ async def produce(
     """Send events (or raw ``(key, value)`` pairs) to :data:`TOPIC` in order; acks=all;
     each with ``headers``, if given."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=TOPIC_MAX_MESSAGE_BYTES
+        **kafka_options(bootstrap), acks="all", max_request_size=TOPIC_MAX_MESSAGE_BYTES
     )
     await producer.start()
     try:
@@ -52,7 +53,7 @@ async def produce(
 
 
 async def end_offsets(bootstrap: str, topic: str) -> Offsets:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS[topic])]
@@ -66,7 +67,7 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str = TOPIC.name
     """Commit the topic's end offsets for ``group``: it then skips earlier tests' records."""
     ends = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **kafka_options(bootstrap), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -79,7 +80,7 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str = TOPIC.name
 
 async def committed(bootstrap: str, group: str, topic: str = TOPIC.name) -> Offsets:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **kafka_options(bootstrap), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -97,7 +98,7 @@ async def read_topic(
     """Every record from ``since`` up to the end as of now, in log order per partition."""
     until = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         enable_auto_commit=False,
         max_partition_fetch_bytes=TOPIC_MAX_MESSAGE_BYTES,
     )
