@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from starlette.types import ASGIApp
 
@@ -31,6 +31,7 @@ from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
 from shared.bus.subscriber import subscribe
 from shared.bus.unit_of_work import Transactions
+from shared.events.topics import used_by
 from shared.http.app import create_app
 from shared.http.auth import TokenAuthority
 from shared.logging import configure_logging
@@ -113,6 +114,9 @@ class ServiceProcess:
         self.ready = asyncio.Event()
         self.infra: Infrastructure | None = None
         self.server: uvicorn.Server | None = None
+        # The service's FastAPI app, before any ASGI wrappers: its routes, roles and OpenAPI
+        # document (served nowhere: every route needs a token) for whoever checks them.
+        self.http_app: FastAPI | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._broker: KafkaBroker | None = None
 
@@ -129,7 +133,7 @@ class ServiceProcess:
         metrics.SUPERVISOR_RESTARTS.labels(name).set(settings.supervisor_restarts)
         pool = await connect_and_migrate(self.definition, settings)
         artifacts = await open_store(settings.artifact_store_url(), pool)
-        await ensure_topics(settings)
+        await ensure_topics(settings, used_by(name))
         producer = await start_producer(settings)
         auth = TokenAuthority(
             pool,
@@ -168,13 +172,14 @@ class ServiceProcess:
             self.ready.set()
         self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
 
-        app: ASGIApp = create_app(
+        self.http_app = create_app(
             name,
             self.ready.is_set,
             parts.routers,
             auth,
             max_body_bytes=settings.http_max_body_bytes,
         )
+        app: ASGIApp = self.http_app
         for wrap in parts.asgi_wrappers:
             app = wrap(app)
         self.server = uvicorn.Server(

@@ -49,7 +49,12 @@ def database_url(postgres: tuple[str, EmbeddedPostgres | None]) -> str:
 def broker(workdir: Path) -> Iterator[Broker]:
     started = start_broker(workdir)
     _broker_kind.append(started.kind)
-    yield started
+    # Every Settings() of this session, and every process a test starts, connects as the
+    # test super user unless a test asks for a service's own credentials.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in started.superuser_env().items():
+            env.setenv(name, value)
+        yield started
     started.stop()
 
 

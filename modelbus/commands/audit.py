@@ -54,12 +54,13 @@ def _governance_settings() -> GovernanceSettings | None:
 
 def run_verify(args: argparse.Namespace) -> int:
     from services.governance import audit_tools
-    from shared.settings import get_settings
 
     governance = _governance_settings()
     if governance is None:
         return 2
-    url = args.database_url or get_settings().database_url
+    from modelbus.local_database import database_url
+
+    url = args.database_url or database_url("modelbus_governance")
     report = asyncio.run(audit_tools.verify(url, governance.checkpoint_key, schema=args.schema))
     if report is None:
         where = f"schema {args.schema!r}" if args.schema else "governance's schema"

@@ -6,8 +6,6 @@ import argparse
 import asyncio
 from typing import Any
 
-from shared.settings import get_settings
-
 # Kept here rather than imported: importing shared.http.auth loads FastAPI, a second
 # per CLI call; tests check the two lists agree.
 ROLES = ("viewer", "data-scientist", "approver", "admin")
@@ -25,10 +23,17 @@ def register(subparsers: Any) -> None:
     revoke.set_defaults(func=revoke_token)
 
 
+def database_url() -> str:
+    """The token role's: the only one that may write ``auth`` (shared/store/roles.py)."""
+    from modelbus.local_database import database_url as local_url
+
+    return local_url("modelbus_tokens")
+
+
 def create_token(args: argparse.Namespace) -> int:
     from shared.http.auth import issue_token
 
-    url = get_settings().database_url
+    url = database_url()
     print(asyncio.run(issue_token(url, args.name, args.role, created_by="cli")))
     return 0
 
@@ -39,7 +44,7 @@ def revoke_token(args: argparse.Namespace) -> int:
     from shared.http.auth import TokenAuthority
 
     async def revoke() -> None:
-        pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
+        pool = await asyncpg.create_pool(database_url(), min_size=1, max_size=1)
         try:
             authority = TokenAuthority(pool)
             await authority.ensure_schema()

@@ -41,13 +41,18 @@ class DemoResult:
     seconds: float = 0.0
 
 
-def training_request(model_name: str) -> dict[str, Any]:
+def training_request(
+    model_name: str, candidates: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The demo's request; ``candidates`` narrows the trainer's default search (retraining
+    repeats the request, so it narrows that too)."""
     return {
         "request_id": uuid.uuid4().hex,  # sent again as is if the answer is lost
         "model_name": model_name,
         "dataset": {"builtin": "breast_cancer"},
         "task": "classification",
         "seed": 7,
+        **({"candidates": candidates} if candidates is not None else {}),
         "metadata": {
             "owner": "demo-data-scientist",
             "team": "diagnostics",
@@ -63,7 +68,11 @@ def training_request(model_name: str) -> dict[str, Any]:
 
 
 async def run(
-    platform: Platform, *, shift: bool, echo: Callable[[str], None] = print
+    platform: Platform,
+    *,
+    shift: bool,
+    echo: Callable[[str], None] = print,
+    candidates: list[dict[str, Any]] | None = None,
 ) -> DemoResult:
     started = time.monotonic()
     model_name = f"breast-cancer-{uuid.uuid4().hex[:6]}"
@@ -85,7 +94,7 @@ async def run(
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,  # the trainer's first request loads scikit-learn for its checks
         ) as trainer:
-            request = training_request(model_name)
+            request = training_request(model_name, candidates)
             response = await _reaching(lambda: trainer.post("/v1/training-requests", json=request))
             response.raise_for_status()
         await timeline.wait_for(

@@ -213,6 +213,10 @@ class OutboxRelay:
         conn, self._listener = self._listener, None
         if conn is not None:
             with contextlib.suppress(Exception):
+                conn.remove_termination_listener(self._lost)
+                if not self._listener_lost:
+                    await conn.remove_listener(self.channel, self._notified)
+            with contextlib.suppress(Exception):
                 await self.pool.release(conn, timeout=2)
 
     @property

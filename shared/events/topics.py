@@ -250,6 +250,11 @@ def consumed_by(service: str) -> tuple[str, ...]:
     return tuple(t.name for t in _TABLE if service in t.consumers)
 
 
+def used_by(service: str) -> list[Topic]:
+    """The topics ``service`` produces or consumes: the ones its Kafka user may see."""
+    return [t for t in _TABLE if service in t.producers or service in t.consumers]
+
+
 def topic_for_payload(payload: Payload) -> Topic:
     for t in _TABLE:
         if type(payload) is t.payload:

@@ -49,6 +49,7 @@ from shared.events.registry import (
     ModelRegistered,
     ModelRegistrationFailed,
     ModelSubmitted,
+    RiskTierLowered,
 )
 from shared.events.training import (
     CandidateResult,
@@ -262,6 +263,9 @@ SAMPLES: dict[str, Payload] = {
     "model.registered": registered(),
     "model.registration_failed": ModelRegistrationFailed(
         model_name=MODEL, source="submission", reference="s-1", reason="digest mismatch"
+    ),
+    "model.risk_tier_lowered": RiskTierLowered(
+        model_name=MODEL, risk_tier="low", previous="high", actor="ann", reason="new evidence"
     ),
     "review.requested": ReviewRequested(
         model_name=MODEL, version=1, required_approvals=1, decision=decision()

@@ -34,6 +34,7 @@ class Inputs:
     request: TrainingRequested
     dataset_path: Path | None = None  # None for a bundled dataset
     extra_path: Path | None = None
+    max_cells: int | None = None  # rows x columns a dataset file may have
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
     metric = resolve_metric(request.metric, request.task)
     specs = resolve(request.candidates, request.task)
     progress("loading and checking the dataset", 0.0)
-    split = prepare(request, inputs.dataset_path, inputs.extra_path)
+    split = prepare(request, inputs.dataset_path, inputs.extra_path, max_cells=inputs.max_cells)
     scoring = scorer(metric, np.unique(split.y_train) if classifier else None)
     settings = SearchSettings(
         request.task,

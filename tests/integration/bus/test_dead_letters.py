@@ -164,3 +164,49 @@ async def test_a_value_at_the_topic_limit_is_dead_lettered_without_stalling_the_
     assert headers["modelbus.dlq.value_truncated_from"] == str(len(huge))
     assert "exceeds the event limit" in headers["modelbus.dlq.error_message"]
     assert letter.value and huge.startswith(letter.value)
+
+
+async def test_keys_headers_and_ids_postgres_cannot_store_are_dead_lettered_not_retried(
+    pool: asyncpg.Pool, schema: str
+) -> None:
+    """Found by the fuzz tier: text with NUL (or bytes that are no UTF-8) in a record's key
+    or headers, or in an event id, made the partition's transaction fail for good."""
+    good = metrics_event(schema, 1)
+    nul_id = orjson.loads(encode(metrics_event(schema, 0)))
+    nul_id["id"] = "evil\x00id"
+    records = [
+        record_of(b"not json", offset=0, key=b"k\x00\xff"),
+        record_of(b"not json", offset=1, headers=[("h\x00", b"v\x00\xff")]),
+        record_of(orjson.dumps(nul_id), offset=2),
+        record_of(encode(good), offset=3),
+    ]
+    await processor(pool, schema).process(records)
+
+    await assert_applied_exactly_once(pool, [good])
+    letters = await dead_letter_rows(pool)
+    assert [h["modelbus.dlq.offset"] for h in letters] == ["0", "1", "2"]
+    assert "NUL" in letters[2]["modelbus.dlq.error_message"]
+
+
+async def test_a_header_that_is_no_utf8_fails_no_batch(
+    bus_settings: Settings, pool: asyncpg.Pool, schema: str
+) -> None:
+    """Found by the fuzz tier: faststream decoded every header value of a batch strictly,
+    so one value that was no UTF-8 (or null) failed the batch before the processor saw it,
+    and the batch was fetched again forever."""
+    bootstrap = bus_settings.kafka_bootstrap
+    await start_group_at_end(bootstrap, schema)
+    good = metrics_event(schema, 1)
+    headers: list[tuple[str, bytes | None]] = [("binary", b"\xff\xfe"), ("null", None)]
+    async with (
+        consuming(bus_settings, processor(pool, schema)),
+        relaying(bus_settings, pool, schema),
+    ):
+        sent = await produce(bootstrap, (schema.encode(), b"not json"), good, headers=headers)
+        await caught_up(bootstrap, schema, sent)
+        await eventually(lambda: drained(pool), what="the dead letter published")
+
+    await assert_applied_exactly_once(pool, [good])
+    [letter] = await dead_letter_rows(pool)
+    assert (letter["binary"], letter["null"]) == ("\ufffd\ufffd", "")
+    assert "not JSON" in letter["modelbus.dlq.error_message"]

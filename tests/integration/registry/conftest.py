@@ -21,6 +21,7 @@ from services.registry.settings import RegistrySettings
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from shared.store.artifacts import FileArtifactStore
+from tests.support.bus import kafka_options
 from tests.support.polling import eventually
 from tests.support.services import http, running
 
@@ -45,8 +46,8 @@ class Registry:
 
     async def caught_up(self, topic: str) -> None:
         """Wait until the registry has committed past everything on ``topic`` so far."""
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        reader = AIOKafkaConsumer(**kafka_options(self.bootstrap))
+        admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap))
         await reader.start()
         await admin.start()
         try:

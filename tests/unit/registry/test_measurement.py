@@ -100,9 +100,9 @@ def test_regression_parity_that_fails_says_by_how_much() -> None:
 @pytest.mark.parametrize(
     ("csv", "said"),
     [
-        ("a,b,y\n1,secret-value,0\n", "line 2, column 'b': the value is not a number"),
+        ("a,b,y\n1,secret-value,0\n", "data row 1, column 'b': the value is not a number"),
         ("a,y\n1,0\n", "no column 'b'"),
-        ("a,b,y\n1,2\n", "line 2: not as many fields as the header"),
+        ("a,b,y\n1,2\n", "data row 1: not as many fields as the header"),
         ("a,b,y\n", "no data rows"),
     ],
 )

@@ -3,12 +3,18 @@ stopped at its deadline (a real child process; no broker, no database)."""
 
 from __future__ import annotations
 
+import onnxruntime
 import pytest
 
 from services.registry.domain.refusal import Check, Refusal
-from services.registry.sandbox.runner import Job, Sandbox, sandbox_env
+from services.registry.sandbox.runner import Evaluation, Job, Sandbox, sandbox_env
 from services.registry.settings import RegistrySettings
-from tests.support.onnx_models import custom_domain_onnx, regression_onnx
+from tests.support.onnx_models import (
+    custom_domain_onnx,
+    regression_onnx,
+    two_inputs_eval_csv,
+    two_inputs_fp64_onnx,
+)
 
 JOB = Job(task="regression", max_bytes=10**8, threads=1, max_rows=1000)
 
@@ -44,3 +50,18 @@ async def test_a_sandbox_past_its_deadline_is_stopped_and_the_model_refused() ->
         await sandbox.run(regression_onnx().onnx, JOB, None)
     assert list(caught.value.failures) == [Check.LIMITS]
     assert "longer than 0.05 s" in caught.value.reason
+
+
+async def test_the_registry_process_never_builds_a_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("an ONNX Runtime session in the registry's own process")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    data, reference = two_inputs_eval_csv(rows=50)
+    job = Job(task="classification", max_bytes=10**8, threads=1, max_rows=100, target="y")
+    outcome = await Sandbox(RegistrySettings()).run(
+        two_inputs_fp64_onnx(), job, Evaluation(data.encode(), reference.encode())
+    )
+    assert outcome.measured is not None and outcome.measured.parity_passed is True
