@@ -88,7 +88,9 @@ async def test_two_replicas_of_every_service_close_the_loop_once(
     )
     async with running_stack(settings) as stack:
         assert len(stack.services) == 2 * len(SERVICES)
-        result = await run(Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE)
+        result = await run(
+            Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE, step_timeout_s=300
+        )
         assignments = await monitor_assignments(broker.bootstrap)
         token = await issue_token(database_url, "replica-check", "viewer", created_by="test")
         served: dict[str, dict[int, int]] = {}
