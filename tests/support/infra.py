@@ -45,8 +45,15 @@ class Broker:
         """Restart an Apache Kafka broker on its durable logs (for restart tests)."""
         assert self.data_dir is not None, "only the Apache Kafka broker can restart"
         port = self.bootstrap.rsplit(":", 1)[1]
+        # Clients know only the broker's port; the controller's may be taken by anything
+        # on a busy machine while the broker was down, and the quorum moves with it.
+        controller = str(pick_free_port())
         subprocess.run(
-            [str(REPO / "deploy/kafka/start.sh"), "--port", port, "--data-dir", str(self.data_dir)],
+            [
+                str(REPO / "deploy/kafka/start.sh"),
+                *("--port", port, "--controller-port", controller),
+                *("--data-dir", str(self.data_dir)),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
