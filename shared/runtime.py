@@ -31,6 +31,7 @@ from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
 from shared.bus.subscriber import subscribe
 from shared.bus.unit_of_work import Transactions
+from shared.events.topics import used_by
 from shared.http.app import create_app
 from shared.http.auth import TokenAuthority
 from shared.logging import configure_logging
@@ -129,7 +130,7 @@ class ServiceProcess:
         metrics.SUPERVISOR_RESTARTS.labels(name).set(settings.supervisor_restarts)
         pool = await connect_and_migrate(self.definition, settings)
         artifacts = await open_store(settings.artifact_store_url(), pool)
-        await ensure_topics(settings)
+        await ensure_topics(settings, used_by(name))
         producer = await start_producer(settings)
         auth = TokenAuthority(
             pool,

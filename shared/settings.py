@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORTS = {
@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     kafka_idempotence: bool | None = None
     kafka_default_partitions: int = 3
     kafka_max_message_bytes: int = 1_048_576
+    # How every Kafka client of this process authenticates (shared/bus/kafka.py). A broker
+    # with ACLs (deploy/kafka, docker-compose.yml) gives each service its own SCRAM user.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    # A CA bundle to verify the broker's certificate with (SSL, SASL_SSL); unset: system CAs.
+    kafka_ssl_cafile: Path | None = None
     # How long a consumer that died silently keeps its partitions (see shared/bus/subscriber.py).
     kafka_session_timeout_ms: int = Field(default=6000, ge=1000)
 
@@ -82,6 +90,17 @@ class Settings(BaseSettings):
         if relative:
             raise ValueError(f"folders must be absolute paths: {', '.join(relative)}")
         return dirs
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"MODELBUS_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "MODELBUS_KAFKA_SASL_USERNAME and MODELBUS_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     def port_for(self, service: str) -> int:
         return self.http_port if self.http_port is not None else DEFAULT_PORTS[service]

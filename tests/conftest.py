@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ from shared.settings import Settings
 from tests.support.infra import Broker, start_broker, start_postgres
 
 _broker_kind: list[str] = []
+
+# The browser tier (Chromium, the whole platform) is its own run: ./run browser.
+collect_ignore = [] if os.environ.get("MODELBUS_BROWSER_TESTS") == "1" else ["browser"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +49,12 @@ def database_url(postgres: tuple[str, EmbeddedPostgres | None]) -> str:
 def broker(workdir: Path) -> Iterator[Broker]:
     started = start_broker(workdir)
     _broker_kind.append(started.kind)
-    yield started
+    # Every Settings() of this session, and every process a test starts, connects as the
+    # test super user unless a test asks for a service's own credentials.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in started.superuser_env().items():
+            env.setenv(name, value)
+        yield started
     started.stop()
 
 

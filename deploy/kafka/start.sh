@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Start a single-node Kafka (KRaft: broker+controller in one JVM) on 127.0.0.1.
 # usage: start.sh [--port 9092] [--controller-port PORT+1] [--data-dir DIR] [--foreground]
+#                 [--scram-file FILE] [--host 127.0.0.1]
 # Background (default): pid -> DIR/kafka.pid, log -> DIR/kafka.log, returns once
 # the broker serves clients and prints KAFKA_BOOTSTRAP=127.0.0.1:PORT on stdout.
 # --foreground: exec the broker (logs on stdout) for supervisors/terminals.
+# --scram-file: lines "name=password" ([A-Za-z0-9_-], one line named admin): clients
+#   then authenticate with SASL_PLAINTEXT SCRAM-SHA-512, the StandardAuthorizer denies
+#   whatever no ACL allows, and admin is the only super user (it creates topics and ACLs:
+#   `modelbus kafka provision`). The users are written when DIR is formatted.
+# --host: the address to listen on and advertise (default 127.0.0.1; a container's own
+#   name under docker-compose). MODELBUS_KAFKA_LIBS: a folder of Kafka's jars to use
+#   instead of fetching them (the apache/kafka image's /opt/kafka/libs).
 # Storage is formatted only on first use of DIR, so a restart keeps the topics.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-port=9092 cport="" fg=0
+port=9092 cport="" fg=0 scram="" host=127.0.0.1
 data="${MODELBUS_KAFKA_DATA:-$HOME/.local/share/modelbus/kafka}"   # same default as stop.sh
 while (($#)); do
   case "$1" in
@@ -16,7 +24,9 @@ while (($#)); do
     --controller-port) cport="$2"; shift 2 ;;
     --data-dir) data="$2"; shift 2 ;;
     --foreground) fg=1; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --scram-file) scram="$2"; shift 2 ;;
+    --host) host="$2"; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -36,25 +46,61 @@ for p in "$port" "$cport"; do
   if port_open "$p"; then echo "start.sh: port $p already in use" >&2; exit 1; fi
 done
 
-home="$(bash "$here/install.sh")"
-java=(java -cp "$home/libs/*" -Djava.awt.headless=true
+if [[ -n "${MODELBUS_KAFKA_LIBS:-}" ]]; then libs="$MODELBUS_KAFKA_LIBS"; else libs="$(bash "$here/install.sh")/libs"; fi
+java=(java -cp "$libs/*" -Djava.awt.headless=true
       -Dlog4j2.configurationFile="$here/log4j2.yaml" -Dkafka.logs.dir="$data")
 
 # Static single-voter quorum (controller.quorum.voters) rather than the 4.x
 # dynamic one (--standalone): the voter's endpoint then lives in this file, not
 # in the metadata log, so restarting a data dir on other ports just works.
-# Every listener is bound and advertised on 127.0.0.1 only (no hostnames),
-# nothing reachable from outside the machine. Replication factors are 1 because
+# Every listener is bound and advertised on --host only: 127.0.0.1 unless told
+# otherwise, so nothing is reachable from outside the machine. Replication factors are 1 because
 # there is one broker (defaults of 3 would leave internal topics uncreatable).
+scram_args=() admin_pw=""
+if [[ -n "$scram" ]]; then
+  while IFS='=' read -r name pw || [[ -n "$name" ]]; do
+    [[ -z "$name" || "$name" == \#* ]] && continue
+    if [[ ! "$name" =~ ^[A-Za-z0-9_-]+$ || ! "$pw" =~ ^[A-Za-z0-9_-]{16,}$ ]]; then
+      echo "start.sh: $scram: bad line for user '$name' (name and a 16+ character password of [A-Za-z0-9_-])" >&2; exit 2
+    fi
+    scram_args+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$pw]")
+    [[ "$name" == admin ]] && admin_pw="$pw"
+  done <"$scram"
+  [[ -n "$admin_pw" ]] || { echo "start.sh: $scram names no admin user" >&2; exit 2; }
+fi
+
+# The file holds the admin's password when SASL is on: readable by this user only.
+umask 077
+if [[ -n "$scram" ]]; then
+  # Clients: SCRAM-SHA-512; the broker talks to itself as admin. The controller listener
+  # cannot use SCRAM (its credentials live in the metadata the controller serves), so it
+  # takes PLAIN with admin's password alone: nothing else may reach the controller.
+  listeners="listeners=SASL_PLAINTEXT://$host:$port,CONTROLLER://$host:$cport
+advertised.listeners=SASL_PLAINTEXT://$host:$port
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$admin_pw\";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$admin_pw\" user_admin=\"$admin_pw\";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin"
+else
+  listeners="listeners=PLAINTEXT://$host:$port,CONTROLLER://$host:$cport
+advertised.listeners=PLAINTEXT://$host:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT"
+fi
+
 cat >"$props" <<PROPS
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.quorum.voters=1@$host:$cport
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+$listeners
 log.dirs=$data/logs
 num.partitions=1
 default.replication.factor=1
@@ -75,7 +121,8 @@ if [[ ! -f "$data/logs/meta.properties" ]]; then
   # last line only: anything log4j prints also lands on stdout before the id
   cid="$("${java[@]}" kafka.tools.StorageTool random-uuid | tail -n 1)"
   [[ "$cid" =~ ^[A-Za-z0-9_-]{22}$ ]] || { echo "start.sh: bad cluster id '$cid'" >&2; exit 1; }
-  "${java[@]}" kafka.tools.StorageTool format -t "$cid" -c "$props" --ignore-formatted >"$data/format.log"
+  "${java[@]}" kafka.tools.StorageTool format -t "$cid" -c "$props" --ignore-formatted \
+    "${scram_args[@]}" >"$data/format.log"
 fi
 
 # Heap kept small: this is a dev/CI broker on a 2-core machine shared with tests.
@@ -109,4 +156,4 @@ until port_open "$port" && grep -q 'Kafka Server started' "$log"; do
   sleep 0.5
 done
 ready=1
-echo "KAFKA_BOOTSTRAP=127.0.0.1:$port"
+echo "KAFKA_BOOTSTRAP=$host:$port"

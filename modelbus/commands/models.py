@@ -38,11 +38,41 @@ def register(subparsers: Any) -> None:
     upload.add_argument("--intended-use")
     upload.add_argument("--risk-tier", choices=("low", "medium", "high"), default="low")
     upload.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
-    upload.add_argument("--metrics", type=Path, help="a JSON file of metric -> value")
+    upload.add_argument(
+        "--metrics",
+        type=Path,
+        help="a JSON file of metric -> value (shown as claimed, never decided on)",
+    )
+    upload.add_argument(
+        "--eval-data",
+        type=Path,
+        help="held-out CSV (the model's inputs and --target): the platform "
+        "measures the model on it",
+    )
+    upload.add_argument("--target", help="the target column of --eval-data")
+    upload.add_argument(
+        "--sensitive-attribute",
+        metavar="COLUMN",
+        help="a column of --eval-data to measure fairness gaps across",
+    )
+    upload.add_argument(
+        "--reference-predictions",
+        type=Path,
+        help="one-column CSV: the original model's prediction per eval row "
+        "(ONNX parity is measured against it)",
+    )
     upload.add_argument("--profile", type=Path, help="a reference profile (JSON) for monitoring")
     upload.add_argument("--parent-version", type=int)
     upload.add_argument("--upload-id", help="retrying with the same id registers once")
     upload.set_defaults(func=register_model)
+
+    lower = actions.add_parser(
+        "lower-tier", help="approver: let later versions register below the pinned risk tier"
+    )
+    lower.add_argument("name")
+    lower.add_argument("risk_tier", choices=("low", "medium"))
+    lower.add_argument("--reason", required=True, help="why; recorded and audited")
+    lower.set_defaults(func=lower_tier)
 
     alias = actions.add_parser("alias", help="point an alias (e.g. champion) at a version")
     alias.add_argument("name")
@@ -78,6 +108,10 @@ def show_model(args: argparse.Namespace) -> int:
 
 
 def register_model(args: argparse.Namespace) -> int:
+    if args.eval_data is None and (args.target or args.reference_predictions):
+        raise SystemExit("--target and --reference-predictions go with --eval-data")
+    if args.eval_data is not None and not args.target:
+        raise SystemExit("--eval-data needs --target, the name of its target column")
     data = args.file.read_bytes()
     tags = dict(_key_value(tag) for tag in args.tag)
     metadata = {
@@ -85,6 +119,7 @@ def register_model(args: argparse.Namespace) -> int:
         "sha256": hashlib.sha256(data).hexdigest(),
         "upload_id": args.upload_id,
         "parent_version": args.parent_version,
+        "target": args.target,
         "metrics": json.loads(args.metrics.read_text()) if args.metrics else {},
         "metadata": {
             "owner": args.owner,
@@ -93,6 +128,7 @@ def register_model(args: argparse.Namespace) -> int:
             "intended_use": args.intended_use,
             "risk_tier": args.risk_tier,
             "tags": tags,
+            "sensitive_attribute": args.sensitive_attribute,
         },
     }
     files = {"artifact": (args.file.name, data, "application/onnx")}
@@ -102,11 +138,31 @@ def register_model(args: argparse.Namespace) -> int:
             args.profile.read_bytes(),
             "application/json",
         )
+    for part, path in (("eval_data", args.eval_data),
+                       ("reference_predictions", args.reference_predictions)):  # fmt: skip
+        if path is not None:
+            files[part] = (path.name, path.read_bytes(), "text/csv")
     version = ServiceClient("registry", timeout=300).post(
         f"/v1/models/{args.name}/versions", files=files, data={"metadata": json.dumps(metadata)}
     )
     print(f"registered {version['model_name']} version {version['version']} "
           f"(sha256 {version['artifact']['sha256']})")  # fmt: skip
+    measured = version.get("measured")
+    if measured:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(measured["metrics"].items()))
+        print(f"measured by the {measured['by']} on {measured.get('rows')} rows: {shown}")
+        if measured.get("parity_passed") is not None:
+            print(f"ONNX parity with the reference predictions: "
+                  f"{'passed' if measured['parity_passed'] else 'FAILED'}")  # fmt: skip
+    else:
+        print("nothing measured (no --eval-data): governance will ask people to review it")
+    return 0
+
+
+def lower_tier(args: argparse.Namespace) -> int:
+    body = {"risk_tier": args.risk_tier, "reason": args.reason}
+    floor = ServiceClient("registry").post(f"/v1/models/{args.name}/risk-tier", json=body)
+    print(f"{args.name}: new versions may register at risk tier {floor['risk_tier']} or above")
     return 0
 
 

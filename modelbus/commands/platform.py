@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("registry", "trainer", "governance", "deployer", "monitor")
+# Not a bus service: the web console, which only calls the services' HTTP APIs.
+CONSOLE = "console"
 ASYNCAPI_PATH = Path("docs/asyncapi.json")
 ARCHITECTURE_PATH = Path("docs/ARCHITECTURE.md")
 PROFILE_SCHEMA_PATH = Path("docs/reference-profile.schema.json")
@@ -17,7 +19,7 @@ PROFILE_SCHEMA_PATH = Path("docs/reference-profile.schema.json")
 
 def register(subparsers: Any) -> None:
     service = subparsers.add_parser("service", help="run one service in the foreground")
-    service.add_argument("name", choices=SERVICES)
+    service.add_argument("name", choices=(*SERVICES, CONSOLE))
     service.set_defaults(func=run_service)
 
     up = subparsers.add_parser("up", help="start the whole platform on embedded defaults")
@@ -40,6 +42,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_service(args: argparse.Namespace) -> int:
+    if args.name == CONSOLE:
+        from console.server import serve
+
+        return serve()
     from shared.runtime import run_service as run
 
     definition = importlib.import_module(f"services.{args.name}.bootstrap").definition()

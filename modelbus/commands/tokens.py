@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from typing import Any
 
 from shared.settings import get_settings
@@ -25,10 +26,24 @@ def register(subparsers: Any) -> None:
     revoke.set_defaults(func=revoke_token)
 
 
+def database_url() -> str:
+    """``MODELBUS_DATABASE_URL`` when set; else the token role of ``modelbus up``'s embedded
+    Postgres, whose password that stack keeps under ``MODELBUS_HOME/secrets``. The token
+    role is the only one that may write ``auth`` (shared/store/roles.py)."""
+    settings = get_settings()
+    if os.environ.get("MODELBUS_DATABASE_URL"):
+        return settings.database_url
+    secret = settings.home / "secrets" / "postgres-modelbus_tokens"
+    if not secret.exists():
+        return settings.database_url
+    port = os.environ.get("MODELBUS_POSTGRES_PORT", "5432")
+    return f"postgresql://modelbus_tokens:{secret.read_text().strip()}@127.0.0.1:{port}/modelbus"
+
+
 def create_token(args: argparse.Namespace) -> int:
     from shared.http.auth import issue_token
 
-    url = get_settings().database_url
+    url = database_url()
     print(asyncio.run(issue_token(url, args.name, args.role, created_by="cli")))
     return 0
 
@@ -39,7 +54,7 @@ def revoke_token(args: argparse.Namespace) -> int:
     from shared.http.auth import TokenAuthority
 
     async def revoke() -> None:
-        pool = await asyncpg.create_pool(get_settings().database_url, min_size=1, max_size=1)
+        pool = await asyncpg.create_pool(database_url(), min_size=1, max_size=1)
         try:
             authority = TokenAuthority(pool)
             await authority.ensure_schema()

@@ -80,6 +80,12 @@ def _running_platform(settings: StackSettings) -> Platform | None:
                 return None
         except httpx.HTTPError:
             return None
+    console = f"http://127.0.0.1:{settings.console_port}"
+    try:
+        if httpx.get(f"{console}/readyz", timeout=2, trust_env=False).status_code == 200:
+            endpoints["console"] = console
+    except httpx.HTTPError:
+        pass  # a platform without its console still runs the demo
     return Platform(
         database_url=settings.database_url
         or f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/modelbus",

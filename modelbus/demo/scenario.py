@@ -81,6 +81,8 @@ async def run(
     token = await issue_token(
         platform.database_url, "demo-operator", "admin", created_by="modelbus demo"
     )
+    if "console" in platform.endpoints:
+        await _announce_console(platform, echo)
     timeline = Timeline(platform.kafka_bootstrap, model_name, echo)
     await timeline.start()
     traffic = Traffic(platform.endpoints["deployer"], token, platform.kafka_bootstrap, model_name)
@@ -153,6 +155,16 @@ async def run(
     result.audit_ok, result.audit = await verify_audit(platform, model_name, token)
     result.seconds = time.monotonic() - started
     return result
+
+
+async def _announce_console(platform: Platform, echo: Callable[[str], None]) -> None:
+    """Where to watch the demo, and a token to sign in with: an approver's, so the review
+    and deployment buttons work and the kill switch shows why it needs an admin."""
+    token = await issue_token(
+        platform.database_url, "demo-approver", "approver", created_by="modelbus demo"
+    )
+    echo(f"\nwatch it in the console: {platform.endpoints['console']}")
+    echo(f"  sign in with this approver token: {token}")
 
 
 async def _reaching(

@@ -9,8 +9,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.bus.kafka import client_options
 from shared.events.envelope import Event, decode
 from shared.events.topics import TOPICS
+from shared.settings import Settings
 
 # High-volume telemetry is not part of the story.
 QUIET = {"predictions.logged", "labels.received", "monitor.metrics", "governance.audit"}
@@ -30,7 +32,9 @@ class Timeline:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            **client_options(Settings(kafka_bootstrap=self.bootstrap)), enable_auto_commit=False
+        )
         await consumer.start()
         partitions = [
             TopicPartition(name, p)

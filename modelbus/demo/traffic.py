@@ -19,8 +19,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sklearn.datasets import load_breast_cancer
 
+from shared.bus.kafka import client_options
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
 from shared.events.monitoring import Label, LabelsReceived
+from shared.settings import Settings
 
 SHIFTED_FEATURES = ("mean radius", "mean perimeter", "mean area", "worst area")
 SHIFT_FACTOR = 1.35
@@ -85,7 +87,9 @@ class Traffic:
         return np.maximum(x, 0), int(self.y[i])
 
     async def run(self, concurrency: int = 4, rate_per_s: float = 120.0) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        self._producer = AIOKafkaProducer(
+            **client_options(Settings(kafka_bootstrap=self.bootstrap)), acks="all"
+        )
         await self._producer.start()
         try:
             workers = [self._worker(concurrency / rate_per_s) for _ in range(concurrency)]

@@ -34,6 +34,19 @@ def _here(served: ServedModel | None) -> dict[str, Any] | None:
         "mode": served.mode,
         "weight": served.weight,
         "evidence": served.evidence.summary() if served.evidence is not None else None,
+        # What the evidence is judged against, so a reader sees how far promotion is.
+        "thresholds": _thresholds(served),
+    }
+
+
+def _thresholds(served: ServedModel) -> dict[str, float] | None:
+    if served.evidence is None:
+        return None
+    strategy = served.evidence.strategy
+    return {
+        "promote_after_requests": float(strategy.promote_after_requests),
+        "max_error_rate_delta": strategy.max_error_rate_delta,
+        "max_latency_ratio": strategy.max_latency_ratio,
     }
 
 

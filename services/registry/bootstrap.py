@@ -31,6 +31,7 @@ def definition(settings: RegistrySettings | None = None) -> ServiceDefinition:
         return ServiceParts(
             handlers=consumed,
             routers=[api.router(infra.transactions, infra.artifacts, registrar)],
+            workers=[registrar.sandbox.keep_warm],
         )
 
     return ServiceDefinition("registry", resources.files("services.registry") / "migrations", build)

@@ -9,6 +9,7 @@ from typing import Protocol
 from services.registry.domain.refusal import Check, Refusal
 from shared.errors import ArtifactCorrupt, InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from shared.events.common import ArtifactRef
+from shared.events.registry import EvaluationData
 from shared.store.sources import ArtifactSources, SourceRefused
 
 
@@ -48,6 +49,28 @@ async def load_claim(
     """
     with _as_refusal(what):
         return await sources.fetch(ref, max_bytes=max_bytes)
+
+
+def evaluation_claims(evaluation: EvaluationData | None) -> list[tuple[str, ArtifactRef]]:
+    if evaluation is None:
+        return []
+    named = [("evaluation data", evaluation.data)]
+    if evaluation.reference_predictions is not None:
+        named.append(("reference predictions", evaluation.reference_predictions))
+    return named
+
+
+async def load_evaluation(
+    evaluation: EvaluationData | None, sources: ArtifactSources, *, max_bytes: int
+) -> tuple[bytes, bytes | None] | None:
+    """The evaluation data's bytes and the reference predictions', digests verified."""
+    if evaluation is None:
+        return None
+    loaded = [
+        await load_claim(ref, sources, max_bytes=max_bytes, what=what)
+        for what, ref in evaluation_claims(evaluation)
+    ]
+    return loaded[0], loaded[1] if len(loaded) > 1 else None
 
 
 def check_claim(ref: ArtifactRef, sources: ArtifactSources, what: str) -> None:

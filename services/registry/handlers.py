@@ -31,7 +31,7 @@ async def on_model_submitted(
     event: Event[ModelSubmitted], uow: UnitOfWork, *, registrar: Registrar
 ) -> None:
     candidate = doors.from_submission(event.data, submitter=event.source)
-    await registrar.register_claimed(uow, candidate, event.data)
+    await registrar.register_claimed(uow, candidate, event.data, event.data.evaluation)
 
 
 async def on_lifecycle_event(event: Event[Payload], uow: UnitOfWork, *, topic: str) -> None:

@@ -1,6 +1,8 @@
 """Registering a version: one validated path behind all three doors.
 
-1. :meth:`Registrar.validate` runs every acceptance check off the event loop (CPU work);
+1. :meth:`Registrar.validate` runs every acceptance check in the sandbox process
+   (:mod:`services.registry.sandbox`), and measures the model there when the door brought
+   evaluation data; the registry's own process never builds an ONNX Runtime session;
 2. :meth:`Registrar.record` stores the bytes, numbers the version under the model's row
    lock and emits ``model.registered``, all in the caller's transaction.
 
@@ -12,22 +14,28 @@ a dead letter (:meth:`Registrar.register_claimed`), or, for an upload, a 4xx
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
-from services.registry.claims import ClaimCheck, check_claim, load_claims
+from services.registry.claims import (
+    ClaimCheck,
+    check_claim,
+    evaluation_claims,
+    load_claims,
+    load_evaluation,
+)
 from services.registry.domain.candidate import Candidate
 from services.registry.domain.profile_claims import profile_claims
 from services.registry.domain.refusal import Check, Refusal
-from services.registry.domain.validation import inspect_model
+from services.registry.domain.risk_tier import below_floor
+from services.registry.sandbox.runner import Evaluation, Job, Sandbox
 from services.registry.settings import RegistrySettings
-from services.registry.store import versions
+from services.registry.store import risk_tiers, versions
 from shared.bus.unit_of_work import Transactions, UnitOfWork
 from shared.errors import Refused
 from shared.events.common import ModelSignature
-from shared.events.registry import ModelRegistered
+from shared.events.registry import EvaluationData, MeasuredEvidence, ModelRegistered
 from shared.store.artifacts import sha256_hex
 from shared.store.sources import ArtifactSources
 
@@ -43,19 +51,28 @@ class Validated:
     artifact: bytes
     signature: ModelSignature
     profile: bytes | None = None
+    measured: MeasuredEvidence | None = None
 
 
 @dataclass(frozen=True)
 class Registrar:
     """The registration path with what every door needs: where claim checks may point
     and accepted bytes are stored (``sources.store``), and the registry's limits (size
-    cap, validation threads)."""
+    cap, validation threads, the sandbox's limits)."""
 
     sources: ArtifactSources
     settings: RegistrySettings
+    sandbox: Sandbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sandbox", Sandbox(self.settings))
 
     async def register_claimed(
-        self, uow: UnitOfWork, candidate: Candidate, claim: ClaimCheck
+        self,
+        uow: UnitOfWork,
+        candidate: Candidate,
+        claim: ClaimCheck,
+        evaluation: EvaluationData | None = None,
     ) -> None:
         """Register a version announced by claim check (a training result, a submission).
 
@@ -65,8 +82,15 @@ class Registrar:
         """
         cap = self.settings.max_artifact_bytes
         try:
+            for what, ref in evaluation_claims(evaluation):
+                check_claim(ref, self.sources, what)
             artifact, profile = await load_claims(claim, self.sources, max_bytes=cap)
-            await self.record(uow, await self.validate(candidate, artifact, profile))
+            loaded = await load_evaluation(
+                evaluation, self.sources, max_bytes=self.settings.max_eval_bytes
+            )
+            data = None if loaded is None else Evaluation(*loaded)
+            validated = await self.validate(candidate, artifact, profile, data)
+            await self.record(uow, validated)
         except Refusal as refusal:
             raise refused(candidate, refusal) from refusal
 
@@ -78,30 +102,48 @@ class Registrar:
         profile: bytes | None,
         *,
         expected_sha256: str | None,
+        evaluation: Evaluation | None = None,
     ) -> tuple[ModelRegistered, bool]:
         """Register uploaded bytes; validation runs before a connection is taken."""
         try:
             digest = sha256_hex(artifact)
             if expected_sha256 is not None and digest != expected_sha256:
                 raise Refusal.of(Check.DIGEST, "upload's sha256 differs from the announced one")
-            validated = await self.validate(candidate, artifact, profile)
+            validated = await self.validate(candidate, artifact, profile, evaluation)
             async with transactions.begin() as uow:
                 return await self.record(uow, validated)
         except Refusal as refusal:
             raise await refuse_upload(transactions, candidate, refusal) from refusal
 
     async def validate(
-        self, candidate: Candidate, artifact: bytes, profile: bytes | None
+        self,
+        candidate: Candidate,
+        artifact: bytes,
+        profile: bytes | None,
+        evaluation: Evaluation | None = None,
     ) -> Validated:
-        cap = self.settings.max_artifact_bytes
+        """Every check, and the measurement when ``evaluation`` is given, in the sandbox."""
+        settings = self.settings
+        cap = settings.max_artifact_bytes
+        if len(artifact) > cap:
+            raise Refusal.of(Check.SIZE, f"artifact is over the limit of {cap} bytes")
         if profile is not None and len(profile) > cap:
             raise Refusal.of(Check.SIZE, f"reference profile is over the limit of {cap} bytes")
         for ref in profile_claims(profile) if profile is not None else []:
             check_claim(ref, self.sources, "reference profile's reference_sample")
-        signature = await asyncio.to_thread(
-            inspect_model, artifact, max_bytes=cap, threads=self.settings.validation_threads
+        if evaluation is not None:
+            _check_evaluation(candidate, evaluation, settings.max_eval_bytes)
+        job = Job(
+            task=candidate.task,
+            max_bytes=cap,
+            threads=settings.validation_threads,
+            max_rows=settings.max_eval_rows,
+            target=candidate.eval_target,
+            sensitive_attribute=candidate.metadata.sensitive_attribute,
+            eval_sha256=None if evaluation is None else sha256_hex(evaluation.data),
         )
-        return Validated(candidate, artifact, signature, profile)
+        outcome = await self.sandbox.run(artifact, job, evaluation)
+        return Validated(candidate, artifact, outcome.signature, profile, outcome.measured)
 
     async def record(self, uow: UnitOfWork, validated: Validated) -> tuple[ModelRegistered, bool]:
         """Store, number and announce a validated version; ``(version, False)`` if its
@@ -115,6 +157,14 @@ class Registrar:
             if not 1 <= parent <= await versions.latest_version(conn, candidate.model_name):
                 raise Refusal.of(Check.LINEAGE, f"parent version {parent} of "
                                  f"{candidate.model_name!r} does not exist")  # fmt: skip
+        tier, floor = (
+            candidate.metadata.risk_tier,
+            await risk_tiers.floor(conn, candidate.model_name),
+        )
+        if below_floor(tier, floor):
+            raise Refusal.of(Check.RISK_TIER, f"{candidate.model_name!r} is pinned at risk "
+                             f"tier {floor!r}; a version at {tier!r} needs an approver to "
+                             "lower the model's tier first")  # fmt: skip
         artifact = await self.sources.store.put(validated.artifact, ONNX_MEDIA_TYPE)
         profile = None
         if validated.profile is not None:
@@ -133,12 +183,24 @@ class Registrar:
             artifact=artifact,
             signature=validated.signature,
             reference_profile=profile,
+            measured=validated.measured,
         )
         event = await uow.emit(registered, subject=f"{registered.model_name}/{registered.version}")
         await versions.insert_version(conn, registered, origin=candidate.origin, event_id=event.id)
         log.info("registration.accepted", model=registered.model_name, version=registered.version,
                  source=candidate.source, sha256=artifact.sha256)  # fmt: skip
         return registered, True
+
+
+def _check_evaluation(candidate: Candidate, evaluation: Evaluation, cap: int) -> None:
+    if candidate.source == "trainer":
+        raise Refusal.of(Check.EVALUATION, "the trainer measures its models itself")
+    if candidate.eval_target is None:
+        raise Refusal.of(Check.EVALUATION, "evaluation data needs the name of its target column")
+    for what, data in (("evaluation data", evaluation.data),
+                       ("reference predictions", evaluation.reference)):  # fmt: skip
+        if data is not None and len(data) > cap:
+            raise Refusal.of(Check.SIZE, f"{what} is over the limit of {cap} bytes")
 
 
 async def refuse_upload(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 
 from services.trainer import api
@@ -16,6 +17,7 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
 
     async def build(infra: Infrastructure) -> ServiceParts:
         own = settings or TrainerSettings()
+        caps = own.caps()
         worker = TrainingWorker(
             infra.transactions,
             infra.sources,
@@ -24,11 +26,11 @@ def definition(settings: TrainerSettings | None = None) -> ServiceDefinition:
         )
         return ServiceParts(
             handlers={
-                "training.requested": on_training_requested,
-                "drift.detected": on_alert,
-                "performance.degraded": on_alert,
+                "training.requested": partial(on_training_requested, caps=caps),
+                "drift.detected": partial(on_alert, caps=caps),
+                "performance.degraded": partial(on_alert, caps=caps),
             },
-            routers=[api.router(infra.transactions, infra.sources)],
+            routers=[api.router(infra.transactions, infra.sources, own)],
             workers=[worker.run],
         )
 

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from services.trainer.outcome import completed_event, failed_event, store_outputs
-from services.trainer.runner import Progress, WarmStarter, run_training, write_inputs
+from services.trainer.runner import Limits, Progress, WarmStarter, run_training, write_inputs
 from services.trainer.settings import TrainerSettings
 from services.trainer.store import jobs
 from shared.bus.retry import Backoff, is_transient, retry_transient
@@ -110,7 +110,7 @@ class JobAttempt:
             report,
             timeout_s=self.settings.job_timeout_s,
             process=await self.starter.take() if self.starter else None,
-            concurrent_jobs=self.settings.max_workers,
+            limits=Limits.of(self.settings),
         )
 
     async def _renew(self, progress: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from services.trainer.job_attempt import JobAttempt, LeaseLost
-from services.trainer.runner import WarmStarter
+from services.trainer.runner import Limits, WarmStarter
 from services.trainer.settings import TrainerSettings
 from services.trainer.store import jobs
 from shared.bus.retry import is_transient, retry_transient
@@ -42,7 +42,7 @@ class TrainingWorker:
         self.store = sources.store
         self.settings = settings
         self.workroot = workroot
-        self.starter = WarmStarter(settings.max_workers) if settings.warm_start else None
+        self.starter = WarmStarter(Limits.of(settings)) if settings.warm_start else None
 
     async def run(self) -> None:
         """Claim and run jobs until cancelled; on cancellation, give running jobs back."""
@@ -77,7 +77,9 @@ class TrainingWorker:
 
     async def _claim(self) -> jobs.Claim | None:
         async with self.pool.acquire() as conn:
-            return await jobs.claim(conn, self.settings.lease_s)
+            return await jobs.claim(
+                conn, self.settings.lease_s, self.settings.max_jobs_per_principal
+            )
 
     async def run_job(self, claim: jobs.Claim) -> None:
         request = claim.request

@@ -1,11 +1,25 @@
-"""Kafka clients configured the one way modelbus uses them, and topic creation at start-up."""
+"""Kafka clients configured the one way modelbus uses them, and topic creation at start-up.
+
+Every client a modelbus process opens (producer, admin, consumers, faststream's broker)
+takes its connection options from :func:`client_options` or :func:`faststream_security`,
+so ``MODELBUS_KAFKA_SECURITY_PROTOCOL`` and the SASL settings apply to all of them.
+"""
 
 from __future__ import annotations
+
+import ssl
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
 
 from shared.events.topics import TOPICS, Topic
 from shared.settings import Settings
@@ -18,9 +32,57 @@ log = structlog.get_logger(__name__)
 TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.kafka_security_protocol.endswith("SSL"):
+        return None
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Bootstrap servers and authentication for any aiokafka client (producer, consumer, admin)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    context = _ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+def faststream_security(settings: Settings) -> BaseSecurity | None:
+    """The same authentication for faststream's ``KafkaBroker(security=...)``."""
+    protocol = settings.kafka_security_protocol
+    context = _ssl_context(settings)
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    kind = {
+        "SCRAM-SHA-512": SASLScram512,
+        "SCRAM-SHA-256": SASLScram256,
+        "PLAIN": SASLPlaintext,
+    }[settings.kafka_sasl_mechanism]
+    return kind(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
+def admin_client(settings: Settings, **extra: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings), **extra)
+
+
 def producer_options(settings: Settings, *, idempotent: bool) -> dict[str, object]:
     return {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        **client_options(settings),
         "acks": "all",
         "enable_idempotence": idempotent,
         "linger_ms": 5,
@@ -59,9 +121,14 @@ def topic_names(topics: list[Topic] | None = None) -> list[str]:
 
 
 async def ensure_topics(settings: Settings, topics: list[Topic] | None = None) -> None:
-    """Create every topic and its dead-letter topic with explicit partitions; existing ones stay."""
+    """Create every topic and its dead-letter topic with explicit partitions; existing ones stay.
+
+    A broker with ACLs lists only the topics this principal may describe, and lets only
+    the admin create topics (``modelbus kafka provision``): a missing topic the principal
+    may not create is an error naming the command that provisions it.
+    """
     chosen = topics if topics is not None else list(TOPICS.values())
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -77,5 +144,11 @@ async def ensure_topics(settings: Settings, topics: list[Topic] | None = None) -
                 await admin.create_topics([new_topic])
             except TopicAlreadyExistsError:
                 pass  # another service created it between list and create
+            except TopicAuthorizationFailedError:
+                raise RuntimeError(
+                    f"topic {new_topic.name} is missing or not visible to Kafka user "
+                    f"{settings.kafka_sasl_username or '(anonymous)'}, who may not create it: "
+                    "run `modelbus kafka provision` with the admin's credentials"
+                ) from None
     finally:
         await admin.close()

@@ -79,6 +79,13 @@ _KEEP_KEY_BYTES = 1024
 _KEEP_HEADER_BYTES = 16 * 1024
 
 
+def _storable(text: str) -> str:
+    """``text`` as Postgres text and jsonb can hold it: NUL becomes U+FFFD, as bytes that are
+    no UTF-8 already did. Anything a record carries must be storable, or its dead letter
+    could not be queued and its partition would fail for good."""
+    return text.replace("\x00", "\ufffd")
+
+
 def fit_dead_letter(
     raw_key: bytes, value: bytes, headers: dict[str, str], reason: dict[str, str]
 ) -> tuple[str, bytes, dict[str, str]]:
@@ -92,10 +99,10 @@ def fit_dead_letter(
     if sum(len(k) + len(v) for k, v in headers.items()) > _KEEP_HEADER_BYTES:
         headers = {"modelbus.dlq.headers_dropped": str(len(headers))}
     else:
-        headers = dict(headers)
+        headers = {_storable(k): _storable(v) for k, v in headers.items()}
     if len(raw_key) > _KEEP_KEY_BYTES:
         headers["modelbus.dlq.key_truncated_from"] = str(len(raw_key))
-    key = raw_key[:_KEEP_KEY_BYTES].decode("utf-8", "replace")
+    key = _storable(raw_key[:_KEEP_KEY_BYTES].decode("utf-8", "replace"))
     headers.update(reason)
     # Room left for the value, keeping some for the one header that may still be added.
     room = MAX_RECORD_BYTES - len(key.encode()) - len(orjson.dumps(headers)) - 64

@@ -18,6 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
 from shared.bus.consumer import BatchProcessor
+from shared.bus.kafka import faststream_security
 from shared.settings import Settings
 
 
@@ -43,7 +44,9 @@ async def _skip_body(message: StreamMessage[Any]) -> None:
 def subscribe(
     settings: Settings, processor: BatchProcessor, *, group_id: str
 ) -> tuple[KafkaBroker, asyncio.Event]:
-    broker = KafkaBroker(settings.kafka_bootstrap, logger=None)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap, logger=None, security=faststream_security(settings)
+    )
     joined = asyncio.Event()
 
     @broker.subscriber(

@@ -33,7 +33,12 @@ from shared.events.monitoring import (
     MonitorMetrics,
     PerformanceDegraded,
 )
-from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
+from shared.events.registry import (
+    ModelRegistered,
+    ModelRegistrationFailed,
+    ModelSubmitted,
+    RiskTierLowered,
+)
 from shared.events.training import TrainingCompleted, TrainingFailed, TrainingRequested
 
 EXTERNAL = "external systems"
@@ -109,6 +114,13 @@ _TABLE = [
         ("registry",),
         ("governance",),
         "A submission or training result was refused, with the reason.",
+    ),
+    Topic(
+        "model.risk_tier_lowered",
+        RiskTierLowered,
+        ("registry",),
+        ("governance",),
+        "An approver lowered the risk tier a model's first version pinned, with the reason.",
     ),
     Topic(
         "review.requested",
@@ -236,6 +248,11 @@ def topic(name: str) -> Topic:
 def consumed_by(service: str) -> tuple[str, ...]:
     """The topics ``service`` consumes, in table order: exactly the ones it has handlers for."""
     return tuple(t.name for t in _TABLE if service in t.consumers)
+
+
+def used_by(service: str) -> list[Topic]:
+    """The topics ``service`` produces or consumes: the ones its Kafka user may see."""
+    return [t for t in _TABLE if service in t.producers or service in t.consumers]
 
 
 def topic_for_payload(payload: Payload) -> Topic:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,7 +61,61 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    _document_errors(app)
     app.add_middleware(
         RequestGuard, auth=auth, routes=lambda: route_roles(app), max_body_bytes=max_body_bytes
     )
     return app
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "code"],
+    "properties": {
+        "error": {"type": "string", "description": "what is wrong, never the input's values"},
+        "code": {"type": "string", "description": "a stable code: invalid_input, not_found, ..."},
+        "detail": {"type": "object"},
+    },
+}
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+# Answers of the request guard and of the app's error handlers, for every operation they
+# can reach, in the one error format (FastAPI's default 422 is not what the app answers).
+_GUARD = {
+    "401": "no valid bearer token",
+    "403": "the token's role may not do this",
+    "429": "too many failed token checks from this address (see Retry-After)",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make ``app.openapi()`` say what every route can answer besides its own success:
+    the guard's refusals, invalid input (400), an oversized body (413), an unknown
+    resource (404, for routes with path parameters), all as ``Error``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = build()
+        doc.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if responses.get("422", {}).get("description") == "Validation Error":
+                    del responses["422"]
+                params = operation.get("parameters", [])
+                errors = dict(_GUARD)
+                if params or "requestBody" in operation:
+                    errors["400"] = "invalid input: each problem named, never the values"
+                if "requestBody" in operation:
+                    errors["413"] = "the body is over the route's limit"
+                if any(p.get("in") == "path" for p in params):
+                    errors["404"] = "no such resource"
+                for status, description in errors.items():
+                    answer = responses.setdefault(status, {"description": description})
+                    answer.setdefault("content", _ERROR)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,7 +1,9 @@
 """Bearer tokens with roles, shared by every service's HTTP API.
 
 Tokens look like ``mb_<id>_<secret>``; only the SHA-256 of the secret is stored (in the
-``auth`` schema, an identity component every service may read, like the artifact store).
+``auth`` schema, which only the token command's role may write). Services verify through
+the SECURITY DEFINER function ``auth.principal_for(id, hash)`` and may read nothing else
+there (:mod:`shared.store.roles`).
 Secrets are 256 random bits, so a plain hash is enough: nothing is guessable offline.
 
 Every route must declare who may call it with :func:`require`; the route-enumeration test
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
@@ -45,8 +46,11 @@ GRANTS: dict[Role, frozenset[Role]] = {
     "admin": frozenset({"admin"}),
 }
 
-_SCHEMA = """
-CREATE SCHEMA IF NOT EXISTS auth;
+# The token store, inside an existing ``auth`` schema (shared.store.roles creates it for
+# the token command's role; :meth:`TokenAuthority.ensure_schema` when one role owns all).
+# Services verify through ``principal_for`` only: it answers for a token id and the hash
+# of its secret, so a service that may call it still cannot read or list tokens.
+AUTH_DDL = """
 CREATE TABLE IF NOT EXISTS auth.tokens (
     id          text PRIMARY KEY,
     name        text NOT NULL,
@@ -56,7 +60,17 @@ CREATE TABLE IF NOT EXISTS auth.tokens (
     created_by  text,
     revoked_at  timestamptz
 );
+CREATE OR REPLACE FUNCTION auth.principal_for(token_id text, token_hash text)
+RETURNS TABLE (name text, role text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.name, t.role FROM auth.tokens t
+    WHERE t.id = token_id AND t.secret_hash = token_hash AND t.revoked_at IS NULL
+$$;
+REVOKE ALL ON FUNCTION auth.principal_for(text, text) FROM PUBLIC;
 """
+_HAS_AUTH = "SELECT to_regprocedure('auth.principal_for(text, text)') IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -103,9 +117,19 @@ class TokenAuthority:
         self._lookups = asyncio.Semaphore(lookup_concurrency)
 
     async def ensure_schema(self) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth-schema'))")
-            await conn.execute(_SCHEMA)
+        """Create the token store if it is missing: only where one role owns everything.
+
+        A provisioned database (:mod:`shared.store.roles`) already has it, and there the
+        service's role may only call ``auth.principal_for``, so nothing is run.
+        """
+        async with self.pool.acquire() as conn:
+            if await conn.fetchval(_HAS_AUTH):
+                return
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth-schema'))")
+                if not await conn.fetchval(_HAS_AUTH):
+                    await conn.execute("CREATE SCHEMA IF NOT EXISTS auth")
+                    await conn.execute(AUTH_DDL)
 
     async def issue(self, name: str, role: str, created_by: str | None = None) -> str:
         if role not in ROLES:
@@ -163,14 +187,13 @@ class TokenAuthority:
         return None
 
     async def _lookup(self, token: str) -> Principal | None:
-        parts = token.split("_", 2)
+        _, token_id, secret = token.split("_", 2)
         row = await self.pool.fetchrow(
-            "SELECT name, role, secret_hash FROM auth.tokens WHERE id = $1 AND revoked_at IS NULL",
-            parts[1],
+            "SELECT name, role FROM auth.principal_for($1, $2)", token_id, _hash(secret)
         )
-        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(parts[2])):
+        if row is None:
             return None
-        return Principal(row["name"], row["role"], parts[1])
+        return Principal(row["name"], row["role"], token_id)
 
 
 async def issue_token(database_url: str, name: str, role: str, *, created_by: str) -> str:

@@ -121,6 +121,15 @@ def _file_path(uri: str) -> Path:
     return Path(os.path.normpath(unquote(urlparse(uri).path)))
 
 
+# The table, inside an existing ``artifacts`` schema (also run by shared.store.roles).
+BLOBS_DDL = """
+CREATE TABLE IF NOT EXISTS artifacts.blobs (
+    sha256 text PRIMARY KEY, size bigint NOT NULL, media_type text NOT NULL,
+    data bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
 class PostgresArtifactStore:
     """Artifacts in ``artifacts.blobs``: a storage component of its own, like a bucket."""
 
@@ -128,15 +137,14 @@ class PostgresArtifactStore:
         self.pool = pool
 
     async def ensure_schema(self) -> None:
+        """Create the table if it is missing (where one role owns everything); a provisioned
+        database has it (:mod:`shared.store.roles`), and services may not create schemas."""
         async with self.pool.acquire() as conn:
+            if await conn.fetchval("SELECT to_regclass('artifacts.blobs') IS NOT NULL"):
+                return
             await conn.execute("SELECT pg_advisory_lock(hashtext('artifacts-schema'))")
             try:
-                await conn.execute(
-                    "CREATE SCHEMA IF NOT EXISTS artifacts;"
-                    "CREATE TABLE IF NOT EXISTS artifacts.blobs ("
-                    " sha256 text PRIMARY KEY, size bigint NOT NULL, media_type text NOT NULL,"
-                    " data bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-                )
+                await conn.execute("CREATE SCHEMA IF NOT EXISTS artifacts;" + BLOBS_DDL)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtext('artifacts-schema'))")
 

@@ -46,7 +46,10 @@ async def migrate(conn: Connection, schema: str, migrations: list[Migration]) ->
     applied_now: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # CREATE SCHEMA checks the database privilege before IF NOT EXISTS, and a
+        # service's role owns its provisioned schema but may create none.
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
             " id text PRIMARY KEY, checksum text NOT NULL,"

@@ -17,14 +17,14 @@ import pytest_asyncio
 from modelbus.demo.platform import Platform
 from modelbus.demo.scenario import run
 from modelbus.embedded import pick_free_port
-from modelbus.stack import SERVICES, StackSettings, running_stack
+from modelbus.stack import PROCESSES, StackSettings, running_stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def platform(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Platform]:
-    ports = {f"{name}_port": pick_free_port() for name in SERVICES}
+    ports = {f"{name}_port": pick_free_port() for name in PROCESSES}
     os.environ.setdefault("MODELBUS_GOVERNANCE_AUDIT_KEY", "e2e-" + os.urandom(24).hex())
     settings = StackSettings(
         home=Path(tempfile.mkdtemp(prefix="modelbus-e2e-loop-")),

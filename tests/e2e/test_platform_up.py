@@ -1,4 +1,5 @@
-"""`modelbus up` on the embedded defaults: every service becomes ready, SIGINT stops them all."""
+"""`modelbus up` on the embedded defaults: every service and the console become ready,
+SIGINT stops them all."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _ready(port: int) -> bool:
 
 
 def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -> None:
-    ports = {name: pick_free_port() for name in DEFAULT_PORTS}
+    ports = {name: pick_free_port() for name in (*DEFAULT_PORTS, "console")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBUS_")}
     env.update({f"MODELBUS_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env.update(
@@ -53,7 +54,7 @@ def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -
             assert time.monotonic() < deadline, "services not ready within 150 s"
             time.sleep(0.5)
         children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) >= 7  # five services, Postgres, the broker
+        assert len(children) >= 8  # five services, the console, Postgres, the broker
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=90)

@@ -89,3 +89,28 @@ async def test_public_routes_are_only_the_listed_ones(built: dict[str, Built]) -
     for service, app in built.items():
         public = {r.path for r in app.routes if r.role is None}
         assert public <= PUBLIC_PATHS | EXTRA_PUBLIC.get(service, frozenset()), service
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_the_openapi_document_declares_the_refusals_every_route_can_answer(
+    built: dict[str, Built], service: str
+) -> None:
+    """What a client generated from the document expects: the guard's 401/403/429, 400 (not
+    FastAPI's default 422) for invalid input, 413 for bodies, 404 for path parameters, each
+    in the one error format."""
+    doc = built[service].app.openapi()
+    assert set(doc["components"]["schemas"]["Error"]["required"]) == {"error", "code"}
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            where = f"{service} {method.upper()} {path}"
+            assert {"401", "403", "429"} <= set(responses), where
+            assert responses.get("422", {}).get("description") != "Validation Error", where
+            if operation.get("parameters") or "requestBody" in operation:
+                assert responses["400"]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }, where
+            if "{" in path:
+                assert "404" in responses, where
+            if "requestBody" in operation:
+                assert "413" in responses, where

@@ -10,9 +10,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.bus.kafka import client_options
 from shared.events.common import Payload
 from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_event
 from shared.events.topics import topic_for_payload
+from shared.settings import Settings
+
+
+def kafka_options(bootstrap: str) -> dict[str, Any]:
+    """Connection options for a test's own client: the session's credentials (the test
+    super user on a broker with ACLs, set in the environment by the ``broker`` fixture)."""
+    return client_options(Settings(kafka_bootstrap=bootstrap))
 
 
 async def publish(
@@ -20,7 +28,7 @@ async def publish(
 ) -> list[Event[Any]]:
     """Publish payloads (wrapped in fresh envelopes) or ready events; return the events."""
     events = [i if isinstance(i, Event) else new_event(i, source=source) for i in items]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
     await producer.start()
     try:
         for event in events:
@@ -37,7 +45,7 @@ async def publish(
 
 async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes = b"k") -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
+        **kafka_options(bootstrap), acks="all", max_request_size=8 * 1024 * 1024
     )
     await producer.start()
     try:
@@ -61,7 +69,7 @@ async def collect(
     """
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -44,7 +44,13 @@ from shared.events.monitoring import (
     MonitorMetrics,
     PerformanceDegraded,
 )
-from shared.events.registry import ModelRegistered, ModelRegistrationFailed, ModelSubmitted
+from shared.events.registry import (
+    MeasuredEvidence,
+    ModelRegistered,
+    ModelRegistrationFailed,
+    ModelSubmitted,
+    RiskTierLowered,
+)
 from shared.events.training import (
     CandidateResult,
     DatasetSpec,
@@ -119,18 +125,23 @@ def registered(
     **extra: Any,
 ) -> ModelRegistered:
     meta = {"owner": "olivia", "risk_tier": "low", **(metadata or {})}
+    metrics = {"accuracy": accuracy, "f1": accuracy - 0.01}
+    measured = MeasuredEvidence(
+        by="trainer", metrics=metrics, fairness=fairness or {}, parity_passed=parity
+    )
     return ModelRegistered(
         model_name=name,
         version=version,
         artifact=extra.pop("artifact", artifact(name, version)),
         signature=SIGNATURE,
         task="classification",
-        source="trainer",
-        metrics={"accuracy": accuracy, "f1": accuracy - 0.01},
+        source=extra.pop("source", "trainer"),
+        metrics=extra.pop("metrics", metrics),
         metadata=ModelMetadata(**meta),
         fairness=fairness or {},
         parity_passed=parity,
         registered_by=extra.pop("registered_by", "registry"),
+        measured=extra.pop("measured", measured),
         dataset_sha256="cd" * 32,
         feature_importance={"petal_length": 0.6, "sepal_width": 0.1},
         **extra,
@@ -252,6 +263,9 @@ SAMPLES: dict[str, Payload] = {
     "model.registered": registered(),
     "model.registration_failed": ModelRegistrationFailed(
         model_name=MODEL, source="submission", reference="s-1", reason="digest mismatch"
+    ),
+    "model.risk_tier_lowered": RiskTierLowered(
+        model_name=MODEL, risk_tier="low", previous="high", actor="ann", reason="new evidence"
     ),
     "review.requested": ReviewRequested(
         model_name=MODEL, version=1, required_approvals=1, decision=decision()

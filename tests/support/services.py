@@ -29,8 +29,10 @@ async def _is_set(service: ServiceProcess) -> bool:
     return service.ready.is_set()
 
 
-def http(service: ServiceProcess, token: str | None = None) -> httpx.AsyncClient:
+def http(
+    service: ServiceProcess, token: str | None = None, timeout: float = 30
+) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{service.port}", headers=headers, timeout=30
+        base_url=f"http://127.0.0.1:{service.port}", headers=headers, timeout=timeout
     )

@@ -17,10 +17,12 @@ class FlakyPool:
         self.rows: dict[str, dict[str, str]] = {}
         self.down = False
 
-    async def fetchrow(self, sql: str, token_id: str) -> dict[str, str] | None:
+    async def fetchrow(self, sql: str, token_id: str, secret_hash: str) -> dict[str, str] | None:
+        """As ``auth.principal_for``: the principal only when the secret's hash matches."""
         if self.down:
             raise ConnectionRefusedError("database unreachable")
-        return self.rows.get(token_id)
+        row = self.rows.get(token_id)
+        return row if row is not None and row["secret_hash"] == secret_hash else None
 
     async def execute(self, sql: str, *args: Any) -> None:
         if self.down:

@@ -5,11 +5,13 @@ Docker does not run on the machines that test modelbus, so these files are check
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
 from modelbus.commands.platform import SERVICES
+from shared.bus.acls import KAFKA_USERS
 from shared.settings import DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,13 +21,66 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_runs_apache_kafka_in_kraft_mode_and_postgres() -> None:
+def test_compose_runs_apache_kafka_in_kraft_mode_with_users_and_postgres() -> None:
     services = compose()["services"]
     kafka = services["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
-    assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]
-    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    # deploy/kafka/start.sh: KRaft broker+controller, no auto-created topics, SCRAM + ACLs.
+    script = " ".join(kafka["command"])
+    assert "/modelbus/kafka/start.sh" in script and "--scram-file" in script
+    start_sh = (ROOT / "deploy/kafka/start.sh").read_text()
+    for line in (
+        "process.roles=broker,controller",
+        "auto.create.topics.enable=false",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        "super.users=User:admin",
+    ):
+        assert line in start_sh
+    for user in KAFKA_USERS:
+        assert f'{user} "$$KAFKA_PASSWORD_{user.upper()}"' in script
     assert services["postgres"]["image"].startswith("postgres:")
+    assert "scram-sha-256" in services["postgres"]["environment"]["POSTGRES_INITDB_ARGS"]
+
+
+def _interpolated(value: str) -> bool:
+    """A compose value taken from the env file, refusing to start when it is unset."""
+    return bool(re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", value))
+
+
+def test_compose_takes_every_secret_from_the_env_file() -> None:
+    example = (ROOT / "deploy/modelbus.env.example").read_text()
+    for name, service in compose()["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if "PASSWORD" in key or key.endswith("AUDIT_KEY"):
+                assert _interpolated(str(value)), f"{name}: {key} is a literal"
+                assert f"{value[2:].split(':')[0]}=" in example, f"{key} not in the example"
+            if key == "MODELBUS_DATABASE_URL":
+                password = str(value).split("//", 1)[1].split("@", 1)[0].split(":", 1)[1]
+                assert _interpolated(password), f"{name}: database password is a literal"
+
+
+def test_compose_gives_each_service_its_own_database_role_and_kafka_user() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["MODELBUS_DATABASE_URL"].startswith(f"postgresql://modelbus_{name}:")
+        assert env["MODELBUS_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["MODELBUS_KAFKA_SASL_USERNAME"] == name
+        assert services[name]["depends_on"]["provision"]["condition"] == (
+            "service_completed_successfully"
+        )
+    provision = services["provision"]
+    assert provision["environment"]["MODELBUS_KAFKA_SASL_USERNAME"] == "admin"
+    assert "modelbus provision database && modelbus provision kafka" in provision["command"]
+
+
+def test_strimzi_kafka_users_are_generated_from_the_topic_table() -> None:
+    from modelbus.commands.provision import strimzi_yaml
+
+    assert (ROOT / "deploy/k8s/kafka-users.yaml").read_text() == strimzi_yaml(), (
+        "regenerate: modelbus provision kafka --strimzi > deploy/k8s/kafka-users.yaml"
+    )
 
 
 def test_compose_runs_every_service_from_the_project_image_with_its_port_and_settings() -> None:
@@ -63,8 +118,34 @@ def test_kubernetes_manifests_have_a_probed_deployment_and_service_per_service()
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         env = {e["name"]: e for e in container["env"]}
         assert env["MODELBUS_HTTP_PORT"]["value"] == str(DEFAULT_PORTS[name])
-        assert "secretKeyRef" in env["MODELBUS_DATABASE_URL"]["valueFrom"]
+        assert env["MODELBUS_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == (
+            f"database-url-{name}"
+        )
+        assert env["MODELBUS_KAFKA_SASL_USERNAME"]["value"] == name
+        assert env["MODELBUS_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == name
         assert services[f"modelbus-{name}"]["spec"]["ports"][0]["port"] == DEFAULT_PORTS[name]
+
+
+def test_the_console_runs_in_compose_and_kubernetes_pointed_at_every_service() -> None:
+    console = compose()["services"]["console"]
+    assert console["command"] == ["service", "console"]
+    assert console["ports"] == ["8085:8085"]
+    for name in SERVICES:
+        assert console["environment"][f"MODELBUS_CONSOLE_{name.upper()}_URL"] == (
+            f"http://{name}:{DEFAULT_PORTS[name]}"
+        )
+    assert "MODELBUS_DATABASE_URL" not in console["environment"]  # HTTP only, never a database
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/modelbus.yaml").read_text()))
+    deployment = next(d for d in docs if d["metadata"]["name"] == "modelbus-console")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["service", "console"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    for name in SERVICES:
+        assert env[f"MODELBUS_CONSOLE_{name.upper()}_URL"] == (
+            f"http://modelbus-{name}:{DEFAULT_PORTS[name]}"
+        )
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert "COPY console ./console" in (ROOT / "deploy/Dockerfile").read_text()
 
 
 def test_kubernetes_manifests_validate_against_the_kubernetes_schema() -> None:

@@ -32,6 +32,7 @@ def external_infra_settings(tmp_path: Path, **ports: int) -> StackSettings:
         governance_port=pick_free_port(),
         monitor_port=pick_free_port(),
         trainer_port=pick_free_port(),
+        console_port=pick_free_port(),
     )
     return settings.model_copy(update=ports)
 
@@ -120,7 +121,8 @@ def test_each_replica_takes_its_services_port_plus_the_step(tmp_path: Path) -> N
         update={"replicas": 2, "replica_port_step": 100}
     )
     ports = {i.name: (i.service, i.port) for i in settings.instances()}
-    assert len(ports) == 10
+    assert len(ports) == 11  # five services twice, and one console
+    assert ports["console"] == ("console", settings.console_port)
     assert ports["deployer"] == ("deployer", settings.deployer_port)
     assert ports["deployer-2"] == ("deployer", settings.deployer_port + 100)
     assert ports["trainer-2"] == ("trainer", settings.trainer_port + 100)

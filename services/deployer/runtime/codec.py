@@ -75,8 +75,8 @@ def parse_request(body: bytes, header_length: int | None = None) -> InferRequest
             raise InvalidInput("each input needs a 'name' and a 'datatype'")
         if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
             raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
-        tensor_params = item.get("parameters")
-        size = tensor_params.get("binary_data_size") if tensor_params else None
+        tensor_params = _object(item.get("parameters") or {}, f"input {name!r}: 'parameters'")
+        size = tensor_params.get("binary_data_size")
         if size is not None:
             if header_length is None or not isinstance(size, int) or size < 0:
                 raise InvalidInput(f"input {name!r}: binary_data_size without binary data")

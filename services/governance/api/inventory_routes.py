@@ -19,6 +19,11 @@ from shared.http.auth import Viewer
 def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
     routes = APIRouter()
 
+    @routes.get("/whoami")
+    async def whoami(principal: Viewer) -> dict[str, str]:
+        """Who the caller's token names and its role (the console's sign-in asks this)."""
+        return {"name": principal.name, "role": principal.role}
+
     @routes.get("/models")
     async def inventory(_: Viewer) -> list[dict[str, Any]]:
         async with pool.acquire() as conn:

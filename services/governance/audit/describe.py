@@ -26,7 +26,7 @@ from shared.events.governance import (
     ReviewRequested,
 )
 from shared.events.monitoring import AlertResolved, DriftDetected, PerformanceDegraded
-from shared.events.registry import ModelRegistered, ModelRegistrationFailed
+from shared.events.registry import ModelRegistered, ModelRegistrationFailed, RiskTierLowered
 from shared.events.topics import BY_EVENT_TYPE
 from shared.events.training import TrainingCompleted, TrainingFailed
 
@@ -56,7 +56,13 @@ def _actor(data: Any) -> str | None:
     if isinstance(data, ModelApproved):
         return ",".join(data.decision.approvers) or "policy"
     if isinstance(
-        data, ModelRejected | ModelSuspended | ModelRetired | ModelPromoted | ModelRolledBack
+        data,
+        ModelRejected
+        | ModelSuspended
+        | ModelRetired
+        | ModelPromoted
+        | ModelRolledBack
+        | RiskTierLowered,
     ):
         return data.actor
     return None
@@ -95,8 +101,12 @@ def _summary(data: Any) -> dict[str, Any]:
                 "risk_tier": data.metadata.risk_tier,
                 "owner": data.metadata.owner,
                 "metrics": data.metrics,
+                "measured_by": data.measured.by if data.measured else None,
+                "claimed_metrics": data.claimed.metrics if data.claimed else None,
                 "parent_version": data.parent_version,
             }
+        case RiskTierLowered():
+            return {"risk_tier": data.risk_tier, "previous": data.previous, "reason": data.reason}
         case ModelRegistrationFailed():
             return {
                 "reference": data.reference,

@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from services.governance.audit.log import AuditLog
 from services.governance.recording import record
 from services.governance.store import audit_log, replay_staging
+from shared.bus.kafka import admin_client, client_options
 from shared.errors import Conflict, InvalidEvent
 from shared.events.envelope import decode
 from shared.settings import Settings
@@ -36,7 +36,7 @@ from shared.store.db import Connection
 
 
 async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = admin_client(settings)
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -48,7 +48,7 @@ async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPa
 async def _stage(conn: Connection, settings: Settings, topics: Sequence[str], service: str) -> None:
     partitions = await _partitions(settings, topics)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 << 20,

@@ -38,8 +38,20 @@ def evaluate_registration(
 
 
 def verdict(evaluation: Evaluation, registered: ModelRegistered) -> Verdict:
-    """Any failed check rejects; otherwise approve, unless the tier wants people to."""
+    """Any failed check rejects; otherwise approve, unless the tier wants people to.
+
+    A version with no measured evidence is never approved by policy: unless it fails a
+    check evidence cannot fix (its metadata, its policy), people review it, with the
+    evidence checks showing what was not measured.
+    """
     decision = evaluation.decision
+    if not evaluation.measured and not evaluation.failed_beyond_evidence:
+        return ReviewRequested(
+            model_name=registered.model_name,
+            version=registered.version,
+            required_approvals=evaluation.required_approvals,
+            decision=decision,
+        )
     if evaluation.failed:
         return ModelRejected(
             model_name=registered.model_name,

@@ -102,6 +102,22 @@ async def checkpoints(conn: Connection) -> list[Checkpoint]:
     return [Checkpoint(r["seq"], r["chain_hash"], r["signature"]) for r in rows]
 
 
+async def latest_checkpoint(conn: Connection) -> dict[str, object]:
+    """The log's head and its last signed checkpoint (``None`` fields while there is none)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT coalesce(max(seq), 0) FROM audit_log) AS head_seq, c.seq,"
+        " c.chain_hash, c.created_at FROM (SELECT 1) AS one LEFT JOIN LATERAL"
+        " (SELECT * FROM audit_checkpoints ORDER BY seq DESC LIMIT 1) AS c ON true"
+    )
+    assert row is not None
+    return {
+        "head_seq": row["head_seq"],
+        "seq": row["seq"],
+        "chain_hash": row["chain_hash"],
+        "created_at": row["created_at"].isoformat() if row["created_at"] else None,
+    }
+
+
 async def records_in_order(
     conn: Connection, page: int = 2000
 ) -> AsyncGenerator[tuple[AuditRecord, str], None]:

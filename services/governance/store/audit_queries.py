@@ -23,15 +23,22 @@ async def audit_records(
     model: str | None = None,
     version: int | None = None,
     limit: int | None = None,
+    action: str | None = None,
+    correlation_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit records in chain order; with ``limit``, the latest ``limit`` of them."""
+    """Audit records in chain order; with ``limit``, the latest ``limit`` of them; only
+    those of ``action`` (a topic such as ``model.promoted``) or of one correlation chain
+    when asked."""
     rows = await conn.fetch(
         "SELECT * FROM (SELECT * FROM audit_log"
         " WHERE ($1::text IS NULL OR model_name = $1) AND ($2::int IS NULL OR version = $2)"
+        " AND ($4::text IS NULL OR action = $4) AND ($5::text IS NULL OR correlation_id = $5)"
         " ORDER BY seq DESC LIMIT $3) AS latest ORDER BY seq",
         model,
         version,
         limit,
+        action,
+        correlation_id,
     )
     return [record_of(r).model_dump(mode="json") for r in rows]
 

@@ -71,7 +71,8 @@ async def model_detail(conn: Connection, model: str) -> dict[str, Any]:
         raise NotFound(f"governance knows no model named {model!r}")
     versions = await conn.fetch(
         "SELECT version, status, status_reason, registered_at, decided_at,"
-        " registration -> 'metrics' AS metrics FROM versions WHERE model_name = $1"
+        " registration -> 'metrics' AS metrics, decision -> 'checks' AS checks"
+        " FROM versions WHERE model_name = $1"
         " ORDER BY version",
         model,
     )
@@ -85,6 +86,7 @@ async def model_detail(conn: Connection, model: str) -> dict[str, Any]:
                 "registered_at": v["registered_at"].isoformat(),
                 "decided_at": v["decided_at"].isoformat() if v["decided_at"] else None,
                 "metrics": json.loads(v["metrics"]),
+                "checks": json.loads(v["checks"]) if v["checks"] else [],
             }
             for v in versions
         ],
@@ -96,6 +98,8 @@ async def open_reviews(conn: Connection) -> list[dict[str, Any]]:
         "SELECT r.model_name, r.version, r.required_approvals, r.requested_at,"
         " v.registration -> 'metadata' ->> 'owner' AS owner,"
         " v.registration -> 'metadata' ->> 'risk_tier' AS risk_tier,"
+        " v.registration ->> 'registered_by' AS registered_by,"
+        " v.decision -> 'checks' AS checks,"
         " coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at) FROM approvals a"
         "   WHERE a.model_name = r.model_name AND a.version = r.version), '{}') AS approvers"
         " FROM reviews r JOIN versions v USING (model_name, version)"
@@ -107,6 +111,8 @@ async def open_reviews(conn: Connection) -> list[dict[str, Any]]:
             "version": r["version"],
             "owner": r["owner"],
             "risk_tier": r["risk_tier"],
+            "registered_by": r["registered_by"],
+            "checks": json.loads(r["checks"]) if r["checks"] else [],
             "required_approvals": r["required_approvals"],
             "approvers": list(r["approvers"]),
             "requested_at": r["requested_at"].isoformat(),

@@ -3,7 +3,7 @@ series and label counts; and the alerts."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query
@@ -31,6 +31,20 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         if not windows:
             raise NotFound(f"no closed window for model {model_name!r} yet")
         return {"model_name": model_name, "windows": windows}
+
+    @api.get("/models/{model_name}/windows/history")
+    async def window_history(
+        _: Viewer,
+        model_name: str,
+        kind: Literal["data", "performance"] = "data",
+        version: int | None = None,
+        arm: str | None = None,
+        limit: int = Query(50, ge=1, le=500),
+    ) -> dict[str, Any]:
+        """Closed windows of one kind over time, oldest first: each with all its metrics."""
+        async with pool.acquire() as conn:
+            windows = await reads.window_history(conn, model_name, kind, version, arm, limit)
+        return {"model_name": model_name, "kind": kind, "windows": windows}
 
     @api.get("/models/{model_name}/series")
     async def series(

@@ -44,6 +44,24 @@ async def latest_windows(
     return [_window(r) for r in rows]
 
 
+async def window_history(
+    conn: Connection, model_name: str, kind: str, version: int | None, arm: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` closed windows of one kind, oldest first, with every metric."""
+    rows = await conn.fetch(
+        "SELECT * FROM (SELECT * FROM windows"
+        " WHERE model_name = $1 AND kind = $2 AND closed_at IS NOT NULL"
+        " AND ($3::int IS NULL OR version = $3) AND ($4::text IS NULL OR arm = $4)"
+        " ORDER BY closed_at DESC, id DESC LIMIT $5) recent ORDER BY closed_at, id",
+        model_name,
+        kind,
+        version,
+        arm,
+        limit,
+    )
+    return [_window(r) for r in rows]
+
+
 async def series(
     conn: Connection, model_name: str, metric: str, version: int | None, arm: str | None, limit: int
 ) -> list[dict[str, Any]]:

@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 from services.registry.domain.refusal import Refusal
 from shared.events.common import ArtifactRef, ModelMetadata, ModelSignature, Task
-from shared.events.registry import ModelRegistered, ModelRegistrationFailed
+from shared.events.registry import (
+    ClaimedEvidence,
+    MeasuredEvidence,
+    ModelRegistered,
+    ModelRegistrationFailed,
+)
 
 Source = Literal["trainer", "submission", "upload"]
 
@@ -46,6 +51,11 @@ class Candidate:
     origin registers at most one version. ``reference`` is the id the producer knows it by,
     named in ``model.registration_failed`` (the training request id for the trainer).
     ``parent_version`` is the one the producer named, if any.
+
+    ``metrics``, ``fairness`` and ``parity_passed`` are what the door says about the
+    model: measured when the door is the trainer (it ran in the platform), claimed for
+    every other door. ``eval_target`` is the target column of the evaluation data the
+    door brought, if it brought any (the sandbox then measures the model on it).
     """
 
     model_name: str
@@ -64,6 +74,26 @@ class Candidate:
     fairness: dict[str, float] = field(default_factory=dict)
     parity_passed: bool = False
     registered_by: str | None = None
+    eval_target: str | None = None
+
+    def evidence(
+        self, measured: MeasuredEvidence | None
+    ) -> tuple[MeasuredEvidence | None, ClaimedEvidence | None]:
+        """Measured and claimed evidence: the trainer's own numbers count as measured;
+        anybody else's are claims, and only the sandbox's ``measured`` is measured."""
+        if self.source == "trainer":
+            own = MeasuredEvidence(
+                by="trainer",
+                metrics=self.metrics,
+                fairness=self.fairness,
+                parity_passed=self.parity_passed,
+                dataset_sha256=self.dataset_sha256,
+            )
+            return own, None
+        said = ClaimedEvidence(
+            metrics=self.metrics, fairness=self.fairness, parity_passed=self.parity_passed
+        )
+        return measured, said if said != ClaimedEvidence() else None
 
     def registered(
         self,
@@ -73,10 +103,21 @@ class Candidate:
         artifact: ArtifactRef,
         signature: ModelSignature,
         reference_profile: ArtifactRef | None,
+        measured: MeasuredEvidence | None = None,
     ) -> ModelRegistered:
-        """The announcement of this candidate accepted as ``version`` of its model."""
+        """The announcement of this candidate accepted as ``version`` of its model; its
+        ``metrics``, ``fairness`` and ``parity_passed`` are the measured ones."""
+        measured, claimed = self.evidence(measured)
         return ModelRegistered(
-            **{**description_of(self), "parent_version": parent_version},
+            **{
+                **description_of(self),
+                "parent_version": parent_version,
+                "metrics": measured.metrics if measured else {},
+                "fairness": measured.fairness if measured else {},
+                "parity_passed": measured is not None and measured.parity_passed is True,
+            },
+            measured=measured,
+            claimed=claimed,
             model_name=self.model_name,
             version=version,
             source=self.source,

@@ -35,6 +35,7 @@ def from_submission(submitted: ModelSubmitted, submitter: str) -> Candidate:
         origin=submitted.submission_id,
         reference=submitted.submission_id,
         registered_by=submitter,
+        eval_target=submitted.evaluation.target if submitted.evaluation else None,
     )
 
 
@@ -50,6 +51,8 @@ class UploadMetadata(BaseModel):
     task: Task
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     upload_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # The target column of the ``eval_data`` part (required with it).
+    target: str | None = Field(default=None, min_length=1, max_length=200)
     metadata: ModelMetadata = Field(default_factory=ModelMetadata)
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -71,4 +74,5 @@ def from_upload(name: str, upload: UploadMetadata, uploader: str) -> Candidate:
         origin=upload_id,
         reference=upload_id,
         registered_by=uploader,
+        eval_target=upload.target,
     )

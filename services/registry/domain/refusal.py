@@ -19,6 +19,9 @@ class Check(StrEnum):
     SIGNATURE = "signature"
     SESSION = "onnxruntime_session"
     LINEAGE = "lineage"
+    EVALUATION = "evaluation"  # the evaluation data cannot be used with this model
+    LIMITS = "sandbox_limits"  # validating or measuring took more memory or time than allowed
+    RISK_TIER = "risk_tier"  # a lower risk tier than the model's first version, not approved
 
 
 class Refusal(Exception):

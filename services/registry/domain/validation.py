@@ -1,7 +1,11 @@
 """Whether ONNX bytes may become a model version: every acceptance check, in a safe order.
 
-This is CPU work (parsing, the full checker, building an ONNX Runtime session); callers
-run :func:`inspect_model` off the event loop.
+This is CPU and memory work (parsing, the full checker, building an ONNX Runtime
+session) on bytes anybody may have written, so it runs only in the sandbox process
+(:mod:`services.registry.sandbox`), under a memory and a time limit; the registry's own
+process never builds a session. The trial session is built with ONNX Runtime's graph
+optimizations capped at the basic level and constant folding off: folding evaluates the
+graph's constant subgraphs at load time, and a small file can ask it for gigabytes.
 
 Order matters. The structural checks (operator domains, external data) run first and stop
 everything when they fail, because ``onnx.checker`` and ONNX Runtime both *open* an
@@ -12,6 +16,7 @@ model must never make the registry read a file of its choosing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import onnx
 import onnxruntime
@@ -25,8 +30,23 @@ from shared.events.common import ModelSignature
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 
 
+# ONNX Runtime optimizers the trial session never runs (see the module docstring).
+DISABLED_OPTIMIZERS = ("ConstantFolding",)
+
+
+@dataclass(frozen=True)
+class Inspected:
+    signature: ModelSignature
+    session: onnxruntime.InferenceSession
+
+
 def inspect_model(data: bytes, *, max_bytes: int, threads: int = 1) -> ModelSignature:
     """The model's signature if every check passes, else :class:`Refusal` naming the failures."""
+    return load_model(data, max_bytes=max_bytes, threads=threads).signature
+
+
+def load_model(data: bytes, *, max_bytes: int, threads: int = 1) -> Inspected:
+    """:func:`inspect_model`, keeping the trial session to measure the model with."""
     if len(data) > max_bytes:
         raise Refusal.of(Check.SIZE, f"artifact is over the limit of {max_bytes} bytes")
     model = _parse(data)
@@ -55,8 +75,7 @@ def inspect_model(data: bytes, *, max_bytes: int, threads: int = 1) -> ModelSign
         failures[Check.SIGNATURE] = str(exc)
     if failures:
         raise Refusal(failures)
-    _load_in_onnxruntime(data, threads)
-    return signature
+    return Inspected(signature, _load_in_onnxruntime(data, threads))
 
 
 def _parse(data: bytes) -> ModelProto:
@@ -70,14 +89,31 @@ def _parse(data: bytes) -> ModelProto:
     return model
 
 
-def _load_in_onnxruntime(data: bytes, threads: int) -> None:
+def _load_in_onnxruntime(data: bytes, threads: int) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
     try:
-        onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(
+            data,
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=list(DISABLED_OPTIMIZERS),
+        )
+    except MemoryError:
+        raise
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph/... exceptions
+        if out_of_memory(exc):
+            raise MemoryError from exc
         raise Refusal.of(Check.SESSION, _first_line(exc)) from exc
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ONNX Runtime failed for want of memory (it reports a C++ ``bad_alloc`` or
+    its allocator's failure as an ordinary error)."""
+    text = str(exc).lower()
+    return any(sign in text for sign in ("bad_alloc", "bad allocation", "failed to allocate"))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from services.trainer import submission
 from services.trainer.api.request_body import parse_request
+from services.trainer.settings import TrainerSettings
 from services.trainer.store import job_queries
 from shared.bus.unit_of_work import Transactions
 from shared.errors import NotFound
@@ -18,19 +19,24 @@ from shared.store.sources import ArtifactSources
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
-def router(transactions: Transactions, sources: ArtifactSources) -> APIRouter:
+def router(
+    transactions: Transactions, sources: ArtifactSources, settings: TrainerSettings
+) -> APIRouter:
     """``/v1/training-requests`` (ask) and ``/v1/jobs`` (follow); reads use the pool,
     a request is announced and queued in one of ``transactions``; the datasets it names
-    must be in ``sources`` (refused before the job exists otherwise)."""
+    must be in ``sources`` and what it asks for within ``settings``' caps (refused before
+    the job exists otherwise), and its caller below its job limit (429)."""
     routes = APIRouter(prefix="/v1")
     pool = transactions.pool
+    caps = settings.caps()
 
     @routes.post("/training-requests", status_code=202, tags=["training-requests"])
     async def request_training(
         body: Annotated[dict[str, Any], Body()], principal: DataScientist
     ) -> JSONResponse:
+        request = parse_request(body, principal, sources, caps)
         job, created = await submission.submit(
-            transactions, parse_request(body, principal, sources)
+            transactions, request, principal.name, max_jobs=settings.max_jobs_per_principal
         )
         return JSONResponse(job, status_code=202 if created else 200)
 

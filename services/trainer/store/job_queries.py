@@ -10,7 +10,7 @@ from shared.events.training import TrainingRequested
 from shared.store.db import Connection
 
 _COLUMNS = (
-    "id, request_id, model_name, reason, status, attempts, progress, progress_fraction,"
+    "id, request_id, model_name, principal, reason, status, attempts, progress, progress_fraction,"
     " failure_reason, created_at, started_at, heartbeat_at, finished_at"
 )
 

@@ -90,11 +90,13 @@ def load_file(
     task: Task,
     digest: str,
     features: list[str] | None = None,
+    max_cells: int | None = None,
 ) -> Dataset:
     """Read a CSV/Parquet file; ``features`` (else the declared schema, else every column but
-    the target) fixes which columns are features and in which order."""
+    the target) fixes which columns are features and in which order. A file of more than
+    ``max_cells`` cells is refused while it is read."""
     fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
-    columns = read_columns(path, fmt)
+    columns = read_columns(path, fmt, max_cells=max_cells)
     schema: dict[str, ColumnType] = dict(spec.schema_ or {})
     if schema:
         undeclared = [name for name in schema if name not in columns]

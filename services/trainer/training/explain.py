@@ -4,13 +4,7 @@ Permutation importance: how much the chosen metric drops when one feature's valu
 shuffled (``sklearn.inspection.permutation_importance``, a few repeats, the request's seed).
 
 Fairness (binary classification, when ``metadata.sensitive_attribute`` names a feature):
-groups are the attribute's values when it has at most two, otherwise the attribute is
-binarised at its holdout median (``<= median`` and ``> median``). Reported:
-
-* ``demographic_parity_difference``: max - min over groups of P(prediction = positive);
-* ``equal_opportunity_difference``: max - min over groups of recall, i.e.
-  P(prediction = positive | truth = positive), over groups that have positives;
-* ``groups`` and ``min_group_size`` so a reader can judge how much the numbers say.
+the gaps of :mod:`shared.evaluation.fairness`, on the holdout.
 """
 
 from __future__ import annotations
@@ -22,6 +16,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from services.trainer.training.errors import RequestError
+from shared.evaluation.fairness import fairness_gaps
 
 IMPORTANCE_REPEATS = 5
 
@@ -46,14 +41,6 @@ def importance(
     }
 
 
-def sensitive_groups(values: np.ndarray) -> np.ndarray:
-    """A group label per row (the value itself, or above/below the median)."""
-    present = values[~np.isnan(values)]
-    if np.unique(present).size <= 2:
-        return values
-    return np.asarray(values > np.median(present), dtype=float)
-
-
 def fairness(
     *,
     attribute: str,
@@ -67,21 +54,4 @@ def fairness(
         raise RequestError(
             f"sensitive_attribute {attribute!r} is not a feature (features: {feature_names})"
         )
-    if len(classes) != 2:
-        return {}  # the two differences are defined for a binary decision
-    positive = classes[1]
-    groups = sensitive_groups(X[:, feature_names.index(attribute)])
-    selection, recall, sizes = [], [], []
-    for group in np.unique(groups[~np.isnan(groups)]):
-        rows = groups == group
-        sizes.append(int(rows.sum()))
-        selection.append(float(np.mean(y_pred[rows] == positive)))
-        actual = rows & (y_true == positive)
-        if actual.any():
-            recall.append(float(np.mean(y_pred[actual] == positive)))
-    return {
-        "demographic_parity_difference": max(selection) - min(selection),
-        "equal_opportunity_difference": (max(recall) - min(recall)) if recall else 0.0,
-        "groups": float(len(sizes)),
-        "min_group_size": float(min(sizes)),
-    }
+    return fairness_gaps(X[:, feature_names.index(attribute)], y_true, y_pred, classes)

@@ -1,9 +1,7 @@
-"""Metrics: the one the search optimises, and the full set measured on the holdout.
+"""Metrics: the one the search optimises; the full set measured on the holdout is
+:mod:`shared.evaluation.metrics` (the registry measures submitted models with it too).
 
-Scores are reported in their natural orientation (RMSE and log loss: lower is better);
-the search maximises scikit-learn's scorer, which negates the lower-is-better ones.
-For a binary task the positive class is the second of the sorted class labels; with more
-classes precision, recall and F1 are macro averages and ROC-AUC is one-vs-rest.
+The search maximises scikit-learn's scorer, which negates the lower-is-better ones.
 """
 
 from __future__ import annotations
@@ -15,14 +13,9 @@ from sklearn import metrics as skm
 from sklearn.metrics import make_scorer
 
 from services.trainer.training.errors import RequestError
-from shared.events.common import Task
+from shared.evaluation.metrics import LOWER_IS_BETTER, METRICS, Task
 
-METRICS: dict[Task, tuple[str, ...]] = {
-    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
-    "regression": ("rmse", "mae", "r2"),
-}
 DEFAULT_METRIC: dict[Task, str] = {"classification": "roc_auc", "regression": "rmse"}
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 
 _BUILTIN_SCORERS = {
     "accuracy": "accuracy",
@@ -59,32 +52,3 @@ def scorer(metric: str, classes: np.ndarray | None) -> Any:
 def natural(metric: str, score: float) -> float:
     """A scorer's value back in the metric's own orientation."""
     return -score if metric in LOWER_IS_BETTER else score
-
-
-def classification_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, classes: np.ndarray
-) -> dict[str, float]:
-    binary = len(classes) == 2
-    averaging: dict[str, Any] = {"pos_label": classes[1]} if binary else {"average": "macro"}
-    result = {
-        "accuracy": skm.accuracy_score(y_true, y_pred),
-        "precision": skm.precision_score(y_true, y_pred, zero_division=0, **averaging),
-        "recall": skm.recall_score(y_true, y_pred, zero_division=0, **averaging),
-        "f1": skm.f1_score(y_true, y_pred, zero_division=0, **averaging),
-        "log_loss": skm.log_loss(y_true, proba, labels=classes),
-    }
-    if len(np.unique(y_true)) == len(classes):  # AUC needs every class in the holdout
-        result["roc_auc"] = (
-            skm.roc_auc_score(y_true == classes[1], proba[:, 1])
-            if binary
-            else skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
-        )
-    return {k: float(v) for k, v in result.items()}
-
-
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    return {
-        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
-        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
-        "r2": float(skm.r2_score(y_true, y_pred)),
-    }

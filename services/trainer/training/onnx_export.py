@@ -25,9 +25,9 @@ from skl2onnx.operator_converters import random_forest
 from sklearn.pipeline import Pipeline
 
 from services.trainer.training.errors import ParityError
+from shared.evaluation.parity import TOLERANCE, relative_difference
 
 INPUT_NAME = "input"
-TOLERANCE = 1e-4
 
 _hgb_tree_to_attributes = tree_ensemble.add_tree_to_attribute_pairs_hist_gradient_boosting
 
@@ -113,7 +113,7 @@ def check_parity(
         return parity
     expected = pipeline.predict(X32)
     values = outputs["variable"].reshape(-1)
-    relative = np.abs(values - expected) / np.maximum(1.0, np.abs(expected))
+    relative = relative_difference(values, expected)
     if np.max(relative, initial=0.0) > TOLERANCE:
         raise ParityError(
             "ONNX export differs from scikit-learn on the holdout: largest relative "

@@ -32,7 +32,9 @@ class Split:
         return bool(np.isnan(self.X_train).any() or np.isnan(self.X_hold).any())
 
 
-def load(request: TrainingRequested, path: Path | None) -> datasets.Dataset:
+def load(
+    request: TrainingRequested, path: Path | None, *, max_cells: int | None = None
+) -> datasets.Dataset:
     spec = request.dataset
     if spec.builtin is not None:
         return datasets.load_builtin(spec.builtin, request.task)
@@ -43,11 +45,19 @@ def load(request: TrainingRequested, path: Path | None) -> datasets.Dataset:
         target=request.target or "target",
         task=request.task,
         digest=spec.artifact.sha256,
+        max_cells=max_cells,
     )
 
 
-def prepare(request: TrainingRequested, path: Path | None, extra_path: Path | None) -> Split:
-    data = load(request, path)
+def prepare(
+    request: TrainingRequested,
+    path: Path | None,
+    extra_path: Path | None,
+    *,
+    max_cells: int | None = None,
+) -> Split:
+    """Load, check and split the data; each file may have at most ``max_cells`` cells."""
+    data = load(request, path, max_cells=max_cells)
     datasets.check(
         data, request.task, cv_folds=request.cv_folds, holdout_fraction=request.holdout_fraction
     )
@@ -67,6 +77,7 @@ def prepare(request: TrainingRequested, path: Path | None, extra_path: Path | No
         task=request.task,
         digest=request.extra_data.sha256,
         features=data.feature_names,
+        max_cells=max_cells,
     )
     if extra.y.dtype.kind != y_train.dtype.kind:
         raise DataError("extra_data labels are not of the same kind as the dataset's labels")

@@ -29,28 +29,46 @@ _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
 
 
-def read_columns(path: Path, fmt: Literal["csv", "parquet"]) -> Columns:
-    """All columns of the file by name, values as read (strings from CSV)."""
-    columns = _read_parquet(path) if fmt == "parquet" else _read_csv(path)
+def read_columns(
+    path: Path, fmt: Literal["csv", "parquet"], *, max_cells: int | None = None
+) -> Columns:
+    """All columns of the file by name, values as read (strings from CSV). More than
+    ``max_cells`` cells (rows x columns) is a :class:`DataError`, raised before they are
+    all in memory: a cell read costs tens of bytes, far more than it takes in the file."""
+    limit = max_cells if max_cells is not None else math.inf
+    columns = _read_parquet(path, limit) if fmt == "parquet" else _read_csv(path, limit)
     if not columns:
         raise DataError("the dataset has no columns")
     return columns
 
 
-def _read_csv(path: Path) -> Columns:
+def _too_many_cells(limit: float) -> DataError:
+    return DataError(
+        f"the dataset has more than {limit:.0f} cells (rows x columns), the most the trainer "
+        "reads (MODELBUS_TRAINER_MAX_DATASET_CELLS)"
+    )
+
+
+def _read_csv(path: Path, limit: float) -> Columns:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
             raise DataError("the CSV file is empty (no header row)")
         names = [h.strip() for h in header]
+        if len(names) > limit:
+            raise _too_many_cells(limit)
         if len(set(names)) != len(names):
             first, again = _repeated(names)
             raise DataError(f"the CSV header gives columns {first} and {again} the same name")
         columns: Columns = {name: [] for name in names}
+        cells = 0
         for line_no, row in enumerate(reader, start=2):
             if not row:
                 continue
+            cells += len(names)
+            if cells > limit:
+                raise _too_many_cells(limit)
             if len(row) != len(names):
                 raise DataError(f"CSV line {line_no} does not have as many fields as the header")
             for name, value in zip(names, row, strict=True):
@@ -58,13 +76,18 @@ def _read_csv(path: Path) -> Columns:
     return columns
 
 
-def _read_parquet(path: Path) -> Columns:
+def _read_parquet(path: Path, limit: float) -> Columns:
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:  # an optional dependency: say what is missing
         raise DataError("reading Parquet needs the pyarrow package on the trainer") from exc
     try:
+        meta = pq.read_metadata(path)
+        if meta.num_rows * meta.num_columns > limit:
+            raise _too_many_cells(limit)
         table = pq.read_table(path)
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise DataError(f"the Parquet file cannot be read ({type(exc).__name__})") from exc
     return {name: table.column(name).to_pylist() for name in table.column_names}

@@ -19,15 +19,11 @@ from sklearn.pipeline import Pipeline
 
 from services.trainer.training import explain
 from services.trainer.training.candidates import build_pipeline, resolve
-from services.trainer.training.metrics import (
-    classification_metrics,
-    regression_metrics,
-    resolve_metric,
-    scorer,
-)
+from services.trainer.training.metrics import resolve_metric, scorer
 from services.trainer.training.onnx_export import INPUT_NAME, check_parity, to_onnx
 from services.trainer.training.selection import Progress, SearchSettings, Trial, search
 from services.trainer.training.splits import Split, prepare
+from shared.evaluation.metrics import classification_metrics, regression_metrics
 from shared.events.reference_sample import reference_sample_csv
 from shared.events.training import TrainingRequested
 from shared.reference_builder import build_reference_profile
@@ -38,6 +34,7 @@ class Inputs:
     request: TrainingRequested
     dataset_path: Path | None = None  # None for a bundled dataset
     extra_path: Path | None = None
+    max_cells: int | None = None  # rows x columns a dataset file may have
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,7 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
     metric = resolve_metric(request.metric, request.task)
     specs = resolve(request.candidates, request.task)
     progress("loading and checking the dataset", 0.0)
-    split = prepare(request, inputs.dataset_path, inputs.extra_path)
+    split = prepare(request, inputs.dataset_path, inputs.extra_path, max_cells=inputs.max_cells)
     scoring = scorer(metric, np.unique(split.y_train) if classifier else None)
     settings = SearchSettings(
         request.task,

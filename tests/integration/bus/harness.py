@@ -71,7 +71,12 @@ def processor(pool: asyncpg.Pool, group: str, *, delay_s: float = 0.0) -> BatchP
 
 
 def record_of(
-    value: bytes, *, partition: int = 0, offset: int = 0, key: bytes = b"k"
+    value: bytes,
+    *,
+    partition: int = 0,
+    offset: int = 0,
+    key: bytes = b"k",
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> ConsumerRecord[bytes, bytes]:
     """A consumer record as aiokafka delivers it, for feeding a processor directly."""
     return ConsumerRecord(
@@ -85,7 +90,7 @@ def record_of(
         checksum=None,
         serialized_key_size=len(key),
         serialized_value_size=len(value),
-        headers=(),
+        headers=tuple(headers),
     )
 
 

@@ -24,6 +24,7 @@ from shared.events.envelope import Event, encode
 from shared.events.topics import TOPICS
 from shared.settings import Settings
 from tests.integration.bus.harness import TOPIC
+from tests.support.bus import kafka_options
 from tests.support.polling import eventually
 
 Offsets = dict[int, int]
@@ -33,7 +34,7 @@ PARTITIONS = {n: t.partitions for t in TOPICS.values() for n in (t.name, t.dead_
 async def produce(bootstrap: str, *items: Event[Any] | tuple[bytes, bytes]) -> list[RecordMetadata]:
     """Send events (or raw ``(key, value)`` pairs) to :data:`TOPIC` in order; acks=all."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=TOPIC_MAX_MESSAGE_BYTES
+        **kafka_options(bootstrap), acks="all", max_request_size=TOPIC_MAX_MESSAGE_BYTES
     )
     await producer.start()
     try:
@@ -47,7 +48,7 @@ async def produce(bootstrap: str, *items: Event[Any] | tuple[bytes, bytes]) -> l
 
 
 async def end_offsets(bootstrap: str, topic: str) -> Offsets:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS[topic])]
@@ -61,7 +62,7 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str = TOPIC.name
     """Commit the topic's end offsets for ``group``: it then skips earlier tests' records."""
     ends = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **kafka_options(bootstrap), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -74,7 +75,7 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str = TOPIC.name
 
 async def committed(bootstrap: str, group: str, topic: str = TOPIC.name) -> Offsets:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **kafka_options(bootstrap), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -92,7 +93,7 @@ async def read_topic(
     """Every record from ``since`` up to the end as of now, in log order per partition."""
     until = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         enable_auto_commit=False,
         max_partition_fetch_bytes=TOPIC_MAX_MESSAGE_BYTES,
     )

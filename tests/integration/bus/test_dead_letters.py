@@ -164,3 +164,25 @@ async def test_a_value_at_the_topic_limit_is_dead_lettered_without_stalling_the_
     assert headers["modelbus.dlq.value_truncated_from"] == str(len(huge))
     assert "exceeds the event limit" in headers["modelbus.dlq.error_message"]
     assert letter.value and huge.startswith(letter.value)
+
+
+async def test_keys_headers_and_ids_postgres_cannot_store_are_dead_lettered_not_retried(
+    pool: asyncpg.Pool, schema: str
+) -> None:
+    """Found by the fuzz tier: text with NUL (or bytes that are no UTF-8) in a record's key
+    or headers, or in an event id, made the partition's transaction fail for good."""
+    good = metrics_event(schema, 1)
+    nul_id = orjson.loads(encode(metrics_event(schema, 0)))
+    nul_id["id"] = "evil\x00id"
+    records = [
+        record_of(b"not json", offset=0, key=b"k\x00\xff"),
+        record_of(b"not json", offset=1, headers=[("h\x00", b"v\x00\xff")]),
+        record_of(orjson.dumps(nul_id), offset=2),
+        record_of(encode(good), offset=3),
+    ]
+    await processor(pool, schema).process(records)
+
+    await assert_applied_exactly_once(pool, [good])
+    letters = await dead_letter_rows(pool)
+    assert [h["modelbus.dlq.offset"] for h in letters] == ["0", "1", "2"]
+    assert "NUL" in letters[2]["modelbus.dlq.error_message"]

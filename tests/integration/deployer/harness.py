@@ -16,7 +16,7 @@ from shared.events.envelope import Event, decode
 from shared.events.topics import TOPICS
 from shared.runtime import ServiceProcess
 from shared.store.artifacts import FileArtifactStore
-from tests.support.bus import collect, publish
+from tests.support.bus import collect, kafka_options, publish
 from tests.support.events import approved, drift, feature_drift, suspended
 from tests.support.polling import eventually
 
@@ -129,7 +129,7 @@ async def events_about(
 async def read_all(bootstrap: str, topic: str, model: str) -> list[Event[Any]]:
     """Every event about ``model`` on ``topic`` up to the current end of each partition."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **kafka_options(bootstrap), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

@@ -27,6 +27,7 @@ from services.governance.settings import GovernanceSettings
 from shared.events.envelope import Event, encode
 from shared.settings import Settings
 from tests.integration.governance.conftest import AUDIT_KEY, FOREIGN_REPLIES, LOOP, Governance
+from tests.support.bus import kafka_options
 from tests.support.events import deployed, drift, registered, trained
 
 pytestmark = [pytest.mark.integration, LOOP]
@@ -100,7 +101,7 @@ async def test_an_independent_consumer_rebuilds_the_lifecycle(
 ) -> None:
     consumer = AIOKafkaConsumer(
         "governance.audit",
-        bootstrap_servers=governance.bootstrap,
+        **kafka_options(governance.bootstrap),
         group_id=f"auditor-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -28,7 +28,7 @@ from shared.events.topics import topic_for_payload
 from shared.reference_builder import build_reference_profile
 from shared.settings import Settings
 from shared.store.artifacts import open_store
-from tests.support.bus import collect
+from tests.support.bus import collect, kafka_options
 
 FAST = MonitorSettings(tick_s=0.2)
 
@@ -36,7 +36,7 @@ FAST = MonitorSettings(tick_s=0.2)
 async def publish_many(bootstrap: str, items: list[Payload | Event[Any]]) -> list[Event[Any]]:
     """Publish in order, pipelined (one producer, wait for all acks at the end)."""
     events = [i if isinstance(i, Event) else new_event(i, source="test") for i in items]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", linger_ms=5)
     await producer.start()
     try:
         acks = [

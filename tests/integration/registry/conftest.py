@@ -21,6 +21,7 @@ from services.registry.settings import RegistrySettings
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from shared.store.artifacts import FileArtifactStore
+from tests.support.bus import kafka_options
 from tests.support.polling import eventually
 from tests.support.services import http, running
 
@@ -37,16 +38,16 @@ class Registry:
     scientist: str  # bearer tokens
     viewer: str
 
-    def client(self, token: str | None = None) -> httpx.AsyncClient:
-        return http(self.service, token if token is not None else self.viewer)
+    def client(self, token: str | None = None, timeout: float = 30) -> httpx.AsyncClient:
+        return http(self.service, token if token is not None else self.viewer, timeout)
 
     def stored(self, digest: str) -> bool:
         return (self.store.root / "sha256" / digest[:2] / digest).exists()
 
     async def caught_up(self, topic: str) -> None:
         """Wait until the registry has committed past everything on ``topic`` so far."""
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        reader = AIOKafkaConsumer(**kafka_options(self.bootstrap))
+        admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap))
         await reader.start()
         await admin.start()
         try:

@@ -58,7 +58,9 @@ async def test_register_list_show_and_alias_from_the_cli(
     assert json.loads(out)["aliases"] == {"champion": 1}
     code, out = await cli("show", name, "1")
     shown = json.loads(out)
-    assert shown["metrics"] == {"rmse": 53.1} and shown["task"] == "regression"
+    # Reported by the uploader, not measured: a claim, and nothing to decide on.
+    assert shown["claimed"]["metrics"] == {"rmse": 53.1} and shown["task"] == "regression"
+    assert shown["metrics"] == {} and shown["measured"] is None
     assert shown["metadata"]["tags"] == {"team": "pricing"} and shown["registered_by"] == "dana"
     assert shown["reference_profile"]["sha256"] == hashlib.sha256(profile.read_bytes()).hexdigest()
     assert registry.stored(shown["reference_profile"]["sha256"])

@@ -18,6 +18,9 @@ from tests.support.onnx_models import regression_onnx
 pytestmark = [pytest.mark.integration, LOOP]
 
 UPLOADS, SUBMISSIONS = 15, 5
+# Each registration is validated in a sandbox process of its own, a few at a time: on a
+# loaded machine the last of twenty answers long after the first (a bound, not a timing).
+PATIENCE_S = 300
 
 
 async def test_concurrent_uploads_and_submissions_number_without_gaps(
@@ -36,7 +39,7 @@ async def test_concurrent_uploads_and_submissions_number_without_gaps(
         for i in range(SUBMISSIONS)
     ]  # fmt: skip
 
-    async with registry.client(registry.scientist) as client:
+    async with registry.client(registry.scientist, timeout=PATIENCE_S) as client:
 
         async def upload(i: int) -> int:
             metadata = {"task": "regression", "upload_id": f"up-{i}-{unique}"}
@@ -57,6 +60,7 @@ async def test_concurrent_uploads_and_submissions_number_without_gaps(
             "model.registered",
             where=lambda e: e.data.model_name == name,
             until=lambda found: len(found) >= UPLOADS + SUBMISSIONS,
+            timeout=PATIENCE_S,
         )
         listed = (await client.get(f"/v1/models/{name}/versions")).json()
         retried = await client.post(  # the same upload_id again: the same version, not a new one

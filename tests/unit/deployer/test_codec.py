@@ -106,6 +106,27 @@ def _json(doc: object) -> bytes:
         (_json({"inputs": [{"name": "X", "shape": [1]}]}), None, "'datatype'"),
         (_json({"inputs": [{"name": "X", "datatype": "FP32", "shape": [-1]}]}), None, "shape"),
         (_json({"inputs": [{"name": "X", "datatype": "FP32", "shape": [1]}]}), None, "neither"),
+        # Found by the fuzz tier: a tensor's parameters that are not an object were a 500.
+        *(
+            (
+                _json(
+                    {
+                        "inputs": [
+                            {
+                                "name": "X",
+                                "datatype": "FP32",
+                                "shape": [1],
+                                "data": [1],
+                                "parameters": parameters,
+                            }
+                        ]
+                    }
+                ),
+                None,
+                "'parameters' must be a JSON object",
+            )
+            for parameters in ("binary", [4], 4, True)
+        ),
         (
             _json(
                 {

@@ -112,3 +112,22 @@ def test_extension_attributes_from_other_producers_are_tolerated() -> None:
     doc = orjson.loads(encode(event))
     doc["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     assert decode(orjson.dumps(doc)).id == event.id
+
+
+@pytest.mark.parametrize("where", ["id", "subject", "data.model_name", "data.metadata key"])
+def test_text_with_nul_is_refused_because_postgres_cannot_store_it(where: str) -> None:
+    doc: dict[str, Any] = orjson.loads(encode(new_event(SAMPLES["model.submitted"], source="t")))
+    if where == "data.metadata key":
+        doc["data"]["metadata"] = {"tags": {"a\x00": "b"}}
+    elif where.startswith("data."):
+        doc["data"][where[5:]] = "a\x00b"
+    else:
+        doc[where] = "a\x00b"
+    with pytest.raises(InvalidEvent, match="U\\+0000"):
+        decode(orjson.dumps(doc))
+
+
+def test_the_text_backslash_u0000_is_only_text() -> None:
+    doc: dict[str, Any] = orjson.loads(encode(new_event(SAMPLES["model.submitted"], source="t")))
+    doc["subject"] = "\\u0000"
+    assert decode(orjson.dumps(doc)).subject == "\\u0000"

@@ -8,6 +8,7 @@ from services.governance.audit.describe import describe
 from services.governance.inventory.serving import approved_after, next_serving, serving_after
 from shared.events.envelope import new_event
 from shared.events.governance import Decision, ModelApproved, ModelSuspended
+from shared.events.registry import RiskTierLowered
 from shared.events.topics import consumed_by
 from tests.support.events import SHA, deployed, promoted, registered, rolled_back
 
@@ -16,6 +17,7 @@ LIFECYCLE = {
     "training.failed",
     "model.registered",
     "model.registration_failed",
+    "model.risk_tier_lowered",
     "review.requested",
     "model.approved",
     "model.rejected",
@@ -99,3 +101,11 @@ def test_approved_versions_as_of_a_point_in_the_trail() -> None:
     ]
     assert approved_after(records[:2]) == [1, 2]
     assert approved_after(records) == [2]
+
+
+def test_a_lowered_risk_tier_is_audited_with_who_lowered_it_and_why() -> None:
+    lowered = RiskTierLowered(model_name="m", risk_tier="low", previous="high", actor="ann",
+                              reason="internal use only")  # fmt: skip
+    about = describe(new_event(lowered, source="registry"))
+    assert (about.actor, about.action) == ("ann", "model.risk_tier_lowered")
+    assert about.summary == {"risk_tier": "low", "previous": "high", "reason": "internal use only"}

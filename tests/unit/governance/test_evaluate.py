@@ -6,7 +6,10 @@ import pytest
 
 from services.governance.policy.evaluate import Champion, evaluate
 from services.governance.policy.rules import LoadedPolicy, load_policies
+from services.governance.policy.verdict import verdict
 from services.governance.settings import SHIPPED_POLICIES
+from shared.events.governance import ModelApproved, ModelRejected, ReviewRequested
+from shared.events.registry import ClaimedEvidence, MeasuredEvidence
 from tests.support.events import HIGH_RISK, registered
 
 
@@ -32,6 +35,7 @@ def test_low_risk_version_meeting_thresholds_passes_and_needs_nobody(policy: Loa
     assert decision.strategy.kind == "replace"
     assert set(checks(result)) == {
         "metadata.owner",
+        "evidence.measured",
         "metric.accuracy",
         "onnx_parity",
         "champion.accuracy",
@@ -48,11 +52,12 @@ def test_a_metric_below_its_threshold_fails_with_value_and_threshold(
     assert "0.62 fails >= 0.7" in check.message  # type: ignore[attr-defined]
 
 
-def test_an_unreported_metric_fails(policy: LoadedPolicy) -> None:
-    reg = registered("m").model_copy(update={"metrics": {"f1": 0.9}})
+def test_an_unmeasured_metric_fails(policy: LoadedPolicy) -> None:
+    reg = registered("m", measured=MeasuredEvidence(by="trainer", metrics={"f1": 0.9}))
     result = evaluate(policy, reg, champion=None)
     assert "metric.accuracy" in result.failed
-    assert "not reported" in checks(result)["metric.accuracy"].message  # type: ignore[attr-defined]
+    message = checks(result)["metric.accuracy"].message  # type: ignore[attr-defined]
+    assert "accuracy was not measured by the trainer" in message
 
 
 def test_high_risk_needs_full_metadata_two_approvals_and_a_canary(policy: LoadedPolicy) -> None:
@@ -98,3 +103,59 @@ def test_regression_against_the_champion_beyond_tolerance_fails(policy: LoadedPo
 def test_missing_onnx_parity_fails(policy: LoadedPolicy) -> None:
     result = evaluate(policy, registered("m", parity=False), None)
     assert result.failed == ["onnx_parity"]
+
+
+def claimed_only(**extra: object) -> object:
+    """A submission that reports excellent numbers about itself and measured nothing."""
+    said = ClaimedEvidence(metrics={"accuracy": 0.99}, parity_passed=True)
+    return registered(
+        "m", source="upload", measured=None, claimed=said, metrics={}, parity=False, **extra
+    )
+
+
+def test_claimed_evidence_is_never_a_value_and_goes_to_people(policy: LoadedPolicy) -> None:
+    reg = claimed_only()
+    result = evaluate(policy, reg, None)  # type: ignore[arg-type]
+    found = checks(result)
+    assert not found["evidence.measured"].passed  # type: ignore[attr-defined]
+    accuracy = found["metric.accuracy"]
+    assert (accuracy.passed, accuracy.value) == (False, None)  # type: ignore[attr-defined]
+    assert "not measured" in accuracy.message  # type: ignore[attr-defined]
+    assert not found["onnx_parity"].passed  # type: ignore[attr-defined]
+    # Tier low needs nobody when evidence is measured; with none, one person at least.
+    answer = verdict(result, reg)  # type: ignore[arg-type]
+    assert isinstance(answer, ReviewRequested) and answer.required_approvals == 1
+
+
+def test_unmeasured_and_failing_what_evidence_cannot_fix_is_rejected(
+    policy: LoadedPolicy,
+) -> None:
+    reg = claimed_only(metadata={"owner": None})
+    answer = verdict(evaluate(policy, reg, None), reg)  # type: ignore[arg-type]
+    assert isinstance(answer, ModelRejected) and "metadata.owner" in answer.failed_checks
+
+
+def test_measured_by_the_registry_approves_and_names_the_values(policy: LoadedPolicy) -> None:
+    measured = MeasuredEvidence(
+        by="registry", metrics={"accuracy": 0.912}, parity_passed=True, rows=114
+    )
+    reg = registered("m", source="upload", measured=measured)
+    result = evaluate(policy, reg, None)
+    answer = verdict(result, reg)
+    assert isinstance(answer, ModelApproved)
+    message = checks(result)["metric.accuracy"].message  # type: ignore[attr-defined]
+    assert message == "accuracy 0.912 meets >= 0.7 (measured by the registry on 114 rows)"
+    assert checks(result)["metric.accuracy"].value == 0.912  # type: ignore[attr-defined]
+
+
+def test_measured_parity_that_failed_says_by_how_much(policy: LoadedPolicy) -> None:
+    measured = MeasuredEvidence(
+        by="registry",
+        metrics={"accuracy": 0.9},
+        parity_passed=False,
+        parity={"label_mismatches": 3.0},
+        rows=50,
+    )
+    result = evaluate(policy, registered("m", source="upload", measured=measured), None)
+    assert result.failed == ["onnx_parity"]
+    assert "label_mismatches 3" in checks(result)["onnx_parity"].message  # type: ignore[attr-defined]

@@ -37,6 +37,8 @@ EXPECTED = {
             "/v1/as-of",
             "/v1/audit",
             "/v1/policies",
+            "/v1/audit/checkpoints/latest",
+            "/v1/whoami",
         )
     },
 }

@@ -154,3 +154,22 @@ def test_the_announcement_says_what_the_door_said() -> None:
         "job-1",
         "trainer",
     )
+
+
+def test_the_trainer_measured_its_evidence_and_anybody_else_only_claims_theirs() -> None:
+    ref = ArtifactRef(uri="memory://x", sha256="a" * 64, size=1)
+    signature = ModelSignature(inputs=[], outputs=[])
+    completed = training()
+    from_trainer = doors.from_training(completed).registered(
+        version=1, parent_version=None, artifact=ref, signature=signature, reference_profile=None
+    )
+    assert from_trainer.measured is not None and from_trainer.measured.by == "trainer"
+    assert from_trainer.measured.metrics == completed.metrics and from_trainer.claimed is None
+
+    said = doors.UploadMetadata(task="classification", metrics={"accuracy": 0.99},
+                                parity_passed=True)  # fmt: skip
+    uploaded = doors.from_upload("m", said, "dana").registered(
+        version=1, parent_version=None, artifact=ref, signature=signature, reference_profile=None
+    )
+    assert uploaded.measured is None and (uploaded.metrics, uploaded.parity_passed) == ({}, False)
+    assert uploaded.claimed is not None and uploaded.claimed.metrics == {"accuracy": 0.99}

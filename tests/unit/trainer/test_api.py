@@ -6,6 +6,8 @@ import pytest
 
 from services.trainer.api import router
 from services.trainer.api.request_body import parse_request
+from services.trainer.settings import TrainerSettings
+from services.trainer.training.bounds import Caps
 from shared.bus.unit_of_work import Transactions
 from shared.errors import InvalidInput
 from shared.http.auth import Principal
@@ -14,11 +16,15 @@ from tests.unit.registry.fakes import FakeArtifactStore
 
 ANA = Principal("ana", "data-scientist", "t1")
 SOURCES = ArtifactSources(FakeArtifactStore())
+CAPS = Caps()
 
 
 def test_defaults_are_filled_from_the_caller() -> None:
     request = parse_request(
-        {"model_name": "m", "task": "classification", "dataset": {"builtin": "iris"}}, ANA, SOURCES
+        {"model_name": "m", "task": "classification", "dataset": {"builtin": "iris"}},
+        ANA,
+        SOURCES,
+        CAPS,
     )
     assert request.metadata.owner == "ana" and len(request.request_id) == 32
     explicit = parse_request(
@@ -31,6 +37,7 @@ def test_defaults_are_filled_from_the_caller() -> None:
         },
         ANA,
         SOURCES,
+        CAPS,
     )
     assert (explicit.request_id, explicit.metadata.owner) == ("mine", "bob")
 
@@ -65,7 +72,7 @@ def test_defaults_are_filled_from_the_caller() -> None:
 )
 def test_bad_requests_are_refused(body: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        parse_request(body, ANA, SOURCES)
+        parse_request(body, ANA, SOURCES, CAPS)
 
 
 @pytest.mark.parametrize(
@@ -80,12 +87,12 @@ def test_datasets_outside_the_sources_are_refused_before_any_read(uri: str, rule
     dataset = {"artifact": {"uri": uri, "sha256": "0" * 64, "size": 1}, "format": "csv"}
     body = {"model_name": "m", "task": "classification", "dataset": dataset}
     with pytest.raises(SourceRefused, match=rule) as refused:
-        parse_request(body, ANA, SOURCES)
+        parse_request(body, ANA, SOURCES, CAPS)
     assert refused.value.status_code == 422
 
 
 def test_every_route_requires_a_role() -> None:
-    routes = router(Transactions(None, "trainer"), SOURCES).routes  # type: ignore[arg-type]
+    routes = router(Transactions(None, "trainer"), SOURCES, TrainerSettings()).routes  # type: ignore[arg-type]
     for route in routes:
         roles = [getattr(d.call, "required_role", None) for d in route.dependant.dependencies]  # type: ignore[attr-defined]
         assert any(roles), route.path  # type: ignore[attr-defined]

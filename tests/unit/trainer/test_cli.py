@@ -10,6 +10,7 @@ import pytest
 from modelbus.cli import build_parser
 from modelbus.commands.train import build_request, follow
 from services.trainer.api.request_body import parse_request
+from services.trainer.training.bounds import Caps
 from shared.http.auth import Principal
 from shared.store.sources import ArtifactSources
 from tests.unit.registry.fakes import FakeArtifactStore
@@ -40,7 +41,7 @@ def test_a_bundled_dataset_needs_no_task_and_gets_the_default_search() -> None:
         "metadata": {"owner": "ana", "retraining": "auto"},
     }
     sources = ArtifactSources(FakeArtifactStore())
-    parse_request(request, Principal("ana", "data-scientist", "t"), sources)  # accepted
+    parse_request(request, Principal("ana", "data-scientist", "t"), sources, Caps())  # accepted
 
 
 def test_a_local_file_travels_by_claim_check(tmp_path: Path) -> None:

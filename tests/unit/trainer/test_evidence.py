@@ -9,6 +9,7 @@ from sklearn.datasets import make_classification
 from services.trainer.training import explain
 from services.trainer.training.candidates import build_pipeline
 from services.trainer.training.errors import RequestError
+from shared.evaluation.fairness import sensitive_groups
 
 
 def test_fairness_differences_between_groups() -> None:
@@ -38,7 +39,7 @@ def test_fairness_differences_between_groups() -> None:
 
 
 def test_numeric_attributes_are_split_at_the_median() -> None:
-    groups = explain.sensitive_groups(np.array([10.0, 20.0, 30.0, 40.0, np.nan]))
+    groups = sensitive_groups(np.array([10.0, 20.0, 30.0, 40.0, np.nan]))
     assert groups[:4].tolist() == [0.0, 0.0, 1.0, 1.0]
 
 

@@ -11,7 +11,14 @@ import onnxruntime as ort
 import orjson
 import pytest
 
-from services.trainer.runner import WarmStarter, run_training, start_process, write_inputs
+from services.trainer.runner import (
+    Limits,
+    WarmStarter,
+    child_env,
+    run_training,
+    start_process,
+    write_inputs,
+)
 from services.trainer.training import process
 from services.trainer.training.errors import DataError
 from services.trainer.training.process import ARTIFACTS, RESULT
@@ -112,14 +119,14 @@ def test_a_refused_dataset_is_a_result_not_a_crash(tmp_path: Path) -> None:
 async def test_the_training_process_exits_when_its_parent_goes_away(tmp_path: Path) -> None:
     request, path = csv_request(tmp_path)
     write_inputs(tmp_path / "job", request, path.read_bytes(), None)
-    proc = await start_process(1)
+    proc = await start_process(Limits())
     assert proc.stdin is not None
     proc.stdin.close()  # what the kernel does when the trainer dies
     assert await asyncio.wait_for(proc.wait(), 60) == 3
 
 
 async def test_warm_processes_are_started_ahead_and_used_for_jobs(tmp_path: Path) -> None:
-    starter = WarmStarter(1)
+    starter = WarmStarter(Limits())
     await starter.prepare()
     first = await starter.take()
     second = await starter.take()  # the one started by the first take
@@ -145,3 +152,13 @@ async def test_cancelling_a_training_kills_its_process(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not (tmp_path / "job" / RESULT).exists()
+
+
+def test_the_training_child_gets_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELBUS_DATABASE_URL", "postgresql://trainer:secret@db/modelbus")
+    monkeypatch.setenv("MODELBUS_KAFKA_SASL_PASSWORD", "kafka-secret")
+    monkeypatch.setenv("PGPASSWORD", "libpq-secret")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    env = child_env(concurrent_jobs=1)
+    assert not [k for k in env if k.startswith(("MODELBUS_", "PG"))]
+    assert env["OMP_NUM_THREADS"] == "1" and "PYTHONPATH" in env
