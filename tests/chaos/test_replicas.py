@@ -88,8 +88,11 @@ async def test_two_replicas_of_every_service_close_the_loop_once(
         **free_ports_for_two_replicas(),
     )
     async with running_stack(settings) as stack:
-        assert len(stack.services) == 2 * len(SERVICES)
-        result = await run(Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE)
+        replicated = [svc for svc in stack.services.values() if svc.service in SERVICES]
+        assert len(replicated) == 2 * len(SERVICES)
+        result = await run(
+            Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE, step_timeout_s=300
+        )
         assignments = await monitor_assignments(broker.bootstrap)
         token = await issue_token(database_url, "replica-check", "viewer", created_by="test")
         served: dict[str, dict[int, int]] = {}
