@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from starlette.types import ASGIApp
 
@@ -118,6 +118,9 @@ class ServiceProcess:
         self.ready = asyncio.Event()
         self.infra: Infrastructure | None = None
         self.server: uvicorn.Server | None = None
+        # The service's FastAPI app, before any ASGI wrappers: its routes, roles and OpenAPI
+        # document (served nowhere: every route needs a token) for whoever checks them.
+        self.http_app: FastAPI | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._broker: KafkaBroker | None = None
 
@@ -174,13 +177,14 @@ class ServiceProcess:
             self.ready.set()
         self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
 
-        app: ASGIApp = create_app(
+        self.http_app = create_app(
             name,
             self.ready.is_set,
             parts.routers,
             auth,
             max_body_bytes=settings.http_max_body_bytes,
         )
+        app: ASGIApp = self.http_app
         for wrap in parts.asgi_wrappers:
             app = wrap(app)
         self.server = uvicorn.Server(

@@ -60,13 +60,15 @@ def _governance_settings() -> GovernanceSettings | None:
 
 def run_verify(args: argparse.Namespace) -> int:
     from services.governance import audit_tools
-    from shared.settings import get_settings
 
     governance = _governance_settings()
     if governance is None:
         return 2
+    from modelbus.local_database import database_url
+    from shared.settings import get_settings
+
     settings = get_settings()
-    url = args.database_url or settings.database_url
+    url = args.database_url or database_url("modelbus_governance")
     report = asyncio.run(
         audit_tools.verify(
             url,

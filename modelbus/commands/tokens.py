@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from typing import Any
-
-from shared.settings import get_settings
 
 # Kept here rather than imported: importing shared.http.auth loads FastAPI, a second
 # per CLI call; tests check the two lists agree.
@@ -27,17 +24,10 @@ def register(subparsers: Any) -> None:
 
 
 def database_url() -> str:
-    """``MODELBUS_DATABASE_URL`` when set; else the token role of ``modelbus up``'s embedded
-    Postgres, whose password that stack keeps under ``MODELBUS_HOME/secrets``. The token
-    role is the only one that may write ``auth`` (shared/store/roles.py)."""
-    settings = get_settings()
-    if os.environ.get("MODELBUS_DATABASE_URL"):
-        return settings.database_url
-    secret = settings.home / "secrets" / "postgres-modelbus_tokens"
-    if not secret.exists():
-        return settings.database_url
-    port = os.environ.get("MODELBUS_POSTGRES_PORT", "5432")
-    return f"postgresql://modelbus_tokens:{secret.read_text().strip()}@127.0.0.1:{port}/modelbus"
+    """The token role's: the only one that may write ``auth`` (shared/store/roles.py)."""
+    from modelbus.local_database import database_url as local_url
+
+    return local_url("modelbus_tokens")
 
 
 def create_token(args: argparse.Namespace) -> int:

@@ -73,6 +73,7 @@ async def run(
     shift: bool,
     echo: Callable[[str], None] = print,
     candidates: list[dict[str, Any]] | None = None,
+    step_timeout_s: float = STEP_TIMEOUT_S,
 ) -> DemoResult:
     started = time.monotonic()
     model_name = f"breast-cancer-{uuid.uuid4().hex[:6]}"
@@ -98,40 +99,40 @@ async def run(
             response = await _reaching(lambda: trainer.post("/v1/training-requests", json=request))
             response.raise_for_status()
         await timeline.wait_for(
-            "model.deployed", lambda d: d.version == 1, timeout=STEP_TIMEOUT_S * 2
+            "model.deployed", lambda d: d.version == 1, timeout=step_timeout_s * 2
         )
         result.versions.append(1)
 
         echo("\n2. live traffic on the Open Inference Protocol, ground truth as labels.received")
         sending = asyncio.create_task(traffic.run())
         await _wait_until(
-            lambda: len(traffic.stats.outcomes) >= 400, STEP_TIMEOUT_S, "400 baseline predictions"
+            lambda: len(traffic.stats.outcomes) >= 400, step_timeout_s, "400 baseline predictions"
         )
         if shift:
             echo(f"\n3. covariate shift: {', '.join(SHIFTED_FEATURES)} read 35% high from now on")
             traffic.shifted = True
             drift = await timeline.wait_for(
-                "drift.detected", lambda d: d.version == 1, timeout=STEP_TIMEOUT_S
+                "drift.detected", lambda d: d.version == 1, timeout=step_timeout_s
             )
             result.drift_detected = True
             result.drifted_features = list(drift.data.top_features)
             echo("\n4. the monitor's alert starts retraining, governance, a canary and promotion")
             promoted = await timeline.wait_for(
-                "model.promoted", lambda d: d.version >= 2, timeout=STEP_TIMEOUT_S * 3
+                "model.promoted", lambda d: d.version >= 2, timeout=step_timeout_s * 3
             )
             result.versions.append(promoted.data.version)
             await _wait_until(
                 lambda: (
                     traffic.stats.accuracy(version=promoted.data.version, shifted=True)[1] >= 150
                 ),
-                STEP_TIMEOUT_S,
+                step_timeout_s,
                 "traffic on the promoted version",
             )
             result.closed_loop = True
         else:
             echo("\n3. control run: unshifted traffic for as long as drift would take to show")
             await _wait_until(
-                lambda: len(traffic.stats.outcomes) >= 1400, STEP_TIMEOUT_S, "1400 predictions"
+                lambda: len(traffic.stats.outcomes) >= 1400, step_timeout_s, "1400 predictions"
             )
             result.drift_detected = any(
                 e.type.endswith("drift.detected.v1") for e in timeline.events

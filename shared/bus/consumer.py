@@ -79,7 +79,7 @@ class Record(Protocol):
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes | None]]
 
 
 @dataclass
@@ -342,7 +342,7 @@ class BatchProcessor:
         key, value, headers = outbox.fit_dead_letter(
             record.key or b"",
             record.value or b"",
-            {k: v.decode("utf-8", "replace") for k, v in record.headers or ()},
+            {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()},
             {
                 "modelbus.dlq.topic": record.topic,
                 "modelbus.dlq.partition": str(record.partition),

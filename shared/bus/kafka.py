@@ -13,7 +13,12 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
 from faststream.security import (
     BaseSecurity,
     SASLPlaintext,
@@ -30,6 +35,8 @@ log = structlog.get_logger(__name__)
 # from outside reaches the consumer and is dead-lettered with a reason instead of being
 # refused at the producer, where nobody would learn of it.
 TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+_ALREADY_EXISTS = TopicAlreadyExistsError.errno
+_NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -124,7 +131,7 @@ async def ensure_topics(settings: Settings, topics: list[Topic] | None = None) -
     """Create every topic and its dead-letter topic with explicit partitions; existing ones stay.
 
     A broker with ACLs lists only the topics this principal may describe, and lets only
-    the admin create topics (``modelbus kafka provision``): a missing topic the principal
+    the admin create topics (``modelbus provision kafka``): a missing topic the principal
     may not create is an error naming the command that provisions it.
     """
     chosen = topics if topics is not None else list(TOPICS.values())
@@ -139,16 +146,19 @@ async def ensure_topics(settings: Settings, topics: list[Topic] | None = None) -
             for name in (t.name, t.dead_letter)
             if name not in existing
         ]
-        for new_topic in wanted:
-            try:
-                await admin.create_topics([new_topic])
-            except TopicAlreadyExistsError:
-                pass  # another service created it between list and create
-            except TopicAuthorizationFailedError:
-                raise RuntimeError(
-                    f"topic {new_topic.name} is missing or not visible to Kafka user "
-                    f"{settings.kafka_sasl_username or '(anonymous)'}, who may not create it: "
-                    "run `modelbus kafka provision` with the admin's credentials"
-                ) from None
+        if not wanted:
+            return
+        # One request for all: aiokafka answers per topic instead of raising.
+        response: Any = await admin.create_topics(wanted)
     finally:
         await admin.close()
+    for name, code, *rest in response.topic_errors:
+        if code in (0, _ALREADY_EXISTS):  # another service created it between list and create
+            continue
+        if code == _NOT_AUTHORIZED:
+            raise RuntimeError(
+                f"topic {name} is missing or not visible to Kafka user "
+                f"{settings.kafka_sasl_username or '(anonymous)'}, who may not create it: "
+                "run `modelbus provision kafka` with the admin's credentials"
+            )
+        raise for_code(code)(f"creating topic {name}: {rest[0] if rest else ''}")

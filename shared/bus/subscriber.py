@@ -9,6 +9,8 @@ first offsets and the records are delivered again (the inbox makes that harmless
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -41,6 +43,35 @@ async def _skip_body(message: StreamMessage[Any]) -> None:
     return None
 
 
+def storable_headers(record: Any) -> Any:
+    """``record`` with header values faststream can decode: a value that is no UTF-8 (or
+    null) is made valid the way its dead letter records it anyway (invalid bytes as U+FFFD,
+    null as empty). faststream decodes every header value of a batch strictly before the
+    processor sees it, so one such header would fail the whole batch, which would be
+    fetched again forever: every partition in it would stall."""
+    headers = record.headers or ()
+    if all(isinstance(v, bytes) and _is_utf8(v) for _, v in headers):
+        return record
+    safe = tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in headers)
+    return dataclasses.replace(record, headers=safe)
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _tolerant_parser(
+    records: Any, parse: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    if isinstance(records, tuple | list):
+        return await parse(tuple(storable_headers(r) for r in records))
+    return await parse(storable_headers(records))
+
+
 def subscribe(
     settings: Settings, processor: BatchProcessor, *, group_id: str
 ) -> tuple[KafkaBroker, asyncio.Event]:
@@ -70,6 +101,7 @@ def subscribe(
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_session_timeout_ms // 3,
         decoder=_skip_body,
+        parser=_tolerant_parser,
     )
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message

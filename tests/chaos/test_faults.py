@@ -242,7 +242,22 @@ async def test_the_loop_closes_through_kills_a_broker_restart_and_a_database_out
     async with running_stack(settings) as stack:
         chaos = Chaos(stack, broker, server, database_url)
         faults = asyncio.create_task(chaos.run())
-        result = await run(Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE)
+        demo = asyncio.create_task(
+            run(
+                Platform.of(stack),
+                shift=True,
+                echo=print,
+                candidates=ONE_CANDIDATE,
+                step_timeout_s=300,
+            )
+        )
+        # A fault that could not be injected (a broker that did not come back) fails at once.
+        await asyncio.wait({faults, demo}, return_when=asyncio.FIRST_EXCEPTION)
+        if faults.done() and faults.exception() is not None:
+            demo.cancel()
+            await asyncio.gather(demo, return_exceptions=True)
+            faults.result()
+        result = await demo
         await asyncio.wait_for(faults, 60)  # every fault was injected before the loop closed
         assert stack.supervisor is not None
         restarts = {n: s.restarts for n, s in stack.supervisor.states.items()}

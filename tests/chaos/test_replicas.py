@@ -21,6 +21,7 @@ from modelbus.demo.scenario import run
 from modelbus.embedded import pick_free_port, port_is_free
 from modelbus.stack import SERVICES, StackSettings, running_stack
 from shared.http.auth import issue_token
+from tests.support.bus import kafka_options
 from tests.support.infra import Broker
 from tests.support.lifecycle import duplicated_effects, duplicated_rows, model_events
 
@@ -46,7 +47,7 @@ def free_ports_for_two_replicas() -> dict[str, int]:
 
 async def monitor_assignments(bootstrap: str) -> dict[str, set[tuple[str, int]]]:
     """The monitor group's members and the partitions each holds, from the coordinator."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups(["monitor"])
@@ -87,8 +88,11 @@ async def test_two_replicas_of_every_service_close_the_loop_once(
         **free_ports_for_two_replicas(),
     )
     async with running_stack(settings) as stack:
-        assert len(stack.services) == 2 * len(SERVICES)
-        result = await run(Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE)
+        replicated = [svc for svc in stack.services.values() if svc.service in SERVICES]
+        assert len(replicated) == 2 * len(SERVICES)
+        result = await run(
+            Platform.of(stack), shift=True, echo=print, candidates=ONE_CANDIDATE, step_timeout_s=300
+        )
         assignments = await monitor_assignments(broker.bootstrap)
         token = await issue_token(database_url, "replica-check", "viewer", created_by="test")
         served: dict[str, dict[int, int]] = {}

@@ -114,3 +114,22 @@ async def test_the_openapi_document_declares_the_refusals_every_route_can_answer
                 assert "404" in responses, where
             if "requestBody" in operation:
                 assert "413" in responses, where
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path"),
+    [
+        ("governance", "POST", "/v1/models/m/versions/{v}/approve"),
+        ("registry", "GET", "/v1/models/m/versions/{v}"),
+    ],
+)
+async def test_a_version_beyond_what_postgres_holds_is_invalid_input(
+    built: dict[str, Built], service: str, method: str, path: str
+) -> None:
+    """Found by the fuzz tier: a version past int32 reached the query and was a 500."""
+    app = built[service]
+    headers = {"Authorization": f"Bearer {app.tokens['admin']}"}
+    transport = httpx.ASGITransport(app=app.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.request(method, path.format(v=2**40), headers=headers)
+    assert response.status_code == 400, response.text

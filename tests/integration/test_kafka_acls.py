@@ -17,8 +17,10 @@ from aiokafka.errors import (
 )
 
 from services.registry.bootstrap import definition as registry
-from shared.bus.kafka import client_options, start_producer
+from shared.bus.kafka import client_options, ensure_topics, start_producer
+from shared.events.deployment import ModelDeployed
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
+from shared.events.topics import Topic
 from tests.support import events
 from tests.support.infra import Broker
 from tests.support.services import running
@@ -65,6 +67,12 @@ async def test_a_service_writes_the_topics_it_produces(acl_broker: Broker, uniqu
         "model.approved",
         encode(new_event(events.approved(unique), source="/modelbus/governance")),
     )
+
+
+async def test_a_service_may_not_create_topics(acl_broker: Broker, unique: str) -> None:
+    planted = Topic(f"planted-{unique}", ModelDeployed, ("trainer",), ("trainer",), "not ours")
+    with pytest.raises(RuntimeError, match="may not create it: run `modelbus provision kafka`"):
+        await ensure_topics(acl_broker.settings_for("trainer"), [planted])
 
 
 async def test_wrong_password_is_refused(acl_broker: Broker) -> None:

@@ -88,7 +88,9 @@ class Broker:
         """Restart an Apache Kafka broker on its durable logs (for restart tests)."""
         assert self.data_dir is not None, "only the Apache Kafka broker can restart"
         port = int(self.bootstrap.rsplit(":", 1)[1])
-        _start_apache(port, self.data_dir, self.scram_file)
+        # Clients know only the broker's port; the controller's may be taken by anything
+        # on a busy machine while the broker was down, and the quorum moves with it.
+        _start_apache(port, self.data_dir, self.scram_file, controller_port=pick_free_port())
 
 
 def apache_kafka_possible() -> bool:
@@ -127,8 +129,12 @@ def start_broker(workdir: Path) -> Broker:
     return Broker(tansu.bootstrap, TANSU, tansu=tansu)
 
 
-def _start_apache(port: int, data_dir: Path, scram_file: Path | None) -> None:
+def _start_apache(
+    port: int, data_dir: Path, scram_file: Path | None, *, controller_port: int | None = None
+) -> None:
     argv = [str(REPO / "deploy/kafka/start.sh"), "--port", str(port), "--data-dir", str(data_dir)]
+    if controller_port is not None:
+        argv += ["--controller-port", str(controller_port)]
     if scram_file is not None:
         argv += ["--scram-file", str(scram_file)]
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)

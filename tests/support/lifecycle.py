@@ -16,8 +16,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events.envelope import Event, decode
+from tests.support.bus import kafka_options
 
-# Each of these happens once per version (per arm for deployments) in one closed loop.
+# Each of these happens once per version (per arm for deployments, per request for a
+# training outcome) in one closed loop.
 ONCE_PER_VERSION = (
     "training.completed",
     "model.registered",
@@ -30,7 +32,7 @@ LIFECYCLE_TOPICS = (*ONCE_PER_VERSION, "training.requested", "drift.detected")
 
 async def model_events(bootstrap: str, model_name: str) -> list[tuple[str, Event[Any]]]:
     """Every record about ``model_name`` on the lifecycle topics, from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     found: list[tuple[str, Event[Any]]] = []
     try:
@@ -74,8 +76,11 @@ def duplicated_effects(events: list[tuple[str, Event[Any]]]) -> dict[str, int]:
     ids: dict[str, set[str]] = defaultdict(set)
     for topic, event in events:
         if topic in ONCE_PER_VERSION:
-            arm = getattr(event.data, "arm", None)
-            ids[f"{topic} v{event.data.version}" + (f"/{arm}" if arm else "")].add(event.id)
+            # A training outcome has no version yet: once per training request.
+            data = event.data
+            which = f"v{data.version}" if hasattr(data, "version") else f"request {data.request_id}"
+            arm = getattr(data, "arm", None)
+            ids[f"{topic} {which}" + (f"/{arm}" if arm else "")].add(event.id)
     return {step: len(found) for step, found in ids.items() if len(found) > 1}
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.governance.decisions_by_people import PeopleDecisions
@@ -13,6 +13,8 @@ from shared.bus.unit_of_work import Transactions
 from shared.http.auth import Admin, Approver
 
 VERSION = "/models/{name}/versions/{version}"
+# Versions are Postgres integers: a larger number is invalid input, not a failed query.
+Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="a version number")]
 
 
 class _Body(BaseModel):
@@ -37,20 +39,20 @@ def router(transactions: Transactions, governance: Governance) -> APIRouter:
 
     @routes.post(f"{VERSION}/approve")
     async def approve(
-        name: str, version: int, principal: Approver, body: ApprovalBody | None = None
+        name: str, version: Version, principal: Approver, body: ApprovalBody | None = None
     ) -> dict[str, Any]:
         comment = body.comment if body else ""
         return await decisions.approve(name, version, principal.id, comment)
 
     @routes.post(f"{VERSION}/reject")
     async def reject(
-        name: str, version: int, body: RejectionBody, principal: Approver
+        name: str, version: Version, body: RejectionBody, principal: Approver
     ) -> dict[str, Any]:
         return await decisions.reject(name, version, principal.id, body.comment)
 
     @routes.post(f"{VERSION}/suspend")
     async def suspend(
-        name: str, version: int, body: SuspensionBody, principal: Admin
+        name: str, version: Version, body: SuspensionBody, principal: Admin
     ) -> dict[str, Any]:
         return await decisions.suspend(name, version, principal.id, body.reason)
 

@@ -34,12 +34,15 @@ JOB, MODEL, EVAL, REFERENCE, RESULT = (
 )
 # Exit code when the process ran out of memory (MemoryError) and said so in result.json.
 OUT_OF_MEMORY = 70
+# The largest file the process may write: its result.json is a few kilobytes.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def limit(memory_bytes: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
 
 
 def run(workdir: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ A request is checked before a job exists, by the HTTP route (a 422) and by the c
 * the hyperparameters that make one fit expensive, whatever the algorithm:
   ``n_estimators``, ``max_depth``, ``max_leaf_nodes``, ``max_iter`` and the layers of
   ``hidden_layer_sizes``; a few others must lie in a sane range (``C``, ``alpha``, the
-  learning rates), and ``n_jobs`` is the trainer's to set (it shares out the cores);
+  learning rates), and ``n_jobs`` and ``verbose`` are the trainer's to set;
 * the announced size of the dataset files (``max_dataset_bytes``). Rows x columns are
   only known once the file is read: the training process stops reading at
   ``max_dataset_cells`` (:mod:`services.trainer.training.tables`).
@@ -70,8 +70,12 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "learning_rate": (0.0, 10.0, True),
     "learning_rate_init": (0.0, 10.0, True),
 }
-# Set by the trainer, not searchable: each job gets its share of the cores.
-_RESERVED = frozenset({"n_jobs"})
+# Set by the trainer, not searchable: each job gets its share of the cores (n_jobs), and
+# the process's stdout carries its progress reports (verbose).
+_RESERVED = {
+    "n_jobs": "it shares the cores out between jobs",
+    "verbose": "the training process's output carries its progress",
+}
 
 
 def check_request(request: TrainingRequested, caps: Caps) -> None:
@@ -122,8 +126,7 @@ def cap_setting(cap: str) -> str:
 def _check_values(where: str, name: str, values: Sequence[Any], caps: Caps) -> None:
     if name in _RESERVED:
         raise CapExceeded(
-            f"{where}: {name} is set by the trainer (it shares the cores between jobs) "
-            "and cannot be searched",
+            f"{where}: {name} is set by the trainer ({_RESERVED[name]}) and cannot be searched",
             cap=name,
             limit=None,
         )

@@ -31,8 +31,13 @@ Offsets = dict[int, int]
 PARTITIONS = {n: t.partitions for t in TOPICS.values() for n in (t.name, t.dead_letter)}
 
 
-async def produce(bootstrap: str, *items: Event[Any] | tuple[bytes, bytes]) -> list[RecordMetadata]:
-    """Send events (or raw ``(key, value)`` pairs) to :data:`TOPIC` in order; acks=all."""
+async def produce(
+    bootstrap: str,
+    *items: Event[Any] | tuple[bytes, bytes],
+    headers: list[tuple[str, bytes | None]] | None = None,
+) -> list[RecordMetadata]:
+    """Send events (or raw ``(key, value)`` pairs) to :data:`TOPIC` in order; acks=all;
+    each with ``headers``, if given."""
     producer = AIOKafkaProducer(
         **kafka_options(bootstrap), acks="all", max_request_size=TOPIC_MAX_MESSAGE_BYTES
     )
@@ -41,7 +46,7 @@ async def produce(bootstrap: str, *items: Event[Any] | tuple[bytes, bytes]) -> l
         sent = []
         for item in items:
             key, value = item if isinstance(item, tuple) else (item.key.encode(), encode(item))
-            sent.append(await producer.send(TOPIC.name, value, key=key))
+            sent.append(await producer.send(TOPIC.name, value, key=key, headers=headers))
         return list(await asyncio.gather(*sent))
     finally:
         await producer.stop()

@@ -186,3 +186,27 @@ async def test_keys_headers_and_ids_postgres_cannot_store_are_dead_lettered_not_
     letters = await dead_letter_rows(pool)
     assert [h["modelbus.dlq.offset"] for h in letters] == ["0", "1", "2"]
     assert "NUL" in letters[2]["modelbus.dlq.error_message"]
+
+
+async def test_a_header_that_is_no_utf8_fails_no_batch(
+    bus_settings: Settings, pool: asyncpg.Pool, schema: str
+) -> None:
+    """Found by the fuzz tier: faststream decoded every header value of a batch strictly,
+    so one value that was no UTF-8 (or null) failed the batch before the processor saw it,
+    and the batch was fetched again forever."""
+    bootstrap = bus_settings.kafka_bootstrap
+    await start_group_at_end(bootstrap, schema)
+    good = metrics_event(schema, 1)
+    headers: list[tuple[str, bytes | None]] = [("binary", b"\xff\xfe"), ("null", None)]
+    async with (
+        consuming(bus_settings, processor(pool, schema)),
+        relaying(bus_settings, pool, schema),
+    ):
+        sent = await produce(bootstrap, (schema.encode(), b"not json"), good, headers=headers)
+        await caught_up(bootstrap, schema, sent)
+        await eventually(lambda: drained(pool), what="the dead letter published")
+
+    await assert_applied_exactly_once(pool, [good])
+    [letter] = await dead_letter_rows(pool)
+    assert (letter["binary"], letter["null"]) == ("\ufffd\ufffd", "")
+    assert "not JSON" in letter["modelbus.dlq.error_message"]

@@ -56,7 +56,8 @@ class Platform:
     admin: str
 
     def registry_client(self) -> httpx.AsyncClient:
-        return http(self.registry, self.scientist)
+        # A registration runs in a sandbox process: on a loaded machine it takes a while.
+        return http(self.registry, self.scientist, timeout=120)
 
     def deployer_client(self) -> httpx.AsyncClient:
         return http(self.deployer, self.admin)

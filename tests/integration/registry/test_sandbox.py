@@ -27,6 +27,9 @@ from tests.support.onnx_models import (
 )
 
 pytestmark = [pytest.mark.integration, LOOP]
+# Every registration runs in a sandbox process; on a loaded machine one can take a while
+# (a bound on waiting, not a timing).
+PATIENCE_S = 120
 
 
 def form(onnx: bytes, metadata: dict[str, Any], eval_csv: str | None = None) -> dict[str, Any]:
@@ -47,7 +50,7 @@ async def test_a_model_over_the_memory_limit_is_refused_and_the_registry_goes_on
     limit = RegistrySettings().sandbox_memory_mb
     hog = tagged(memory_hog_onnx(), unique)  # a few hundred bytes asking for 6.4 GB
     metadata = {"task": "regression", "target": "y"}
-    async with registry.client(registry.scientist) as client:
+    async with registry.client(registry.scientist, timeout=PATIENCE_S) as client:
         # Loading alone does not fold the constant: validation passes without measuring.
         loaded = await client.post(f"/v1/models/hog-{unique}/versions", **form(hog, metadata))
         assert loaded.status_code == 201, loaded.text
@@ -124,7 +127,7 @@ async def test_the_first_version_pins_the_risk_tier_until_an_approver_lowers_it(
     def at(tier: str, note: str) -> dict[str, Any]:
         return form(tagged(model, note), {"task": "regression", "metadata": {"risk_tier": tier}})
 
-    async with registry.client(registry.scientist) as client:
+    async with registry.client(registry.scientist, timeout=PATIENCE_S) as client:
         assert (
             await client.post(f"/v1/models/{name}/versions", **at("high", "1"))
         ).status_code == 201
@@ -135,7 +138,7 @@ async def test_the_first_version_pins_the_risk_tier_until_an_approver_lowers_it(
         asked = {"risk_tier": "low", "reason": "scoped to internal use"}
         forbidden = await client.post(f"/v1/models/{name}/risk-tier", json=asked)
         assert forbidden.status_code == 403  # a data scientist cannot lower it
-    async with registry.client(approver) as client:
+    async with registry.client(approver, timeout=PATIENCE_S) as client:
         lowered = await client.post(f"/v1/models/{name}/risk-tier", json=asked)
         assert lowered.status_code == 200, lowered.text
         [entry] = lowered.json()["lowerings"]
@@ -143,7 +146,7 @@ async def test_the_first_version_pins_the_risk_tier_until_an_approver_lowers_it(
         assert (entry["previous"], entry["risk_tier"], entry["actor"]) == ("high", "low", ann)
         again = await client.post(f"/v1/models/{name}/risk-tier", json=asked)
         assert again.status_code == 409  # not lower than the floor now in force
-    async with registry.client(registry.scientist) as client:
+    async with registry.client(registry.scientist, timeout=PATIENCE_S) as client:
         retried = await client.post(f"/v1/models/{name}/versions", **at("low", "3"))
         assert retried.status_code == 201, retried.text
     [audited] = await collect(registry.bootstrap, "model.risk_tier_lowered",

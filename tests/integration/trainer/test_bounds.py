@@ -43,6 +43,10 @@ async def bounded(
     await abandon_jobs_of(settings.database_url, unique)
 
 
+# Two trainings in child processes, one of them reading 10M cells, after the session's
+# Postgres and Kafka start when this test runs first: more than the default 300 s on a
+# loaded machine.
+@pytest.mark.timeout(600)
 async def test_a_job_beyond_its_memory_limit_fails_and_the_trainer_takes_the_next(
     bounded: ServiceProcess, settings: Settings, unique: str, tmp_path: Path
 ) -> None:

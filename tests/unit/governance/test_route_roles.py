@@ -39,8 +39,8 @@ EXPECTED = {
             "/v1/reviews",
             "/v1/as-of",
             "/v1/audit",
-            "/v1/policies",
             "/v1/audit/checkpoints/latest",
+            "/v1/policies",
             "/v1/whoami",
         )
     },

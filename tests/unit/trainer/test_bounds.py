@@ -120,6 +120,7 @@ def test_a_huge_value_is_shown_as_its_size_never_verbatim() -> None:
         ("logistic_regression", "C", "1", "must be a number in (0, 1e+06]"),
         ("mlp", "alpha", -1.0, "must be a number in [0, 1e+06]"),
         ("random_forest", "n_jobs", -1, "is set by the trainer"),
+        ("mlp", "verbose", True, "is set by the trainer"),
     ],
 )
 def test_values_outside_their_range_are_refused(
