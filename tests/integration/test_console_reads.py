@@ -30,7 +30,9 @@ async def test_whoami_names_the_token_and_its_role(built: dict[str, Built]) -> N
         async with client(built["governance"], role) as governance:
             answer = await governance.get("/v1/whoami")
         assert answer.status_code == 200
-        assert answer.json() == {"name": f"probe-{role}", "role": role}
+        me = answer.json()
+        assert (me["name"], me["role"]) == (f"probe-{role}", role)
+        assert me["id"].startswith("token:")  # the principal id four-eyes compares
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=built["governance"].app), base_url="http://probe"
     ) as anonymous:

@@ -123,7 +123,11 @@ async def test_a_service_runs_on_its_own_kafka_user(
 ) -> None:
     """The registry joins its group, consumes its topics and relays its outbox as itself."""
     settings = acl_broker.settings_for(
-        "registry", database_url=database_url, home=tmp_path, http_port=0
+        "registry",
+        database_url=database_url,
+        home=tmp_path,
+        http_port=0,
+        decision_keys=[events.DECISION_KEY],
     )
     async with running(registry(), settings) as service:
         assert service.ready.is_set()

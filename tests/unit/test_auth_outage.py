@@ -3,6 +3,8 @@ lets in a token it did not know, nor one that was revoked."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -27,6 +29,20 @@ class FlakyPool:
     async def execute(self, sql: str, *args: Any) -> None:
         if self.down:
             raise ConnectionRefusedError("database unreachable")
+
+    async def fetchval(self, sql: str, token_id: str) -> bool | None:
+        """As the revoking UPDATE: true once for a known token, then it is gone."""
+        return True if self.rows.pop(token_id, None) is not None else None
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[FlakyPool]:
+        if self.down:
+            raise ConnectionRefusedError("database unreachable")
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        yield
 
 
 def token(pool: FlakyPool, token_id: str) -> str:

@@ -30,6 +30,7 @@ from services.registry.bootstrap import definition as registry
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
 from tests.support.bus import collect
+from tests.support.events import DECISION_KEY, SIGNING_KEY_FILE
 from tests.support.onnx_models import (
     logistic_regression_eval_csv,
     logistic_regression_onnx,
@@ -89,8 +90,9 @@ async def platform(
         home=tmp_path_factory.mktemp("evidence-home"),
         http_port=0,
         artifact_source_dirs=[tmp_path_factory.getbasetemp()],
+        decision_keys=[DECISION_KEY],
     )
-    audit = GovernanceSettings(audit_key=AUDIT_KEY)  # type: ignore[arg-type]
+    audit = GovernanceSettings(audit_key=AUDIT_KEY, signing_key_file=SIGNING_KEY_FILE)  # type: ignore[arg-type]
     serving = DeployerSettings(replica_id=f"evidence-{SUFFIX}", models=f"*-{SUFFIX}-*",
                                reconcile_interval_s=0.1, gc_young_threshold=0)  # fmt: skip
     async with (

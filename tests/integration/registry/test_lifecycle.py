@@ -14,6 +14,7 @@ from shared.events.envelope import Event, new_event
 from shared.events.governance import Decision, ModelApproved
 from tests.integration.registry.conftest import LOOP, Registry
 from tests.support.bus import publish
+from tests.support.events import signed
 from tests.support.onnx_models import logistic_regression_onnx
 from tests.support.polling import eventually
 
@@ -50,8 +51,12 @@ async def test_status_history_and_serving_at_time(registry: Registry, unique: st
         at(t + 5 * s, ModelRolledBack(model_name=name, version=2, restored_version=1, reason="error rate"), "deployer"),
     ]  # fmt: skip
     promoted = events[4]
-    # Newest first (the answers follow event time, not arrival); the promotion twice.
-    await publish(registry.bootstrap, *reversed(events), promoted)
+    # Decisions are signed and arrive in governance's order, as on their partition; the
+    # deployer's events newest first (the answers follow event time, not arrival), the
+    # promotion twice.
+    decisions = [signed(events[0]), signed(events[2])]
+    others = [e for e in events if e.type != "model.approved"]
+    await publish(registry.bootstrap, *decisions, *reversed(others), promoted)
 
     async with registry.client() as client:
 
