@@ -108,9 +108,16 @@ $$;
 REVOKE ALL ON FUNCTION auth.principal_for(text, text) FROM PUBLIC;
 """
 AUTH_SCHEMA = "auth"
+# Read from the catalog tables under the statement's snapshot, not through to_regclass's
+# catalog cache: a process that waited on the advisory lock below may not yet have seen
+# the invalidation from the one that created the schema, and would then create it twice.
 _HAS_AUTH = (
-    "SELECT to_regprocedure('auth.principal_for(text, text)') IS NOT NULL"
-    " AND to_regclass('auth.outbox') IS NOT NULL"
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = 'auth' AND p.proname = 'principal_for')"
+    " AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = 'auth' AND c.relname = 'outbox')"
 )
 
 
@@ -178,11 +185,17 @@ class TokenAuthority:
         async with self.pool.acquire() as conn:
             if await conn.fetchval(_HAS_AUTH):
                 return
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth-schema'))")
+            try:
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth-schema'))")
+                    if not await conn.fetchval(_HAS_AUTH):
+                        await conn.execute("CREATE SCHEMA IF NOT EXISTS auth")
+                        await conn.execute(AUTH_DDL)
+            except asyncpg.UniqueViolationError:
+                # Another process created it while this one was checking: seen with
+                # replicas starting together. Its transaction made all of it, or none.
                 if not await conn.fetchval(_HAS_AUTH):
-                    await conn.execute("CREATE SCHEMA IF NOT EXISTS auth")
-                    await conn.execute(AUTH_DDL)
+                    raise
 
     async def issue(self, name: str, role: str, created_by: str | None = None) -> str:
         if role not in ROLES:
