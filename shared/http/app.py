@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import ModelbusError, describe_validation
 from shared.http.auth import TokenAuthority, route_roles
@@ -59,6 +60,15 @@ def create_app(
         problems = describe_validation(exc, limit=10)
         return JSONResponse({"error": problems, "code": "invalid_input"}, 400)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette's own refusals (no such route, wrong method, a multipart body it could
+        # not parse) in the one error format; their texts are fixed, never the input.
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": str(exc.detail), "code": code}, exc.status_code, headers=exc.headers
+        )
+
     for router in routers:
         app.include_router(router)
     _document_errors(app)
@@ -67,6 +77,13 @@ def create_app(
     )
     return app
 
+
+_HTTP_CODES = {
+    400: "invalid_input",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",

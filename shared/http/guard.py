@@ -160,6 +160,12 @@ class RequestGuard:
             except ModelbusError as exc:
                 await refuse(scope, receive, send, exc, drain_bytes=ANONYMOUS_DRAIN_BYTES)
                 return
+        if _has_nul(scope):
+            # No name, filter or id holds a NUL, and Postgres text cannot store one: refused
+            # here rather than failing as a query deep in a route.
+            exc = InvalidInput("the path or query string contains a NUL character")
+            await refuse(scope, receive, send, exc, drain_bytes=DRAIN_BYTES)
+            return
         if not _has_body(scope):
             await self.app(scope, receive, send)
             return
@@ -234,6 +240,11 @@ class _CappedBody:
         if over and not started:
             exc = PayloadTooLarge(f"the request body exceeds the limit of {self.limit} bytes")
             await refuse(scope, receive, send, exc, drain_bytes=DRAIN_BYTES)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"\x00" in query or b"%00" in query
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

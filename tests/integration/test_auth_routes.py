@@ -133,3 +133,64 @@ async def test_a_version_beyond_what_postgres_holds_is_invalid_input(
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.request(method, path.format(v=2**40), headers=headers)
     assert response.status_code == 400, response.text
+
+
+async def _admin_request(
+    app: Built, method: str, url: str, content: bytes = b"", headers: dict[str, str] | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {app.tokens['admin']}", **(headers or {})}
+    transport = httpx.ASGITransport(app=app.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.request(method, url, headers=headers, content=content)
+
+
+async def test_a_version_query_beyond_what_postgres_holds_is_invalid_input(
+    built: dict[str, Built],
+) -> None:
+    """Found by the fuzz tier: ``compare?a=`` past int32 reached the query and was a 500."""
+    response = await _admin_request(built["registry"], "GET", f"/v1/models/m/compare?a=1&b={2**31}")
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_nul_in_the_query_or_path_is_invalid_input(
+    built: dict[str, Built], service: str
+) -> None:
+    """Found by the fuzz tier: ``?name=%00`` reached Postgres, which cannot store it: a 500."""
+    for url in ("/v1/models?name=a%00b", "/v1/models/a%00b"):
+        response = await _admin_request(built[service], "GET", url)
+        assert response.status_code == 400, (url, response.text)
+        assert response.json() == {
+            "error": "the path or query string contains a NUL character",
+            "code": "invalid_input",
+        }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_routing_refusals_answer_in_the_one_error_format(
+    built: dict[str, Built], service: str
+) -> None:
+    """Found by the fuzz tier: Starlette's own answers were ``{"detail": ...}``."""
+    missing = await _admin_request(built[service], "GET", "/v1/no-such-route")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "Not Found", "code": "not_found"}
+    wrong = await _admin_request(built[service], "DELETE", "/healthz")
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "method_not_allowed"
+    assert "allow" in wrong.headers
+
+
+async def test_a_malformed_multipart_body_is_invalid_input_in_the_one_format(
+    built: dict[str, Built],
+) -> None:
+    """Found by the fuzz tier: a body that is not the multipart it says got Starlette's format."""
+    response = await _admin_request(
+        built["registry"],
+        "POST",
+        "/v1/models/m/versions",
+        content=b"--x\r\nnot a part\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"error", "code"}

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.governance.decisions_by_people import PeopleDecisions
 from services.governance.recording import Governance
 from shared.bus.unit_of_work import Transactions
 from shared.http.auth import Admin, Approver
+from shared.http.params import Version
 
 VERSION = "/models/{name}/versions/{version}"
-# Versions are Postgres integers: a larger number is invalid input, not a failed query.
-Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="a version number")]
 
 
 class _Body(BaseModel):

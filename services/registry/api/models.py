@@ -14,6 +14,7 @@ from services.registry.api.params import ModelName, Version
 from services.registry.api.schemas import Comparison, ModelDetail, ModelSummary, VersionView
 from services.registry.store import catalog, versions
 from shared.http.auth import Viewer
+from shared.http.params import VersionQuery
 from shared.store.artifacts import ArtifactStore
 
 CHUNK = 1024 * 1024
@@ -73,7 +74,10 @@ def router(pool: asyncpg.Pool, artifacts: ArtifactStore) -> APIRouter:
 
     @api.get("/{name}/compare", response_model=Comparison)
     async def compare_versions(
-        _: Viewer, name: ModelName, a: int = Query(ge=1), b: int = Query(ge=1)
+        _: Viewer,
+        name: ModelName,
+        a: VersionQuery,
+        b: VersionQuery,
     ) -> Any:
         async with pool.acquire() as conn:
             return await catalog.compare(conn, name, a, b)

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from services.registry.domain.names import MODEL_NAME_PATTERN
+from shared.http.params import Version
+
+__all__ = ["At", "ModelName", "Version", "as_utc"]
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="the model's name")]
-# Versions are Postgres integers: a larger number is invalid input, not a failed query.
-Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="a version number")]
 At = Annotated[datetime | None, Query(description="ISO 8601 time (UTC if no zone); default: now")]
 
 
