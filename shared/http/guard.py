@@ -163,8 +163,8 @@ class RequestGuard:
         if _has_nul(scope):
             # No name, filter or id holds a NUL, and Postgres text cannot store one: refused
             # here rather than failing as a query deep in a route.
-            exc = InvalidInput("the path or query string contains a NUL character")
-            await refuse(scope, receive, send, exc, drain_bytes=DRAIN_BYTES)
+            nul = InvalidInput("the path or query string contains a NUL character")
+            await refuse(scope, receive, send, nul, drain_bytes=DRAIN_BYTES)
             return
         if not _has_body(scope):
             await self.app(scope, receive, send)
