@@ -61,7 +61,9 @@ def router() -> APIRouter:
             if who.status == 429:
                 return again("Too many failed sign-ins from here; wait a minute.", 429)
             return again(f"Could not check the token: {who.message}", 502)
-        session_id, _ = here.sessions.open(token, str(who["name"]), str(who["role"]))
+        session_id, _ = here.sessions.open(
+            token, str(who["name"]), str(who["role"]), str(who["id"])
+        )
         response = RedirectResponse("/", 303)
         _set_cookie(response, COOKIE, session_id, secure=here.settings.secure_cookies, path="/")
         response.delete_cookie(SIGNIN_COOKIE, path="/signin")

@@ -24,6 +24,8 @@ class Session:
     token: str
     name: str
     role: str
+    # The token's principal id (``token:<id>``): what governance's four-eyes rule compares.
+    principal_id: str
     expires_at: float
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # What the last action said, shown once on the next page: (kind, text).
@@ -49,10 +51,10 @@ class SessionStore:
         self._clock = clock
         self._sessions: OrderedDict[str, Session] = OrderedDict()
 
-    def open(self, token: str, name: str, role: str) -> tuple[str, Session]:
+    def open(self, token: str, name: str, role: str, principal_id: str) -> tuple[str, Session]:
         """A new session for a token the services accepted; returns its cookie value."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(token, name, role, self._clock() + self.ttl_s)
+        session = Session(token, name, role, principal_id, self._clock() + self.ttl_s)
         self._sessions[session_id] = session
         while len(self._sessions) > self.max_sessions:
             self._sessions.popitem(last=False)

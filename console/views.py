@@ -222,8 +222,8 @@ def router() -> APIRouter:
         for r in [] if isinstance(answer, Failed) else answer:
             decide = permissions.decide_review(
                 session.role,
-                session.name,
-                owner=r.get("owner"),
+                session.principal_id,
+                requester=r.get("requested_by"),
                 registrant=r.get("registered_by"),
                 approvers=r.get("approvers", []),
             )

@@ -34,13 +34,22 @@ def has_role(role: str, needed: str) -> bool:
 
 
 def decide_review(
-    role: str, person: str, *, owner: str | None, registrant: str | None, approvers: Iterable[str]
+    role: str,
+    person: str,
+    *,
+    requester: str | None,
+    registrant: str | None,
+    approvers: Iterable[str],
 ) -> Action:
-    """Approve or reject a version in review."""
+    """Approve or reject a version in review, for ``person``'s principal id.
+
+    The same ids governance's four-eyes rule compares (who asked for the training, who
+    registered it, who approved already); names and ``metadata.owner`` are free text and
+    decide nothing, so the hint matches what governance will answer."""
     if not has_role(role, "approver"):
         return HIDDEN
-    if person in {owner, registrant}:
-        return Action(True, f"four-eyes: you ({person}) own or registered this version")
+    if person in {requester, registrant}:
+        return Action(True, "four-eyes: you asked for the training of or registered this version")
     if person in set(approvers):
         return Action(True, "you have already approved this version; another approver must")
     return Action(True)

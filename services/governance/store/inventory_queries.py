@@ -99,6 +99,7 @@ async def open_reviews(conn: Connection) -> list[dict[str, Any]]:
         " v.registration -> 'metadata' ->> 'owner' AS owner,"
         " v.registration -> 'metadata' ->> 'risk_tier' AS risk_tier,"
         " v.registration ->> 'registered_by' AS registered_by,"
+        " v.registration ->> 'requested_by' AS requested_by,"
         " v.decision -> 'checks' AS checks,"
         " coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at) FROM approvals a"
         "   WHERE a.model_name = r.model_name AND a.version = r.version), '{}') AS approvers"
@@ -112,6 +113,7 @@ async def open_reviews(conn: Connection) -> list[dict[str, Any]]:
             "owner": r["owner"],
             "risk_tier": r["risk_tier"],
             "registered_by": r["registered_by"],
+            "requested_by": r["requested_by"],
             "checks": json.loads(r["checks"]) if r["checks"] else [],
             "required_approvals": r["required_approvals"],
             "approvers": list(r["approvers"]),

@@ -20,20 +20,22 @@ class FakeServices:
 
     def __init__(self, role: str = "approver") -> None:
         self.role = role
+        self.registrant = "token:rob1"
         self.posts: list[tuple[str, str, str, dict[str, Any]]] = []
 
     async def get(self, service: str, path: str, token: str, **params: Any) -> Any:
         if token != TOKEN:
             return Failed(service, 401, f"{service} answered 401: invalid or revoked token")
         if path == "/v1/whoami":
-            return {"name": "amy", "role": self.role}
+            return {"name": "amy", "role": self.role, "id": "token:amy1"}
         if path == "/v1/reviews":
             return [
                 {
                     "model_name": "m",
                     "version": 1,
                     "owner": "olga",
-                    "registered_by": "rob",
+                    "registered_by": self.registrant,
+                    "requested_by": None,
                     "risk_tier": "medium",
                     "required_approvals": 1,
                     "approvers": [],
@@ -47,7 +49,7 @@ class FakeServices:
         self.posts.append((service, path, token, body))
         if "reject" in path and not body.get("comment"):
             raise ServiceError(Failed(service, 400, "governance answered 400: comment is required"))
-        return {"status": "approved", "approvers": ["amy"], "required_approvals": 1}
+        return {"status": "approved", "approvers": ["token:amy1"], "required_approvals": 1}
 
     async def aclose(self) -> None:
         pass
@@ -137,6 +139,17 @@ def test_an_approval_is_forwarded_with_the_persons_token_and_the_answer_shown(
         ("governance", "/v1/models/m/versions/1/approve", TOKEN, {"comment": "looks right"})
     ]
     assert "approved m v1: approved (1 of 1 approvals)" in client.get("/reviews").text
+
+
+def test_the_review_buttons_are_disabled_for_whoever_registered_the_version(
+    client: TestClient, fake: FakeServices
+) -> None:
+    sign_in(client)
+    assert "four-eyes: you" not in client.get("/reviews").text
+    fake.registrant = "token:amy1"  # the signed-in token's id, whatever the names say
+    page = client.get("/reviews").text
+    assert "four-eyes: you asked for the training of or registered this version" in page
+    assert 'data-action="approve" disabled' in page
 
 
 def test_a_refusal_by_the_service_is_shown_with_its_reason(

@@ -17,7 +17,7 @@ class Clock:
 def test_a_session_ends_at_its_deadline_and_is_gone_after() -> None:
     clock = Clock()
     store = SessionStore(ttl_s=60, max_sessions=10, clock=clock)
-    session_id, session = store.open("mb_token", "ada", "viewer")
+    session_id, session = store.open("mb_token", "ada", "viewer", "token:ada")
     assert store.get(session_id) is session
     clock.now = 60
     assert store.get(session_id) is None
@@ -26,14 +26,14 @@ def test_a_session_ends_at_its_deadline_and_is_gone_after() -> None:
 
 def test_the_store_drops_the_oldest_session_beyond_its_bound() -> None:
     store = SessionStore(ttl_s=60, max_sessions=2)
-    first, _ = store.open("t1", "a", "viewer")
-    store.open("t2", "b", "viewer")
-    store.open("t3", "c", "viewer")
+    first, _ = store.open("t1", "a", "viewer", "token:a")
+    store.open("t2", "b", "viewer", "token:b")
+    store.open("t3", "c", "viewer", "token:c")
     assert store.get(first) is None and len(store) == 2
 
 
 def test_csrf_matches_only_the_sessions_own_token() -> None:
-    _, session = SessionStore(ttl_s=60, max_sessions=2).open("t", "a", "viewer")
+    _, session = SessionStore(ttl_s=60, max_sessions=2).open("t", "a", "viewer", "token:a")
     assert session.csrf_matches(session.csrf)
     assert not session.csrf_matches(None)
     assert not session.csrf_matches("")
@@ -41,27 +41,40 @@ def test_csrf_matches_only_the_sessions_own_token() -> None:
 
 
 def test_notices_are_shown_once() -> None:
-    _, session = SessionStore(ttl_s=60, max_sessions=2).open("t", "a", "viewer")
+    _, session = SessionStore(ttl_s=60, max_sessions=2).open("t", "a", "viewer", "token:a")
     session.notify("ok", "approved")
     assert session.take_notices() == [("ok", "approved")]
     assert session.take_notices() == []
 
 
 def test_a_viewer_gets_no_review_buttons_and_an_approver_does() -> None:
-    viewer = decide_review("viewer", "vic", owner="o", registrant="r", approvers=[])
+    viewer = decide_review(
+        "viewer", "token:v", requester="token:q", registrant="token:r", approvers=[]
+    )
     assert not viewer.shown
-    approver = decide_review("approver", "amy", owner="o", registrant="r", approvers=[])
+    approver = decide_review(
+        "approver", "token:a", requester="token:q", registrant="token:r", approvers=[]
+    )
     assert approver.shown and approver.enabled
 
 
-def test_four_eyes_disables_the_buttons_with_the_reason() -> None:
-    owner = decide_review("approver", "olga", owner="olga", registrant="r", approvers=[])
-    assert owner.shown and not owner.enabled
-    assert "four-eyes" in (owner.disabled_because or "")
-    registrant = decide_review("admin", "rob", owner="o", registrant="rob", approvers=[])
+def test_four_eyes_compares_principal_ids_as_governance_does() -> None:
+    requester = decide_review(
+        "approver", "token:q", requester="token:q", registrant="token:r", approvers=[]
+    )
+    assert requester.shown and not requester.enabled
+    assert "four-eyes" in (requester.disabled_because or "")
+    registrant = decide_review(
+        "admin", "token:r", requester="token:q", registrant="token:r", approvers=[]
+    )
     assert not registrant.enabled
-    twice = decide_review("approver", "amy", owner="o", registrant="r", approvers=["amy"])
+    twice = decide_review(
+        "approver", "token:a", requester=None, registrant="token:r", approvers=["token:a"]
+    )
     assert "already approved" in (twice.disabled_because or "")
+    # A name that happens to equal the registrant's id text decides nothing: ids only.
+    other = decide_review("approver", "token:b", requester=None, registrant="token:r", approvers=[])
+    assert other.enabled
 
 
 def test_deployment_buttons_by_role_and_state() -> None:
