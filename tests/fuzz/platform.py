@@ -26,7 +26,7 @@ from shared.http.auth import ROLES, Role
 from shared.runtime import ServiceProcess
 from shared.settings import DEFAULT_PORTS, Settings
 from tests.support.bus import publish
-from tests.support.events import approved
+from tests.support.events import DECISION_KEY, SIGNING_KEY_FILE, approved, registered
 from tests.support.onnx_models import logistic_regression_onnx
 from tests.support.polling import eventually
 
@@ -40,6 +40,8 @@ ENVIRONMENT = {
     # the tier's time goes to inputs rather than to fitting models.
     "MODELBUS_TRAINER_JOB_TIMEOUT_S": "20",
     "MODELBUS_TRAINER_MAX_ATTEMPTS": "1",
+    # Governance signs its decisions with the tests' key, which every service trusts.
+    "MODELBUS_GOVERNANCE_SIGNING_KEY_FILE": str(SIGNING_KEY_FILE),
 }
 SERVED_MODEL = "fuzz-served"
 
@@ -97,6 +99,7 @@ def running_platform(database_url: str, kafka_bootstrap: str, home: Path) -> Ite
         # Bad events are never transient, but a bug that made one so must show as a
         # dead letter within the tier, not as a partition waiting five minutes.
         consumer_retry_deadline_s=20,
+        decision_keys=[DECISION_KEY],
     )
     loop = asyncio.new_event_loop()
     started: Future[Platform] = Future()
@@ -177,7 +180,13 @@ async def _serve_a_model(platform: Platform) -> None:
     model = logistic_regression_onnx()
     ref = await deployer.infra.artifacts.put(model.onnx)
     platform.served_inputs = int(model.X_holdout.shape[1])
-    await publish(platform.settings.kafka_bootstrap, approved(SERVED_MODEL, 1, artifact_ref=ref))
+    # The registry's registration (the deployer serves only the digest it names), then
+    # governance's signed approval.
+    await publish(
+        platform.settings.kafka_bootstrap,
+        registered(SERVED_MODEL, 1, artifact=ref),
+        approved(SERVED_MODEL, 1, artifact_ref=ref),
+    )
     headers = {"Authorization": f"Bearer {platform.tokens['viewer']}"}
     async with httpx.AsyncClient(base_url=platform.url("deployer"), headers=headers) as client:
 

@@ -42,7 +42,8 @@ from tests.fuzz.conftest import examples
 from tests.fuzz.platform import SERVICES, Platform
 from tests.fuzz.tally import TALLY
 from tests.support.bus import kafka_options
-from tests.support.events import SAMPLES
+from shared.events.signing import DecisionVerifier
+from tests.support.events import DECISION_KEY, SAMPLES, signed
 
 # Generous: the first test also waits for the platform to start on a loaded machine.
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(900)]
@@ -256,6 +257,8 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
         goods = []
         for partition in partitions:
             event = new_event(sample(topic), source="fuzz")
+            if topic.signed:  # a good decision is one governance signed
+                event = signed(event)
             await producer.send_and_wait(
                 topic.name,
                 encode(event),
@@ -269,7 +272,8 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
     TALLY.tried("bus", topic.name, len(batch))
 
     decoder = BatchProcessor(None, service="fuzz", consumer="fuzz", handlers={},  # type: ignore[arg-type]
-                             max_event_bytes=limit)  # fmt: skip
+                             max_event_bytes=limit,
+                             verifier=DecisionVerifier.of([DECISION_KEY]))  # fmt: skip
     claims: dict[str, Sent] = {}  # inbox id -> record
     refused: list[Sent] = []
     for sent in batch:
