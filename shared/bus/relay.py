@@ -195,7 +195,7 @@ class OutboxRelay:
 
     async def _ensure_listening(self) -> None:
         """Hold one pooled connection that LISTENs; replace it when the database dropped it."""
-        if not self.listen or (self._listener is not None and not self._listener_lost):
+        if not self.listen or self._still_listening():
             return
         await self._stop_listening()
         conn = await self.pool.acquire()
@@ -219,11 +219,22 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self.pool.release(conn, timeout=2)
 
+    def _still_listening(self) -> bool:
+        conn = self._listener
+        if conn is None or self._listener_lost:
+            return False
+        try:
+            return not conn.is_closed()
+        except asyncpg.InterfaceError:  # the pool took back a connection the server dropped
+            return False
+
     @property
     def listening_pid(self) -> int | None:
         """The server pid of the listening connection, while it is open."""
-        conn = self._listener
-        return None if conn is None or self._listener_lost else int(conn.get_server_pid())
+        if not self._still_listening():
+            return None
+        assert self._listener is not None
+        return int(self._listener.get_server_pid())
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
