@@ -36,13 +36,13 @@ from shared.bus.consumer import BatchProcessor, DeadLetter, Decoded
 from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES
 from shared.events.common import ArtifactRef, Payload
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
+from shared.events.signing import DecisionVerifier
 from shared.events.topics import TOPICS, Topic
 from shared.events.training import DatasetSpec, TrainingRequested
 from tests.fuzz.conftest import examples
 from tests.fuzz.platform import SERVICES, Platform
 from tests.fuzz.tally import TALLY
 from tests.support.bus import kafka_options
-from shared.events.signing import DecisionVerifier
 from tests.support.events import DECISION_KEY, SAMPLES, signed
 
 # Generous: the first test also waits for the platform to start on a loaded machine.
