@@ -37,6 +37,7 @@ import structlog
 from services.trainer.settings import TrainerSettings
 from services.trainer.training.process import DATASET, EXTRA, REQUEST, RESULT
 from shared.events.training import TrainingRequested
+from shared.process_limits import ALLOCATOR_ENV, MEMORY_SIGNALS
 
 log = structlog.get_logger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ Progress = Callable[[str, float], None]
 Process = asyncio.subprocess.Process
 # Deaths of a process under RLIMIT_AS when native code cannot allocate (the trainer only
 # ever sends SIGKILL at a deadline or a cancellation, which are reported as such).
-_OUT_OF_MEMORY_SIGNALS = frozenset({signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS})
+_OUT_OF_MEMORY_SIGNALS = MEMORY_SIGNALS | {signal.SIGKILL}
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,8 @@ def child_env(concurrent_jobs: int) -> dict[str, str]:
     threads = str(max(1, (os.cpu_count() or 1) // concurrent_jobs))
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
-    # glibc reserves 64 MB of address space per arena (up to 8 per core), which RLIMIT_AS
-    # counts although little of it is ever used.
-    env.setdefault("MALLOC_ARENA_MAX", "2")
+    for name, value in ALLOCATOR_ENV.items():
+        env.setdefault(name, value)
     return env
 
 

@@ -31,15 +31,13 @@ from services.registry.sandbox.worker import EVAL, JOB, MODEL, OUT_OF_MEMORY, RE
 from services.registry.settings import RegistrySettings
 from shared.events.common import ModelSignature, Task
 from shared.events.registry import MeasuredEvidence
+from shared.process_limits import ALLOCATOR_ENV, MEMORY_SIGNALS
 
 log = structlog.get_logger(__name__)
 Process = asyncio.subprocess.Process
 
 SOURCES = Path(__file__).resolve().parents[3]
 STDERR_CAP = 4096
-# Signals with which a process under RLIMIT_AS typically dies when an allocation fails in
-# native code (an uncaught std::bad_alloc aborts; a failed mmap in a thread may segfault).
-MEMORY_SIGNALS = frozenset({signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS})
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,7 @@ def sandbox_env() -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        "MALLOC_ARENA_MAX": "2",
+        **ALLOCATOR_ENV,
     }
     return env
 

@@ -25,6 +25,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from shared.process_limits import cap_address_space
+
 JOB, MODEL, EVAL, REFERENCE, RESULT = (
     "job.json",
     "model.onnx",
@@ -39,7 +41,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def limit(memory_bytes: int, cpu_seconds: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    cap_address_space(memory_bytes)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))

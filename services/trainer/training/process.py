@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import threading
 import traceback
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from shared.process_limits import cap_address_space
 
 REQUEST, DATASET, EXTRA, RESULT = "request.json", "dataset", "extra.csv", "result.json"
 ARTIFACTS = {
@@ -63,8 +64,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def limit_memory(megabytes: int) -> None:
     """Cap this process's address space (soft and hard: it cannot be raised again)."""
-    limit = megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    cap_address_space(megabytes * 1024 * 1024)
 
 
 def run(
