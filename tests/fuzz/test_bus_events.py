@@ -256,9 +256,16 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
         partitions = sorted(await producer.partitions_for(topic.name))
         goods = []
         for partition in partitions:
-            event = new_event(sample(topic), source="fuzz")
-            if topic.signed:  # a good decision is one governance signed
-                event = signed(event)
+            good = sample(topic)
+            if topic.signed:
+                # Governance orders one model's decisions on its own partition; a model per
+                # partition keeps each good decision the newest for its model.
+                model = f"fuzz-good-{partition}-{uuid.uuid4().hex[:8]}"
+                event = signed(
+                    new_event(good.model_copy(update={"model_name": model}), source="fuzz")
+                )
+            else:
+                event = new_event(good, source="fuzz")
             await producer.send_and_wait(
                 topic.name,
                 encode(event),
