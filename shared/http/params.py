@@ -11,3 +11,6 @@ MAX_VERSION = 2**31 - 1
 
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION, description="a version number")]
 VersionQuery = Annotated[int, Query(ge=1, le=MAX_VERSION, description="a version number")]
+VersionFilter = Annotated[
+    int | None, Query(ge=1, le=MAX_VERSION, description="only this version (default: all)")
+]

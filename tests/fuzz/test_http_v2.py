@@ -131,12 +131,12 @@ def _deep(depth: int, kind: str) -> bytes:
 
 
 @st.composite
-def infer_request(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
+def infer_request(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str | bytes]]:
     """A body, its headers, and what it is (for the tally)."""
     kind = draw(
         st.sampled_from(["json", "json", "json", "deep", "bytes", "binary", "gzip", "huge"])
     )
-    headers: dict[str, str] = {"Content-Type": "application/json"}
+    headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
     if kind == "json":
         body = _json(draw(infer_document()))
     elif kind == "deep":
@@ -149,7 +149,8 @@ def infer_request(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
         tail = draw(st.binary(max_size=256))
         body = head + tail
         length = draw(st.one_of(st.just(len(head)), st.integers(-10, len(body) + 10), garbage))
-        headers["Inference-Header-Content-Length"] = str(length)
+        # Sent as bytes: a hostile client's header need not be Latin-1 (requests would refuse).
+        headers["Inference-Header-Content-Length"] = str(length).encode()
     elif kind == "gzip":
         raw = _json(draw(infer_document()))
         body = draw(st.sampled_from([gzip.compress(raw), raw, gzip.compress(raw)[:-4]]))
@@ -220,7 +221,7 @@ def test_inference_answers_every_hostile_body_with_a_4xx_or_a_result(platform: P
         caller=st.one_of(st.just(("viewer", viewer)), st.sampled_from(who)),
     )
     def infer(
-        request: tuple[str, bytes, dict[str, str]],
+        request: tuple[str, bytes, dict[str, str | bytes]],
         name: str,
         version: str | None,
         caller: tuple[str, dict[str, str]],

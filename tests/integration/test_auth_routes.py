@@ -121,6 +121,9 @@ async def test_the_openapi_document_declares_the_refusals_every_route_can_answer
     [
         ("governance", "POST", "/v1/models/m/versions/{v}/approve"),
         ("registry", "GET", "/v1/models/m/versions/{v}"),
+        ("governance", "GET", "/v1/models/m/versions/{v}/card"),
+        ("monitor", "GET", "/v1/models/m/windows?version={v}"),
+        ("monitor", "GET", "/v1/models/m/series?metric=psi&version={v}"),
     ],
 )
 async def test_a_version_beyond_what_postgres_holds_is_invalid_input(

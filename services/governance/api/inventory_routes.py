@@ -14,6 +14,7 @@ from services.governance.recording import Governance
 from services.governance.store import audit_queries, inventory_queries
 from shared.errors import InvalidInput
 from shared.http.auth import Viewer
+from shared.http.params import Version
 
 
 def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
@@ -35,7 +36,7 @@ def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
             return await inventory_queries.model_detail(conn, name)
 
     @routes.get("/models/{name}/versions/{version}/card", response_class=PlainTextResponse)
-    async def card(name: str, version: int, _: Viewer) -> PlainTextResponse:
+    async def card(name: str, version: Version, _: Viewer) -> PlainTextResponse:
         async with pool.acquire() as conn:
             facts = await inventory_queries.card_facts(conn, name, version)
         return PlainTextResponse(render_card(facts), media_type="text/markdown")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from services.monitor.store import reads
 from shared.errors import NotFound
 from shared.http.auth import Viewer
+from shared.http.params import VersionFilter
 
 
 def router(pool: asyncpg.Pool) -> APIRouter:
@@ -23,7 +24,7 @@ def router(pool: asyncpg.Pool) -> APIRouter:
 
     @api.get("/models/{model_name}/windows")
     async def latest_windows(
-        _: Viewer, model_name: str, version: int | None = None, arm: str | None = None
+        _: Viewer, model_name: str, version: VersionFilter = None, arm: str | None = None
     ) -> dict[str, Any]:
         """The latest closed window of each version, arm and kind."""
         async with pool.acquire() as conn:
@@ -37,7 +38,7 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         _: Viewer,
         model_name: str,
         kind: Literal["data", "performance"] = "data",
-        version: int | None = None,
+        version: VersionFilter = None,
         arm: str | None = None,
         limit: int = Query(50, ge=1, le=500),
     ) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         _: Viewer,
         model_name: str,
         metric: str,
-        version: int | None = None,
+        version: VersionFilter = None,
         arm: str | None = None,
         limit: int = Query(500, ge=1, le=10_000),
     ) -> dict[str, Any]:
