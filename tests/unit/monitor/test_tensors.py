@@ -90,6 +90,16 @@ def test_labelled_rows_render_as_training_csv() -> None:
     assert row_labels(3, 2) is None and row_labels([1, 2], 2) == [1, 2]
 
 
+def test_labelled_csv_writes_text_features_back_as_their_labels() -> None:
+    matrix, _ = feature_matrix({"c": [["FR"], ["Atlantis"]], "n": [[1.5], [2.0]]})
+    assert matrix is not None
+    codes = {float(matrix[0, 0]): "FR"}
+    record = {"features": matrix.tobytes(), "n_rows": 2, "n_cols": 2, "value": b"[1, 0]"}
+    data, written = render_csv(["c", "n"], "y", [record], [codes, None])
+    assert written == 2
+    assert data.decode().splitlines() == ["c,n,y", "FR,1.5,1", ",2.0,0"]
+
+
 def test_latency_quantiles_within_one_percent() -> None:
     values = np.random.default_rng(1).lognormal(1.0, 1.0, 10_000)
     sketch = LatencySketch()
