@@ -50,10 +50,10 @@ TERM_MONTHS = {
 
 # Log-odds of default: the intercept, per unit of burden, per category.
 SIGNAL: dict[str, Any] = {
-    "intercept": -2.8,
-    "burden": 4.0,  # yearly repayment over yearly income
-    "employment": {"unemployed": 1.6, "student": 0.7, "self_employed": 0.4},
-    "channel": {"partner": 0.8, "phone": 0.3},
+    "intercept": -4.0,
+    "burden": 12.0,  # yearly repayment over yearly income
+    "employment": {"unemployed": 3.0, "student": 0.7, "self_employed": 0.4},
+    "channel": {"partner": 1.5, "phone": 0.3},
     "country": {"PL": 0.5, "ES": 0.3, "SE": -0.4},
     "young": 0.5,  # under 25
 }
