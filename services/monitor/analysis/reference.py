@@ -43,10 +43,13 @@ def category_code(value: Any) -> float:
     """The float a category is counted as, the same at ingestion and in the reference:
     a number is itself (``"1"`` and ``1`` are one category, as :func:`canonical_label`
     spells them), a text label 48 bits of its SHA-256, so text inputs can be stored as
-    float rows like every other feature. Distinct labels of one column that collide are
+    float rows like every other feature; the empty string is a missing value (NaN), as
+    the trainer reads an empty cell. Distinct labels of one column that collide are
     refused when the reference is compiled."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
+    if value == "":
+        return math.nan
     if isinstance(value, str):
         try:
             number = float(value)
@@ -175,6 +178,8 @@ def _numeric(profile: NumericColumn, sample: FloatArray | None) -> NumericRefere
 def _categorical(profile: CategoricalColumn) -> CategoricalReference:
     labels = list(profile.categories)  # as the profile spells them (canonical_label)
     codes = [category_code(k) for k in labels]
+    if any(math.isnan(c) for c in codes):
+        raise InvalidInput(f"reference profile: {profile.name!r} has an empty category label")
     numeric = all(_is_number(k) for k in labels)
     order = np.argsort(codes, kind="stable")
     values = np.asarray(codes, np.float64)[order]
