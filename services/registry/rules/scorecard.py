@@ -2,6 +2,7 @@
 
 ```yaml
 kind: scorecard
+metadata: {owner: credit-risk, description: Application scorecard}
 inputs: {income: number, country: string}
 base_points: 0
 rules:
@@ -32,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import InvalidInput, PayloadTooLarge, describe_validation
+from shared.events.common import ModelMetadata
 
 MAX_BYTES = 256 * 1024
 MAX_INPUTS = 64
@@ -82,9 +84,14 @@ class TestCase(_Strict):
     decision: Label
 
 
+TARGET = "expected_decision"  # the column of a test case's decision in the evaluation data
+
+
 class Scorecard(_Strict):
     kind: Literal["scorecard"]
     description: str | None = Field(default=None, max_length=2_000)
+    # Owner, risk tier, ...: as for any model (``tags.policy`` is always ``rules``).
+    metadata: ModelMetadata = Field(default_factory=ModelMetadata)
     inputs: dict[FieldName, Literal["number", "string"]] = Field(
         min_length=1, max_length=MAX_INPUTS
     )
@@ -96,6 +103,8 @@ class Scorecard(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if TARGET in self.inputs:
+            raise ValueError(f"{TARGET!r} is the name of the test cases' decision column")
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
             raise ValueError("rule names must be unique")
