@@ -75,7 +75,7 @@ async def test_a_scorecard_passes_its_test_cases_is_approved_and_decides_as_its_
     assert served == [evaluate(card, r)[0] for r in rows]
 
 
-async def test_a_scorecard_failing_one_of_its_test_cases_is_not_approved(
+async def test_a_scorecard_failing_one_of_its_test_cases_is_rejected(
     platform: Platform, unique: str
 ) -> None:
     name = f"scorecard-wrong-{SUFFIX}-{unique}"
@@ -86,7 +86,8 @@ async def test_a_scorecard_failing_one_of_its_test_cases_is_not_approved(
         refused = await client.post(f"/v1/models/{name}/rules", content=b"kind: [")
     assert response.status_code == 201, response.text
     assert response.json()["measured"]["metrics"]["accuracy"] == pytest.approx(0.8)
-    review = await platform.decision("review.requested", name)
-    checks = {c.name: c for c in review.decision.checks}
+    rejected = await platform.decision("model.rejected", name)
+    assert "metric.accuracy" in rejected.failed_checks
+    checks = {c.name: c for c in rejected.decision.checks}
     assert not checks["metric.accuracy"].passed and checks["metric.accuracy"].value == 0.8
     assert refused.status_code == 400 and "not valid YAML" in refused.json()["error"]
