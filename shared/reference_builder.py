@@ -4,7 +4,10 @@ The one writer of that format, for the trainer and for tests and benchmarks. Its
 a column with at most :data:`MAX_CATEGORIES` distinct values is categorical (a constant
 column is one category), any other is numeric with :data:`BINS` quantile bins (decile
 edges, duplicates removed); class labels (a classification target and its predictions)
-are always categorical. NaN is a missing value.
+are always categorical. NaN is a missing value. A classifier's holdout scores
+(:func:`holdout_scores`) are a uniform sample of at most ``HOLDOUT_ROWS`` rows (fewer for
+many classes, within ``HOLDOUT_CELLS``), scores rounded to 1e-6 (an ONNX model's float32
+scores carry no more).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from numpy.typing import ArrayLike, NDArray
 from shared.events.common import Task
 from shared.events.reference_profile import (
     FORMAT,
+    HOLDOUT_CELLS,
+    HOLDOUT_ROWS,
     CategoricalColumn,
     ColumnProfile,
+    HoldoutScores,
     NumericColumn,
     ReferenceProfile,
     TargetProfile,
@@ -70,6 +76,33 @@ def describe_labels(name: str, labels: ArrayLike) -> ColumnProfile:
     )
 
 
+def holdout_scores(
+    scores: ArrayLike,
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    classes: ArrayLike,
+    *,
+    rows: int = HOLDOUT_ROWS,
+    seed: int = 0,
+) -> HoldoutScores:
+    """A classifier's holdout outputs (``scores``: rows x classes, columns in ``classes``
+    order) with the true labels, sampled uniformly by ``seed`` down to the contract's bound."""
+    matrix = np.clip(np.asarray(scores, np.float64), 0.0, 1.0)
+    labels = [canonical_label(c) for c in np.asarray(classes).tolist()]
+    limit = max(1, min(rows, HOLDOUT_CELLS // max(len(labels), 1)))
+    chosen = np.arange(matrix.shape[0])
+    if chosen.size > limit:
+        chosen = np.sort(np.random.default_rng(seed).choice(chosen, limit, replace=False))
+    pred = np.asarray(predicted).tolist()
+    true = np.asarray(actual).tolist()
+    return HoldoutScores(
+        classes=tuple(labels),
+        scores=tuple(tuple(round(float(v), 6) for v in matrix[i]) for i in chosen),
+        predicted=tuple(canonical_label(pred[i]) for i in chosen),
+        actual=tuple(canonical_label(true[i]) for i in chosen),
+    )
+
+
 def build_reference_profile(
     features: NDArray[np.float64],
     feature_names: Sequence[str],
@@ -78,6 +111,7 @@ def build_reference_profile(
     predictions: ArrayLike | None = None,
     target_name: str | None = None,
     target: ArrayLike | None = None,
+    holdout: HoldoutScores | None = None,
 ) -> ReferenceProfile:
     """The profile of ``features`` (rows x columns, in input order); ``predictions`` should
     come from rows the model was not fit on (on its own training rows a model is
@@ -101,4 +135,5 @@ def build_reference_profile(
             distribution=describe(target_name, target) if target is not None else None,
         ),
         prediction=describe("prediction", predictions) if predictions is not None else None,
+        holdout=holdout,
     )

@@ -17,7 +17,7 @@ import orjson
 from services.monitor.analysis.accumulator import WindowAccumulator
 from services.monitor.analysis.monitored import Stream, Version
 from services.monitor.analysis.reference import CompiledReference
-from services.monitor.analysis.tensors import predicted_values
+from services.monitor.analysis.tensors import class_scores, predicted_values
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts
 
@@ -48,9 +48,14 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
         width = len(ref.features)
         matrix = np.frombuffer(b"".join(r["features"] for r in good), "<f8").reshape(-1, width)
         predicted = None
-        if ref.prediction is not None:
-            raw = [v for r in good for v in predicted_values(orjson.loads(r["outputs"]))]
-            predicted = ref.prediction.encode(raw)
+        if ref.prediction is not None or ref.estimator is not None:
+            outputs = [orjson.loads(r["outputs"]) for r in good]
+            raw = [v for o in outputs for v in predicted_values(o)]
+            if ref.prediction is not None:
+                predicted = ref.prediction.encode(raw)
+            if ref.estimator is not None:
+                width = len(ref.estimator.classes)
+                _add_scores(window, outputs, [r["n_rows"] for r in good], width)
         window.acc.add_rows(matrix, predicted)
     latencies = np.fromiter((r["latency_ms"] for r in rows), np.float64, len(rows))
     window.acc.add_requests(latencies, len(rows) - len(ok), len(ok) - len(good))
@@ -58,6 +63,19 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
     times = [r["event_time"] for r in rows]
     window.start = min([*times, *([window.start] if window.start else [])])
     window.end = max([*times, *([window.end] if window.end else [])])
+
+
+def _add_scores(window: OpenWindow, outputs: list[Any], rows: list[int], width: int) -> None:
+    """The class scores and predicted labels of the requests that logged both, one score
+    per class of the reference, row-aligned."""
+    scores, labels = [], []
+    for o, n in zip(outputs, rows, strict=True):
+        s, values = class_scores(o, n), predicted_values(o)
+        if s is not None and s.shape[1] == width and len(values) == n:
+            scores.append(s)
+            labels.extend(values)
+    if scores:
+        window.acc.add_scores(np.vstack(scores), labels)
 
 
 def fresh(window_id: int, opened_at: datetime, version: Version) -> OpenWindow:
