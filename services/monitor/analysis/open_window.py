@@ -54,8 +54,7 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
             if ref.prediction is not None:
                 predicted = ref.prediction.encode(raw)
             if ref.estimator is not None:
-                width = len(ref.estimator.classes)
-                _add_scores(window, outputs, [r["n_rows"] for r in good], width)
+                _add_scores(window, outputs, len(ref.estimator.classes))
         window.acc.add_rows(matrix, predicted)
     latencies = np.fromiter((r["latency_ms"] for r in rows), np.float64, len(rows))
     window.acc.add_requests(latencies, len(rows) - len(ok), len(ok) - len(good))
@@ -65,13 +64,14 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
     window.end = max([*times, *([window.end] if window.end else [])])
 
 
-def _add_scores(window: OpenWindow, outputs: list[Any], rows: list[int], width: int) -> None:
-    """The class scores and predicted labels of the requests that logged both, one score
-    per class of the reference, row-aligned."""
+def _add_scores(window: OpenWindow, outputs: list[Any], width: int) -> None:
+    """The class scores and predicted labels of the requests that logged both (one label
+    per row, one score per class of the reference), row-aligned."""
     scores, labels = [], []
-    for o, n in zip(outputs, rows, strict=True):
-        s, values = class_scores(o, n), predicted_values(o)
-        if s is not None and s.shape[1] == width and len(values) == n:
+    for o in outputs:
+        values = predicted_values(o)
+        s = class_scores(o, len(values)) if values else None
+        if s is not None and s.shape[1] == width:
             scores.append(s)
             labels.extend(values)
     if scores:
