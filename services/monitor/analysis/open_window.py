@@ -17,7 +17,7 @@ import orjson
 from services.monitor.analysis.accumulator import WindowAccumulator
 from services.monitor.analysis.monitored import Stream, Version
 from services.monitor.analysis.reference import CompiledReference
-from services.monitor.analysis.tensors import class_scores, predicted_values
+from services.monitor.analysis.tensors import predicted_values, scored_rows
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts
 
@@ -54,7 +54,8 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
             if ref.prediction is not None:
                 predicted = ref.prediction.encode(raw)
             if ref.estimator is not None:
-                _add_scores(window, outputs, len(ref.estimator.classes))
+                scores, labels = scored_rows(outputs, len(ref.estimator.classes))
+                window.acc.add_scores(scores, labels)
         window.acc.add_rows(matrix, predicted)
     latencies = np.fromiter((r["latency_ms"] for r in rows), np.float64, len(rows))
     window.acc.add_requests(latencies, len(rows) - len(ok), len(ok) - len(good))
@@ -62,20 +63,6 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
     times = [r["event_time"] for r in rows]
     window.start = min([*times, *([window.start] if window.start else [])])
     window.end = max([*times, *([window.end] if window.end else [])])
-
-
-def _add_scores(window: OpenWindow, outputs: list[Any], width: int) -> None:
-    """The class scores and predicted labels of the requests that logged both (one label
-    per row, one score per class of the reference), row-aligned."""
-    scores, labels = [], []
-    for o in outputs:
-        values = predicted_values(o)
-        s = class_scores(o, len(values)) if values else None
-        if s is not None and s.shape[1] == width:
-            scores.append(s)
-            labels.extend(values)
-    if scores:
-        window.acc.add_scores(np.vstack(scores), labels)
 
 
 def fresh(window_id: int, opened_at: datetime, version: Version) -> OpenWindow:
