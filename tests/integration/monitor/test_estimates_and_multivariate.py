@@ -124,6 +124,14 @@ async def test_estimated_performance_before_labels_then_measured(
         measured = (await _closed(service, model, "performance", 1))[0]["metrics"]
         assert measured["labelled"] == WINDOW
         assert abs(second["estimated_accuracy"] - measured["accuracy"]) <= 0.03
+        token = await service.infra.auth.issue(f"beside-{unique}", "viewer")
+        async with http(service, token) as client:
+            answer = await client.get(f"/v1/models/{model}/estimates")
+        assert answer.status_code == 200
+        (beside,) = answer.json()["windows"]
+        assert beside["measured"]["accuracy"] == pytest.approx(measured["accuracy"])
+        assert abs(beside["estimated"]["accuracy"] - beside["measured"]["accuracy"]) <= 0.03
+        assert len(beside["data_windows"]) >= 1
 
 
 def _plain(model: str, rows: np.ndarray) -> list[Any]:
