@@ -40,6 +40,7 @@ from services.monitor.analysis.thresholds import Thresholds
 EXPLAINED_VARIANCE = 0.65  # NannyML's default n_components
 FOLDS = 5
 MIN_SAMPLE_ROWS = 50
+MAX_COLUMNS = 512  # beyond, fitting (an SVD of the sample, five times) costs too much
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def _encoding(sample: FloatArray, features: list[FeatureReference]) -> Encoding 
             categories.append(None)
             fill.append(float(values.mean()))
         columns.append(i)
-    if len(columns) < 2:
+    if not 2 <= len(columns) <= MAX_COLUMNS:
         return None
     draft = Encoding(
         np.asarray(columns, np.intp), np.asarray(fill), categories, np.zeros(0), np.ones(0)
@@ -144,7 +145,7 @@ def fit_reconstruction(
     sample: FloatArray, features: list[FeatureReference]
 ) -> ReconstructionModel | None:
     """The components and the reference's error, or None when the sample cannot carry them."""
-    if sample.shape[0] < max(MIN_SAMPLE_ROWS, FOLDS * 2):
+    if sample.shape[0] < max(MIN_SAMPLE_ROWS, FOLDS * 2) or sample.shape[1] < 2:
         return None
     encoding = _encoding(sample, features)
     if encoding is None:
