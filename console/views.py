@@ -172,15 +172,9 @@ def router() -> APIRouter:
                     thresholds={"PSI threshold": 0.2},
                 )
             ),
-            performance=chart_json(
-                monitoring.series_chart(
-                    "Measured performance on labelled requests",
-                    perf,
-                    ["accuracy", "f1", "roc_auc", "r2", "estimated_accuracy"],
-                    thresholds=monitoring.performance_thresholds(alerts),
-                )
-            ),
-            estimated=any("estimated_accuracy" in (w.get("metrics") or {}) for w in perf),
+            performance=chart_json(monitoring.performance_chart(perf, drift, alerts)),
+            estimated=any("estimated_accuracy" in (w.get("metrics") or {}) for w in drift),
+            multivariate=chart_json(monitoring.multivariate_chart(drift)),
             latency=chart_json(
                 monitoring.series_chart(
                     "Latency (ms) per window", drift, ["latency_p50_ms", "latency_p95_ms"]

@@ -6,7 +6,10 @@ column is one category), any other is numeric with :data:`BINS` quantile bins (d
 edges, duplicates removed); class labels (a classification target and its predictions)
 are always categorical. NaN is a missing value. A text column (an object array of
 strings, ``None`` or the empty string where missing) is categorical however many
-categories it has.
+categories it has. A classifier's holdout scores
+(:func:`holdout_scores`) are a uniform sample of at most ``HOLDOUT_ROWS`` rows (fewer for
+many classes, within ``HOLDOUT_CELLS``), scores rounded to 1e-6 (an ONNX model's float32
+scores carry no more).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from numpy.typing import ArrayLike, NDArray
 from shared.events.common import Task
 from shared.events.reference_profile import (
     FORMAT,
+    HOLDOUT_CELLS,
+    HOLDOUT_ROWS,
     CategoricalColumn,
     ColumnProfile,
+    HoldoutScores,
     NumericColumn,
     ReferenceProfile,
     TargetProfile,
@@ -97,6 +103,33 @@ def describe_labels(name: str, labels: ArrayLike) -> ColumnProfile:
     )
 
 
+def holdout_scores(
+    scores: ArrayLike,
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    classes: ArrayLike,
+    *,
+    rows: int = HOLDOUT_ROWS,
+    seed: int = 0,
+) -> HoldoutScores:
+    """A classifier's holdout outputs (``scores``: rows x classes, columns in ``classes``
+    order) with the true labels, sampled uniformly by ``seed`` down to the contract's bound."""
+    matrix = np.clip(np.asarray(scores, np.float64), 0.0, 1.0)
+    labels = [canonical_label(c) for c in np.asarray(classes).tolist()]
+    limit = max(1, min(rows, HOLDOUT_CELLS // max(len(labels), 1)))
+    chosen = np.arange(matrix.shape[0])
+    if chosen.size > limit:
+        chosen = np.sort(np.random.default_rng(seed).choice(chosen, limit, replace=False))
+    pred = np.asarray(predicted).tolist()
+    true = np.asarray(actual).tolist()
+    return HoldoutScores(
+        classes=tuple(labels),
+        scores=tuple(tuple(round(float(v), 6) for v in matrix[i]) for i in chosen),
+        predicted=tuple(canonical_label(pred[i]) for i in chosen),
+        actual=tuple(canonical_label(true[i]) for i in chosen),
+    )
+
+
 def build_reference_profile(
     features: NDArray[Any],
     feature_names: Sequence[str],
@@ -105,6 +138,7 @@ def build_reference_profile(
     predictions: ArrayLike | None = None,
     target_name: str | None = None,
     target: ArrayLike | None = None,
+    holdout: HoldoutScores | None = None,
 ) -> ReferenceProfile:
     """The profile of ``features`` (rows x columns, in input order; an object array may mix
     text and numeric columns); ``predictions`` should
@@ -129,4 +163,5 @@ def build_reference_profile(
             distribution=describe(target_name, target) if target is not None else None,
         ),
         prediction=describe("prediction", predictions) if predictions is not None else None,
+        holdout=holdout,
     )

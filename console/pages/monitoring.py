@@ -116,3 +116,57 @@ def performance_thresholds(alerts: Sequence[Mapping[str, Any]]) -> dict[str, flo
         if alert.get("kind") == "performance" and isinstance(summary.get("threshold"), float):
             out.setdefault(f"{summary.get('metric')} threshold", summary["threshold"])
     return out
+
+
+MEASURED = ["accuracy", "f1", "roc_auc", "r2"]
+ESTIMATED = ["estimated_accuracy", "estimated_roc_auc"]
+
+
+def _end(window: Mapping[str, Any]) -> str:
+    return str(window.get("end") or window.get("closed_at") or "")
+
+
+def _latest_bound(windows: Sequence[Mapping[str, Any]], key: str) -> float | None:
+    for w in reversed(windows):
+        value = (w.get("metrics") or {}).get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def performance_chart(
+    measured: Sequence[Mapping[str, Any]],
+    data: Sequence[Mapping[str, Any]],
+    alerts: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Measured performance (performance windows, on labels) and performance estimated
+    before labels (data windows, from the model's calibrated confidence) on one time axis,
+    so an estimate stands beside the measurement of the same traffic once labels join."""
+    estimated = [w for w in data if "estimated_accuracy" in (w.get("metrics") or {})]
+    merged = sorted([*measured, *estimated], key=_end)
+    thresholds = performance_thresholds(alerts)
+    for metric in ESTIMATED:
+        bound = _latest_bound(estimated, f"{metric}_threshold")
+        if bound is not None:
+            thresholds[f"{metric} alert threshold"] = bound
+    return series_chart(
+        "Performance: measured on labels, estimated before them",
+        merged,
+        [*MEASURED, *ESTIMATED],
+        thresholds=thresholds,
+    )
+
+
+def multivariate_chart(data: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The PCA reconstruction error per window, with the reference's and the drift bound."""
+    bound = _latest_bound(data, "reconstruction_error_threshold")
+    reference = _latest_bound(data, "reconstruction_error_reference")
+    thresholds = {"drift above": bound} if bound is not None else {}
+    if reference is not None:
+        thresholds["reference"] = reference
+    return series_chart(
+        "Multivariate drift (PCA reconstruction error)",
+        data,
+        ["reconstruction_error"],
+        thresholds=thresholds,
+    )

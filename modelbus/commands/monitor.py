@@ -20,6 +20,7 @@ DATA_COLUMNS = (
     ("unseen_categories", "unseen"),
 )
 PERFORMANCE = ("accuracy", "f1", "roc_auc", "rmse", "mae")
+ESTIMATED = ("accuracy", "roc_auc")  # estimated before labels (CBPE), on data windows
 
 
 def register(subparsers: Any) -> None:
@@ -62,6 +63,8 @@ def _data_window(w: dict[str, Any]) -> list[str]:
         + " / ".join(_num(m.get(f"latency_p{q}_ms")) for q in (50, 95, 99))
         + " ms",
         f"  {drift}",
+        *_multivariate(m),
+        *_estimated(m),
     ]
     names = _features(m)
     if names:
@@ -79,6 +82,53 @@ def _data_window(w: dict[str, Any]) -> list[str]:
             cells = "".join(_num(m.get(f"{k}.{n}")).rjust(11) for k, _ in shown)
             lines.append("  " + n.ljust(width) + cells + ("   REJECTS" if n in drifted else ""))
     return lines
+
+
+def _multivariate(m: dict[str, float]) -> list[str]:
+    if "reconstruction_error" not in m:
+        return []
+    verdict = "DRIFT" if m.get("multivariate_drifted") else "no drift"
+    return [
+        f"  multivariate (PCA reconstruction error) {_num(m['reconstruction_error'])}"
+        f" · reference {_num(m.get('reconstruction_error_reference'))}"
+        f" · drifts above {_num(m.get('reconstruction_error_threshold'))}: {verdict}"
+    ]
+
+
+def _estimated(m: dict[str, float]) -> list[str]:
+    parts = []
+    for k in ESTIMATED:
+        value = m.get(f"estimated_{k}")
+        if value is None:
+            continue
+        bound = m.get(f"estimated_{k}_threshold")
+        low = bound is not None and value < bound
+        parts.append(
+            f"{k} {_num(value)} (reference {_num(m.get(f'estimated_{k}_reference'))},"
+            f" alert below {_num(bound)}){' DEGRADED' if low else ''}"
+        )
+    if not parts:
+        return []
+    return [
+        f"  estimated before labels on {int(m.get('estimated_rows', 0))} rows: " + " · ".join(parts)
+    ]
+
+
+def _beside(window: dict[str, Any], windows: list[dict[str, Any]]) -> str:
+    """The estimates of the stream's latest data window, beside its measured performance."""
+    data = next(
+        (
+            w
+            for w in windows
+            if w["kind"] == "data"
+            and w["version"] == window["version"]
+            and w["arm"] == window["arm"]
+        ),
+        None,
+    )
+    m = data["metrics"] if data else {}
+    shown = [f"{k} {_num(m[f'estimated_{k}'])}" for k in ESTIMATED if f"estimated_{k}" in m]
+    return f" · estimated on the latest data window: {' · '.join(shown)}" if shown else ""
 
 
 def render(
@@ -99,6 +149,7 @@ def render(
             lines.append(
                 f"  {int(m.get('labelled', 0))} labelled · "
                 + (" · ".join(scores) or "no metric defined")
+                + _beside(w, latest["windows"])
             )
     lines.append(
         f"labels: {counts['received']} received · {counts['matched']} matched · "

@@ -122,7 +122,10 @@ async def on_alert(
 def _grounds(alert: Alert) -> tuple[str, dict[str, float]]:
     """The reason and the evidence a rollback on ``alert`` records."""
     if isinstance(alert, DriftDetected):
-        reason = f"drift detected (alert {alert.alert_id}): {', '.join(alert.top_features[:5])}"
+        named = alert.top_features[:5]
+        if alert.multivariate is not None and alert.multivariate.drifted:
+            named = [*named, "multivariate (PCA reconstruction error)"]
+        reason = f"drift detected (alert {alert.alert_id}): {', '.join(named)}"
         return reason, {"drifted_features": float(sum(f.drifted for f in alert.features))}
     if isinstance(alert, PerformanceDegraded):
         reason = (

@@ -34,6 +34,25 @@ class FeatureDrift(Payload):
     current_n: int
 
 
+class MultivariateDrift(Payload):
+    """Drift of the features together, in one window: the mean PCA reconstruction error of
+    its rows on the reference sample's principal components (``components`` of them, over
+    ``columns`` standardised features), against the mean error of reference rows the
+    components were not fitted on. ``threshold`` is the mean error above which the window
+    drifts; ``p_value`` is the test's (one-sided, Bonferroni level as for the features)."""
+
+    method: Literal["pca_reconstruction"] = "pca_reconstruction"
+    statistic: float
+    reference: float
+    threshold: float
+    p_value: float
+    drifted: bool
+    components: int
+    columns: int
+    reference_n: int
+    current_n: int
+
+
 class Alert(Payload):
     """Evidence that one arm of one model version decays, found in one window: what the
     trainer (retraining) and the deployer (rollback) act on, whichever kind it is."""
@@ -52,9 +71,15 @@ class DriftDetected(Alert):
     features: list[FeatureDrift]
     top_features: list[str]
     prediction_drift: FeatureDrift | None = None
+    multivariate: MultivariateDrift | None = None
 
 
 class PerformanceDegraded(Alert):
+    """A metric past its bound: measured on labelled predictions (``accuracy``, ``f1``,
+    ``roc_auc``, ``rmse``, ``mae``), or estimated before labels from the model's own
+    confidence (``estimated_accuracy``, ``estimated_roc_auc``; ``baseline`` is then the
+    estimate on the reference holdout)."""
+
     metric: str
     value: float
     baseline: float

@@ -15,6 +15,11 @@ number of values present and ``missing_rate`` the fraction missing:
   ``[c, c]``; a column never present has ``count`` 0, no bins and no statistics.
 - categorical: ``categories``, the integer count of each category keyed by its canonical
   label (:func:`canonical_label`: ``"1"``, never ``"1.0"``), summing to ``count``.
+
+A classifier's profile may carry ``holdout`` (:class:`HoldoutScores`): its class scores,
+predicted and true labels on rows it was not fit on, which the monitor calibrates on to
+estimate accuracy and ROC AUC before labels arrive. At most :data:`HOLDOUT_ROWS` rows and
+:data:`HOLDOUT_CELLS` scores.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from shared.errors import InvalidInput, describe_validation
 from shared.events.common import ArtifactRef, Payload, Task
 
 FORMAT = "modelbus.reference-profile/1"
+HOLDOUT_ROWS = 5_000
+HOLDOUT_CELLS = 100_000  # rows x classes
+HOLDOUT_CLASSES = 100  # a window keeps 512 bins per class
 
 
 def canonical_label(value: Any) -> str:
@@ -98,6 +106,39 @@ class TargetProfile(Payload):
     distribution: ColumnProfile | None = None  # of the target on the profiled rows
 
 
+class HoldoutScores(Payload):
+    """A classifier's outputs on its holdout, with the truth: what calibration needs.
+
+    ``classes`` are canonical labels in the order of the score columns (sorted class order,
+    as skl2onnx writes ``probabilities``); each row of ``scores`` has one score in [0, 1]
+    per class; ``predicted`` and ``actual`` are labels among ``classes``."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    classes: tuple[str, ...] = Field(min_length=2, max_length=HOLDOUT_CLASSES)
+    scores: tuple[tuple[Annotated[float, Field(ge=0.0, le=1.0)], ...], ...] = Field(
+        min_length=1, max_length=HOLDOUT_ROWS
+    )
+    predicted: tuple[str, ...]
+    actual: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _rows_agree(self) -> Self:
+        rows, width = len(self.scores), len(self.classes)
+        if len(set(self.classes)) != width:
+            raise ValueError("classes must be unique")
+        if rows * width > HOLDOUT_CELLS:
+            raise ValueError(f"at most {HOLDOUT_CELLS} scores (rows x classes)")
+        if len(self.predicted) != rows or len(self.actual) != rows:
+            raise ValueError("predicted and actual need one label per row of scores")
+        if any(len(r) != width for r in self.scores):
+            raise ValueError("every row of scores needs one score per class")
+        known = set(self.classes)
+        if not known.issuperset(self.predicted) or not known.issuperset(self.actual):
+            raise ValueError("predicted and actual labels must be among classes")
+        return self
+
+
 class ReferenceProfile(Payload):
     """The document; :meth:`to_json` is how it is stored, :func:`parse_reference_profile`
     how it is read."""
@@ -109,6 +150,7 @@ class ReferenceProfile(Payload):
     target: TargetProfile | None = None
     prediction: ColumnProfile | None = None  # the model's output, on rows it was not fit on
     reference_sample: ArtifactRef | None = None  # :mod:`shared.events.reference_sample`
+    holdout: HoldoutScores | None = None  # classifiers: for performance estimation
 
     @model_validator(mode="after")
     def _one_entry_per_column(self) -> Self:

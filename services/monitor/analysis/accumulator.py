@@ -8,6 +8,11 @@ the sorted column. Folding large blocks makes the per-fold cost of the reference
 (thousands, with a reference sample) negligible per row; the buffer bounds a window's
 memory (16 MB) and nothing else keeps rows.
 
+Beyond the features, a window keeps two more sets of counts when its reference has them:
+the reconstruction error of its rows (:mod:`~services.monitor.analysis.multivariate`,
+from the same pending block) and the calibrated confidence of the model's class scores
+(:mod:`~services.monitor.analysis.estimation`).
+
 The state is a pure function of the rows added, in any order and any batching (counts
 only), which is what lets the worker rebuild a window from its stored rows after a
 restart instead of persisting this object.
@@ -16,10 +21,13 @@ restart instead of persisting this object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from services.monitor.analysis.estimation import EstimateCounts
 from services.monitor.analysis.latency import LatencySketch
+from services.monitor.analysis.multivariate import ReconstructionCounts
 from services.monitor.analysis.reference import (
     CategoricalReference,
     CompiledReference,
@@ -99,14 +107,20 @@ class WindowAccumulator:
     pending: list[FloatArray] = field(default_factory=list)
     pending_predictions: list[FloatArray] = field(default_factory=list)
     pending_values: int = 0
+    reconstruction: ReconstructionCounts | None = None
+    estimate: EstimateCounts | None = None
+    pending_scores: list[tuple[FloatArray, list[Any]]] = field(default_factory=list)
 
     @classmethod
     def open(cls, reference: CompiledReference) -> WindowAccumulator:
         pred = reference.prediction
+        estimator = reference.estimator
         return cls(
             reference,
             [FeatureCounts.empty(f) for f in reference.features],
             FeatureCounts.empty(pred) if pred is not None else None,
+            reconstruction=ReconstructionCounts() if reference.reconstruction else None,
+            estimate=estimator.empty() if estimator is not None else None,
         )
 
     def add_rows(self, matrix: FloatArray, predicted: FloatArray | None = None) -> None:
@@ -126,10 +140,27 @@ class WindowAccumulator:
         if self.pending_values >= FOLD_VALUES:
             self.fold()
 
+    def add_scores(self, scores: FloatArray, predicted: list[Any]) -> None:
+        """Class scores (rows x classes) and predicted labels of well-formed requests, for
+        the estimate; read at the next fold like the rows."""
+        if self.estimate is not None and scores.shape[0]:
+            self.pending_scores.append((scores, predicted))
+            self.pending_values += scores.size
+            if self.pending_values >= FOLD_VALUES:
+                self.fold()
+
     def fold(self) -> None:
         """Count the pending rows (see the module docstring)."""
+        estimator = self.reference.estimator
+        if self.estimate is not None and estimator is not None:
+            for scores, predicted in self.pending_scores:
+                estimator.add(self.estimate, scores, predicted)
+        self.pending_scores = []
         if self.pending:
             block = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+            model = self.reference.reconstruction
+            if model is not None and self.reconstruction is not None:
+                self.reconstruction.add(model.errors(block))
             columns = np.array(block.T, dtype=np.float64, order="C")  # a copy we may sort
             for counts, column in zip(self.features, columns, strict=True):
                 counts.add_sorted(*_sorted_valid(column))

@@ -10,6 +10,10 @@ Wasserstein; categorical: PSI, chi-square, Jensen-Shannon). A feature *drifts* w
 2. the shift is large enough to matter: PSI, Jensen-Shannon or Wasserstein (in reference
    standard deviations) reaches its threshold. Large windows make tiny, harmless shifts
    statistically significant; this keeps them from paging anyone.
+
+With a reference sample, the window's rows are also judged together, by their PCA
+reconstruction error (:mod:`~services.monitor.analysis.multivariate`): one more test in the
+same Bonferroni family, and drift of its own (``multivariate``) that no feature need share.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.monitor.analysis import stats
+from services.monitor.analysis import multivariate, stats
 from services.monitor.analysis.accumulator import FeatureCounts, WindowAccumulator
+from services.monitor.analysis.multivariate import MultivariateResult
 from services.monitor.analysis.reference import CategoricalReference, NumericReference
 from services.monitor.analysis.stats import FloatArray
 from services.monitor.analysis.thresholds import Thresholds
-from shared.events.monitoring import FeatureDrift
+from shared.events.monitoring import FeatureDrift, MultivariateDrift
 
 TOP_FEATURES = 10
 
@@ -44,11 +49,30 @@ class FeatureResult:
 class DriftReport:
     features: list[FeatureResult]
     prediction: FeatureResult | None
+    multivariate: MultivariateResult | None = None
 
     @property
     def drifted(self) -> bool:
-        return any(f.drifted for f in self.features) or bool(
-            self.prediction and self.prediction.drifted
+        return (
+            any(f.drifted for f in self.features)
+            or bool(self.prediction and self.prediction.drifted)
+            or bool(self.multivariate and self.multivariate.drifted)
+        )
+
+    def multivariate_drift(self) -> MultivariateDrift | None:
+        m = self.multivariate
+        if m is None:
+            return None
+        return MultivariateDrift(
+            statistic=m.statistic,
+            reference=m.reference,
+            threshold=m.threshold,
+            p_value=m.p_value,
+            drifted=m.drifted,
+            components=m.components,
+            columns=m.columns,
+            reference_n=m.reference_n,
+            current_n=m.current_n,
         )
 
     @property
@@ -63,6 +87,12 @@ class DriftReport:
                 out[f"{e.method}.{result.name}"] = e.statistic
                 if e.p_value is not None:
                     out[f"{e.method}_p.{result.name}"] = e.p_value
+        if (m := self.multivariate) is not None:
+            out["reconstruction_error"] = m.statistic
+            out["reconstruction_error_reference"] = m.reference
+            out["reconstruction_error_threshold"] = m.threshold
+            out["reconstruction_error_p"] = m.p_value
+            out["multivariate_drifted"] = float(m.drifted)
         return out
 
 
@@ -171,11 +201,16 @@ def evaluate(window: WindowAccumulator, t: Thresholds) -> DriftReport | None:
 
     candidates = [c for c in window.features if testable(c)]
     pred = window.prediction if testable(window.prediction) else None
-    tests = len(candidates) + (1 if pred else 0)
+    model, counts = window.reference.reconstruction, window.reconstruction
+    together = model is not None and counts is not None and counts.rows >= t.min_rows
+    tests = len(candidates) + (1 if pred else 0) + (1 if together else 0)
     if tests == 0:
         return None
     alpha = t.significance / tests
     return DriftReport(
         [_judge(c, t, alpha) for c in candidates],
         _judge(pred, t, alpha) if pred is not None else None,
+        multivariate.judge(model, counts, t, alpha)
+        if together and model is not None and counts is not None
+        else None,
     )

@@ -1,7 +1,7 @@
 """Alert episodes: one alert when trouble starts, one resolution when it has cleared.
 
 An episode opens on the first bad window of a stream (model, version, arm) and kind
-(drift, performance) and stays open through further bad windows without a new alert; it
+(drift, performance, estimated performance) and stays open through further bad windows without a new alert; it
 resolves after ``recovery`` consecutive clean windows. A window that could not be judged
 (too few rows, no reference, no labels) neither extends nor clears an episode.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["drift", "performance"]
+# estimated_performance: a data window's performance estimated before labels (CBPE)
+Kind = Literal["drift", "performance", "estimated_performance"]
 
 
 @dataclass(frozen=True)

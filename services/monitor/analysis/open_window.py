@@ -17,7 +17,7 @@ import orjson
 from services.monitor.analysis.accumulator import WindowAccumulator
 from services.monitor.analysis.monitored import Stream, Version
 from services.monitor.analysis.reference import CompiledReference
-from services.monitor.analysis.tensors import predicted_values
+from services.monitor.analysis.tensors import predicted_values, scored_rows
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts
 
@@ -48,9 +48,14 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
         width = len(ref.features)
         matrix = np.frombuffer(b"".join(r["features"] for r in good), "<f8").reshape(-1, width)
         predicted = None
-        if ref.prediction is not None:
-            raw = [v for r in good for v in predicted_values(orjson.loads(r["outputs"]))]
-            predicted = ref.prediction.encode(raw)
+        if ref.prediction is not None or ref.estimator is not None:
+            outputs = [orjson.loads(r["outputs"]) for r in good]
+            raw = [v for o in outputs for v in predicted_values(o)]
+            if ref.prediction is not None:
+                predicted = ref.prediction.encode(raw)
+            if ref.estimator is not None:
+                scores, labels = scored_rows(outputs, len(ref.estimator.classes))
+                window.acc.add_scores(scores, labels)
         window.acc.add_rows(matrix, predicted)
     latencies = np.fromiter((r["latency_ms"] for r in rows), np.float64, len(rows))
     window.acc.add_requests(latencies, len(rows) - len(ok), len(ok) - len(good))

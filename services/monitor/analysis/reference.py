@@ -13,6 +13,11 @@ the artifact. Each numeric feature has two cell layouts:
   the extreme values: at the mean of what lies beyond), an error of at most half the gap
   between neighbouring reference values.
   Without a sample, KS and Wasserstein fall back to the quantile bins.
+
+Two detectors beyond the features come with it when the profile allows: the principal
+components of the reference sample (:mod:`~services.monitor.analysis.multivariate`) and,
+for a classifier whose profile carries its holdout scores, the calibration that estimates
+performance before labels (:mod:`~services.monitor.analysis.estimation`).
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from services.monitor.analysis.estimation import Estimator, compile_estimator
 from services.monitor.analysis.stats import FloatArray
 from shared.errors import InvalidInput
 from shared.events.reference_profile import (
@@ -35,6 +41,9 @@ from shared.events.reference_profile import (
     ReferenceProfile,
     canonical_label,
 )
+
+if TYPE_CHECKING:
+    from services.monitor.analysis.multivariate import ReconstructionModel
 
 UNSEEN_CODE = np.inf  # code of a value that is no category at all
 
@@ -114,6 +123,8 @@ FeatureReference = NumericReference | CategoricalReference
 class CompiledReference:
     features: list[FeatureReference]
     prediction: FeatureReference | None
+    reconstruction: ReconstructionModel | None = None
+    estimator: Estimator | None = None
 
     @property
     def names(self) -> list[str]:
@@ -206,4 +217,12 @@ def compile_reference(profile: ReferenceProfile, sample: FloatArray | None) -> C
         for i, f in enumerate(profile.features)
     ]
     prediction = compile_feature(profile.prediction) if profile.prediction else None
-    return CompiledReference(features, prediction)
+    # Imported here: the components build on this module's feature references.
+    from services.monitor.analysis.multivariate import fit_reconstruction
+
+    return CompiledReference(
+        features,
+        prediction,
+        fit_reconstruction(sample, features) if sample is not None else None,
+        compile_estimator(profile.holdout) if profile.holdout is not None else None,
+    )

@@ -89,3 +89,32 @@ def class_scores(outputs: dict[str, Any] | None, rows: int) -> FloatArray | None
                 return None
             return scores.reshape(rows, -1) if scores.size and scores.size % rows == 0 else None
     return None
+
+
+def _score_output(outputs: dict[str, Any]) -> str | None:
+    return next((n for n in outputs if "prob" in n.lower()), None)
+
+
+def scored_rows(outputs: list[dict[str, Any]], width: int) -> tuple[FloatArray, list[Any]]:
+    """Class scores (rows x ``width``) and predicted values of the requests that logged
+    both, one value and one row of ``width`` scores per row. Requests shaped like the first
+    are read in one pass; when any is not, each request is read on its own."""
+    first = outputs[0] if outputs else {}
+    value, score = _value_output(first), _score_output(first)
+    if value is not None and score is not None and all(o.keys() == first.keys() for o in outputs):
+        try:
+            matrix = np.asarray([r for o in outputs for r in _data(o[score])], dtype=np.float64)
+            values = [v for o in outputs for v in _data(o[value])]
+        except (TypeError, ValueError):
+            pass  # irregular: one request at a time below
+        else:
+            if matrix.ndim == 2 and matrix.shape[1] == width and len(values) == len(matrix):
+                return matrix, values
+    scores, labels = [], []
+    for o in outputs:
+        predicted = predicted_values(o)
+        s = class_scores(o, len(predicted)) if predicted else None
+        if s is not None and s.shape[1] == width:
+            scores.append(s)
+            labels.extend(predicted)
+    return (np.vstack(scores) if scores else np.zeros((0, width))), labels

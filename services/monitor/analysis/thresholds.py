@@ -37,6 +37,16 @@ class Thresholds(BaseModel):
     performance_min_labels: int = Field(30, ge=1)
     performance_drop: float = Field(0.05, gt=0)  # accuracy, F1, ROC-AUC below baseline
     error_increase: float = Field(0.25, gt=0)  # RMSE, MAE relative rise above baseline
+    # Estimated performance (before labels, on data windows): degraded below the
+    # reference estimate minus the larger of this drop and three sampling errors, or
+    # below min_estimated_<metric> when set.
+    estimated_performance_drop: float = Field(0.05, gt=0)
+    min_estimated_accuracy: float | None = None
+    min_estimated_roc_auc: float | None = None
+    # Multivariate drift (PCA reconstruction error): the test must reject (in the same
+    # Bonferroni family as the features) and the window's mean error exceed the
+    # reference's by this share.
+    multivariate_increase: float = Field(0.1, gt=0)
     min_accuracy: float | None = None  # absolute floors and ceilings, used when set
     min_f1: float | None = None
     min_roc_auc: float | None = None

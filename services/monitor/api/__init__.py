@@ -1,5 +1,5 @@
 """The monitor's HTTP API (viewer role): per model its versions, latest windows, metric
-series and label counts; and the alerts."""
+series, measured performance beside its estimates, and label counts; and the alerts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Literal
 import asyncpg
 from fastapi import APIRouter, Query
 
+from services.monitor.analysis.beside import estimated_beside_measured
 from services.monitor.store import reads
 from shared.errors import NotFound
 from shared.http.auth import Viewer
@@ -46,6 +47,23 @@ def router(pool: asyncpg.Pool) -> APIRouter:
         async with pool.acquire() as conn:
             windows = await reads.window_history(conn, model_name, kind, version, arm, limit)
         return {"model_name": model_name, "kind": kind, "windows": windows}
+
+    @api.get("/models/{model_name}/estimates")
+    async def estimates(
+        _: Viewer,
+        model_name: str,
+        version: VersionFilter = None,
+        arm: str | None = None,
+        limit: int = Query(50, ge=1, le=500),
+    ) -> dict[str, Any]:
+        """Measured performance windows, oldest first, each beside the performance the data
+        windows of the same traffic estimated before its labels arrived."""
+        async with pool.acquire() as conn:
+            measured = await reads.window_history(
+                conn, model_name, "performance", version, arm, limit
+            )
+            data = await reads.window_history(conn, model_name, "data", version, arm, 4 * limit)
+        return {"model_name": model_name, "windows": estimated_beside_measured(measured, data)}
 
     @api.get("/models/{model_name}/series")
     async def series(

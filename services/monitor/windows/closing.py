@@ -3,7 +3,9 @@
 An episode (:mod:`services.monitor.analysis.episodes`) opens one alert when a stream's
 windows of one kind turn bad, and emits ``monitor.alert_resolved`` once they have been
 clean long enough. The alert's payload is built only when an episode opens, so the
-labelled-data export it carries runs once per episode.
+labelled-data export it carries runs once per episode. An estimated-performance episode
+(a data window's estimates) is an episode of its own, apart from the labelled one; on the
+bus its alert is a ``performance.degraded`` and its resolution says ``performance``.
 """
 
 from __future__ import annotations
@@ -54,6 +56,19 @@ async def close_window(
             metrics=closed.metrics,
         )
     )
+    await advance_episode(uow, closed, version, export, alert)
+
+
+async def advance_episode(
+    uow: UnitOfWork,
+    closed: ClosedWindow,
+    version: Version,
+    export: LabelledExport,
+    alert: AlertFactory,
+) -> None:
+    """Advance the stream's episode of the window's kind (a window judged on more than one
+    kind, such as a data window's drift and estimated performance, advances each)."""
+    stream = closed.stream
     row = await alerts.lock_open(uow.conn, stream, closed.kind)
     result = step(
         row is not None,
@@ -86,7 +101,7 @@ async def close_window(
                 version=stream.version,
                 arm=stream.arm,
                 alert_id=row["alert_id"],
-                kind=closed.kind,
+                kind="drift" if closed.kind == "drift" else "performance",
                 window=closed.window,
             )
         )

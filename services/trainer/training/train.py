@@ -26,7 +26,7 @@ from services.trainer.training.splits import Split, prepare
 from shared.evaluation.metrics import classification_metrics, regression_metrics
 from shared.events.reference_sample import reference_sample_csv
 from shared.events.training import TrainingRequested
-from shared.reference_builder import build_reference_profile
+from shared.reference_builder import build_reference_profile, holdout_scores
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,9 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
     )
     pipeline.fit(split.X_train, split.y_train)
     predictions = pipeline.predict(split.X_hold)
+    probabilities = pipeline.predict_proba(split.X_hold) if classifier else None
     metrics = (
-        classification_metrics(
-            split.y_hold, predictions, pipeline.predict_proba(split.X_hold), pipeline.classes_
-        )
+        classification_metrics(split.y_hold, predictions, probabilities, pipeline.classes_)
         if classifier
         else regression_metrics(split.y_hold, predictions)
     )
@@ -119,7 +118,8 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
             y_pred=predictions,
             classes=pipeline.classes_ if classifier else np.array([]),
         )
-    # Features as trained on; predictions on the holdout, which the model has not seen.
+    # Features as trained on; predictions on the holdout, which the model has not seen,
+    # and for a classifier its holdout scores with the truth, to calibrate estimates on.
     trained_on = split.X_train if layout is None else mixed.as_objects(split.X_train)
     profile = build_reference_profile(
         trained_on,
@@ -128,6 +128,11 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
         predictions=predictions,
         target_name=split.data.target,
         target=split.y_train,
+        holdout=None
+        if probabilities is None
+        else holdout_scores(
+            probabilities, predictions, split.y_hold, pipeline.classes_, seed=request.seed
+        ),
     )
     progress("done", 1.0)
     summary = {

@@ -22,6 +22,7 @@ from shared.events.common import (
 from shared.events.deployment import PredictionLogged
 from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_event
 from shared.events.monitoring import Label, LabelsReceived
+from shared.events.reference_profile import HoldoutScores
 from shared.events.reference_sample import MEDIA_TYPE, reference_sample_csv
 from shared.events.registry import ModelRegistered
 from shared.events.topics import topic_for_payload
@@ -64,6 +65,7 @@ async def registered(
     metrics: dict[str, float] | None = None,
     predictions: np.ndarray | None = None,
     sample_rows: int = 2000,
+    holdout: HoldoutScores | None = None,
 ) -> ModelRegistered:
     """A version whose profile (with a reference sample) is in the service's artifact store."""
     store = await open_store(settings.artifact_store_url())
@@ -75,6 +77,7 @@ async def registered(
         task=task,
         predictions=predictions,
         target_name="y",
+        holdout=holdout,
     ).model_copy(update={"reference_sample": await store.put(sample, MEDIA_TYPE)})
     profile_ref = await store.put(profile.to_json(), "application/json")
     model_ref = ArtifactRef(uri="file:///nowhere/model.onnx", sha256="0" * 64, size=1)

@@ -120,3 +120,28 @@ def test_canary_progress_against_its_thresholds() -> None:
     assert progress is not None
     assert progress.percent == 25 and not progress.error_ok and progress.latency_ok
     assert deployments.progress({"evidence": None}) is None
+
+
+def test_estimated_performance_stands_beside_the_measured_on_one_time_axis() -> None:
+    data = [
+        {"end": "2026-01-01T00:01:00Z", "metrics": {"estimated_accuracy": 0.91}},
+        {
+            "end": "2026-01-01T00:03:00Z",
+            "metrics": {
+                "estimated_accuracy": 0.83,
+                "estimated_accuracy_threshold": 0.86,
+                "reconstruction_error": 1.2,
+                "reconstruction_error_threshold": 0.9,
+                "reconstruction_error_reference": 0.7,
+            },
+        },
+    ]
+    measured = [{"end": "2026-01-01T00:04:00Z", "metrics": {"accuracy": 0.82}}]
+    chart = monitoring.performance_chart(measured, data, [])
+    lines = {line["name"]: line["values"] for line in chart["lines"]}
+    assert lines["estimated_accuracy"] == [0.91, 0.83, None]
+    assert lines["accuracy"] == [None, None, 0.82]
+    assert chart["thresholds"] == [{"name": "estimated_accuracy alert threshold", "value": 0.86}]
+    multivariate = monitoring.multivariate_chart(data)
+    assert multivariate["lines"] == [{"name": "reconstruction_error", "values": [None, 1.2]}]
+    assert {t["name"] for t in multivariate["thresholds"]} == {"drift above", "reference"}

@@ -6,6 +6,7 @@ import numpy as np
 
 from services.monitor.analysis.reference import CompiledReference, compile_reference
 from shared.events.common import Task
+from shared.events.reference_profile import HoldoutScores
 from shared.reference_builder import build_reference_profile
 
 
@@ -16,9 +17,12 @@ def reference(
     sample_rows: int | None = None,
     predictions: np.ndarray | None = None,
     task: Task = "classification",
+    holdout: HoldoutScores | None = None,
 ) -> CompiledReference:
     """Columns with few distinct values (integer codes) are categorical, as in training."""
     names = names or [f"f{i}" for i in range(matrix.shape[1])]
-    profile = build_reference_profile(matrix, names, task=task, predictions=predictions)
+    profile = build_reference_profile(
+        matrix, names, task=task, predictions=predictions, holdout=holdout
+    )
     sample = None if sample_rows is None else matrix[:sample_rows]
     return compile_reference(profile, sample)

@@ -109,3 +109,18 @@ def test_latency_quantiles_within_one_percent() -> None:
         exact = float(np.quantile(values, q, method="inverted_cdf"))
         estimate = sketch.quantile(q)
         assert estimate is not None and abs(estimate / exact - 1) <= 0.01
+
+
+def test_scored_rows_reads_many_requests_at_once_and_odd_ones_alone() -> None:
+    from services.monitor.analysis.tensors import scored_rows
+
+    regular = [
+        {"label": [1], "probabilities": [[0.2, 0.8]]},
+        {"label": [0, 0], "probabilities": [[0.9, 0.1], [0.7, 0.3]]},
+    ]
+    scores, labels = scored_rows(regular, 2)
+    assert scores.tolist() == [[0.2, 0.8], [0.9, 0.1], [0.7, 0.3]] and labels == [1, 0, 0]
+    odd = [*regular, {"label": [1]}, {"label": [2], "probabilities": [[0.1, 0.1, 0.8]]}]
+    scores, labels = scored_rows(odd, 2)
+    assert scores.shape == (3, 2) and labels == [1, 0, 0]
+    assert scored_rows([], 2)[0].shape == (0, 2)

@@ -77,7 +77,12 @@ def test_a_csv_with_text_labels_and_gaps_trains_to_a_checked_model(tmp_path: Pat
     session = ort.InferenceSession(out.model, providers=["CPUExecutionProvider"])
     labels, _ = session.run(None, {"input": np.array([[80.0, 30, np.nan]], np.float32)})
     assert labels.tolist() == ["good"]
-    assert orjson.loads(out.profile)["features"][2]["missing_rate"] > 0
+    profile = orjson.loads(out.profile)
+    assert profile["features"][2]["missing_rate"] > 0
+    # The holdout's scores and truth, for the monitor to calibrate its estimates on.
+    holdout = profile["holdout"]
+    assert holdout["classes"] == ["bad", "good"] and len(holdout["scores"]) == 30
+    assert set(holdout["actual"]) <= {"bad", "good"} and len(holdout["predicted"]) == 30
     assert out.reference_sample.decode().splitlines()[0] == "income,age,score,label"
 
 
