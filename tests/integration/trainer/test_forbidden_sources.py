@@ -70,9 +70,13 @@ async def test_a_dataset_error_names_the_place_never_the_cell(
     trainer: ServiceProcess, settings: Settings, unique: str, tmp_path: Path
 ) -> None:
     secret = "hunter2-" + unique
-    spec = csv_dataset(tmp_path / "d.csv", f"a,label\n1,0\n{secret},1\n2,0\n")
+    # Declared a number: a text cell there is an error (undeclared, it would make the
+    # column categorical).
+    spec = csv_dataset(
+        tmp_path / "d.csv", f"a,label\n1,0\n{secret},1\n2,0\n", schema={"a": "float"}
+    )
     asked = request(f"cells-{unique}", spec, target="label", candidates=QUICK)
     await publish(settings.kafka_bootstrap, asked)
     [event] = await outcomes(settings.kafka_bootstrap, "training.failed", asked.request_id)
-    assert "data row 2, column 1: the value is not a number" in event.data.reason
+    assert "data row 2, column 'a': the value is not a number" in event.data.reason
     assert secret not in event.data.reason
