@@ -17,7 +17,7 @@ from shared.events.topics import TOPICS
 from shared.runtime import ServiceProcess
 from shared.store.artifacts import FileArtifactStore
 from tests.support.bus import collect, kafka_options, publish
-from tests.support.events import approved, drift, feature_drift, registered, suspended
+from tests.support.events import approved, drift, feature_drift, registered, retired, suspended
 from tests.support.polling import eventually
 
 
@@ -54,6 +54,9 @@ class Lifecycle:
 
     async def suspend(self, model: str, version: int) -> Event[Any]:
         return await self._publish(suspended(model, version, "kill switch test"), "governance")
+
+    async def retire(self, model: str, version: int, reason: str = "end of life") -> Event[Any]:
+        return await self._publish(retired(model, version, reason), "governance")
 
     async def drift(self, model: str, version: int) -> Event[Any]:
         alert = drift(model, version, arm="canary", features=[feature_drift("f0", 0.9)])
