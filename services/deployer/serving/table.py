@@ -139,3 +139,9 @@ class ServingTable:
         if served is None:
             raise NotFound(f"model {name!r} is not deployed here")
         return served
+
+    def addressed(self, name: str, version: int | None) -> tuple[ServedModel, ServedVersion]:
+        """The model and the version a metadata or readiness call names (``None``: the
+        stable one); raises the same errors inference would."""
+        model = self.get(name)
+        return model, model.version(version) if version is not None else model.default()
