@@ -12,11 +12,22 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+import grpc
 import httpx
 import pytest
 
+from services.deployer.api.oip import grpc_predict_v2_pb2 as pb
+from services.deployer.api.oip.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
+from services.deployer.settings import DeployerSettings
 from shared.events.common import DeploymentStrategy
-from tests.integration.deployer.harness import Lifecycle, deployed_as, serving, v2_body
+from shared.runtime import ServiceProcess
+from tests.integration.deployer.harness import (
+    Lifecycle,
+    admin_token,
+    deployed_as,
+    serving,
+    v2_body,
+)
 from tests.support.onnx_models import logistic_regression_onnx, tagged
 from tests.support.polling import eventually
 
@@ -47,7 +58,12 @@ async def caller(
         )
 
 
-async def test_retire_during_load(client: httpx.AsyncClient, lifecycle: Lifecycle) -> None:
+async def test_retire_during_load(
+    deployer: ServiceProcess,
+    client: httpx.AsyncClient,
+    lifecycle: Lifecycle,
+    config: DeployerSettings,
+) -> None:
     built = logistic_regression_onnx()
     model, other = lifecycle.name("retiring"), lifecycle.name("bystander")
     await lifecycle.approve(model, 1, built.onnx)
@@ -114,3 +130,25 @@ async def test_retire_during_load(client: httpx.AsyncClient, lifecycle: Lifecycl
     status = (await client.get(f"/v1/deployments/{model}")).json()["models"][0]
     here = status["serving_here"]
     assert here["stable"] == 1 and here.get("candidate") is None
+    index = (await client.post("/v2/repository/index")).json()
+    assert [e for e in index if e["name"] == model] == [
+        {"name": model, "version": "1", "state": "READY", "reason": ""},
+        {
+            "name": model,
+            "version": "2",
+            "state": "UNAVAILABLE",
+            "reason": "retired: replaced by v1 for good (by ann)",
+        },
+    ]
+
+    # Over gRPC the same: NOT_FOUND, saying it is retired.
+    request = pb.ModelInferRequest(model_name=model, model_version="2")
+    X = built.X_holdout[:1]
+    request.inputs.add(name="X", datatype="FP32", shape=X.shape)
+    request.raw_input_contents.append(X.astype("<f4").tobytes())
+    auth = (("authorization", f"Bearer {await admin_token(deployer)}"),)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{config.grpc_port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await GRPCInferenceServiceStub(channel).ModelInfer(request, metadata=auth)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "retired" in (refused.value.details() or "")
