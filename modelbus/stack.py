@@ -164,6 +164,7 @@ class ChildProcess:
     popen: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    grpc_port: int | None = None
 
     @property
     def url(self) -> str:
@@ -344,7 +345,15 @@ def spawn_service(
             console_environment(instance.port, {s: settings.service_port(s) for s in SERVICES})
         )
     popen = spawn_in_own_session([*settings.service_command, instance.service], log_file, env=env)
-    child = ChildProcess(instance.name, instance.service, instance.port, popen, log_path, log_file)
+    child = ChildProcess(
+        instance.name,
+        instance.service,
+        instance.port,
+        popen,
+        log_path,
+        log_file,
+        instance.grpc_port,
+    )
     stack.services[instance.name] = child
     return child
 
@@ -452,7 +461,11 @@ async def running_stack(settings: StackSettings | None = None) -> AsyncIterator[
 
 
 def format_endpoints(stack: RunningStack) -> str:
-    rows = [(name, svc.url) for name, svc in stack.services.items()]
+    rows = []
+    for name, svc in stack.services.items():
+        rows.append((name, svc.url))
+        if svc.grpc_port:
+            rows.append((f"{name} gRPC", f"{HOST}:{svc.grpc_port} (Open Inference Protocol)"))
     kafka_note = " (embedded Tansu, memory only)" if stack.broker else ""
     db_note = f" (embedded, data in {stack.postgres.data_dir})" if stack.postgres else ""
     rows += [
