@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from modelbus.embedded import pick_free_port
 from services.deployer.settings import DeployerSettings
 from shared.events.common import ArtifactRef, DeploymentStrategy, Payload
 from shared.events.envelope import Event, decode
@@ -68,8 +69,8 @@ class Lifecycle:
 
 
 def replica(config: DeployerSettings, replica_id: str) -> DeployerSettings:
-    """The same deployer pool, as another replica."""
-    return config.model_copy(update={"replica_id": replica_id})
+    """The same deployer pool, as another replica (with a gRPC port of its own)."""
+    return config.model_copy(update={"replica_id": replica_id, "grpc_port": pick_free_port()})
 
 
 async def admin_token(service: ServiceProcess) -> str:

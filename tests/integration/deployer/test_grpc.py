@@ -86,6 +86,7 @@ async def test_no_token_no_answer_and_the_token_comes_before_the_message(
 
 async def test_malformed_and_unknown_requests_are_refused_with_the_protocols_codes(
     deployer: ServiceProcess,
+    config: DeployerSettings,
     client: httpx.AsyncClient,
     channel: grpc.aio.Channel,
     lifecycle: Lifecycle,
@@ -123,6 +124,10 @@ async def test_malformed_and_unknown_requests_are_refused_with_the_protocols_cod
         stub.ModelMetadata(pb.ModelMetadataRequest(name=f"nope-{lifecycle.unique}"), metadata=auth)
     )
     assert unknown.code() == grpc.StatusCode.NOT_FOUND
+    huge = infer_request(model, X)
+    huge.raw_input_contents[0] = b"\x00" * (config.max_body_bytes + 1)
+    code, _ = await code_of(huge)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED  # held to the REST body limit
 
     typed = pb.ModelInferRequest(model_name=model, id="typed")
     typed.inputs.add(name="X", datatype="FP32", shape=X.shape).contents.fp32_contents.extend(
