@@ -9,7 +9,11 @@ embedded Postgres and broker pinned to CPU 1, when the machine has two. Measured
 - the endpoint at concurrency 1 and 32, with prediction logging on and off (the deployer
   restarted with ``MODELBUS_DEPLOYER_PREDICTION_LOG_ENABLED``);
 - the server's CPU time per request (user + system, from /proc): what a request costs
-  whatever else the machine runs, hence the req/s one fully available core would give.
+  whatever else the machine runs, hence the req/s one fully available core would give;
+- the same over gRPC (``grpc-c1``, ``grpc-c32``: the same row as one raw FP32 input, sent
+  by ``bench/grpc_load.py``, a Python grpc.aio client on the load generator's CPU, since
+  wrk speaks no HTTP/2). The client differs from wrk, so compare req/s with that in mind;
+  the server's CPU per request does not depend on the client.
 
 Every measurement is repeated ``--repeat`` times, interleaved; the report gives the best
 run (highest req/s, lowest latency: the least disturbed) and the median, then the ratios the
@@ -36,6 +40,7 @@ from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,14 +50,17 @@ from bench.serving_tools import (  # noqa: E402
     Deployer,
     FloorServer,
     build_models,
+    grpc_load,
     lua_script,
     publish_approvals,
     raw_loop,
     wrk,
 )
 from modelbus.embedded import EmbeddedPostgres, TansuBroker, pick_free_port  # noqa: E402
+from services.deployer.api.oip import grpc_predict_v2_pb2 as pb  # noqa: E402
 from shared.http.auth import issue_token  # noqa: E402
 from shared.store.artifacts import FileArtifactStore  # noqa: E402
+from tests.support.events import DECISION_KEY  # noqa: E402
 
 Runs = dict[str, dict[str, list[dict[str, float]]]]  # model -> run name -> repetitions
 
@@ -123,11 +131,13 @@ def measure(args: argparse.Namespace, cpus: tuple[str | None, str | None]) -> Ru
             finally:
                 floor.stop()
             for logging in ("on", "off"):
-                port = pick_free_port()
+                port, grpc_port = pick_free_port(), pick_free_port()
                 deployer = Deployer(
                     {
                         **env,
                         "MODELBUS_HTTP_PORT": str(port),
+                        "MODELBUS_DEPLOYER_GRPC_PORT": str(grpc_port),
+                        "MODELBUS_DECISION_KEYS": DECISION_KEY,
                         "MODELBUS_DEPLOYER_REPLICA_ID": f"{prefix}-{logging}-{repetition}",
                         "MODELBUS_DEPLOYER_MODELS": f"{prefix}-*",
                         "MODELBUS_DEPLOYER_PREDICTION_LOG_ENABLED": str(logging == "on").lower(),
@@ -150,6 +160,19 @@ def measure(args: argparse.Namespace, cpus: tuple[str | None, str | None]) -> Ru
                             rows_after, runs_after = deployer.batches(f"{prefix}-{name}")
                             figures["batch"] = (rows_after - rows) / (runs_after - runs_before)
                             runs[name][f"c{connections}-log-{logging}"].append(figures)
+                        request = grpc_request(f"{prefix}-{name}", row)
+                        grpc_load(grpc_port, token, request, 8, 2, client_cpus)  # warm-up
+                        for connections in (1, 32):
+                            cpu = deployer.cpu_seconds()
+                            rows, runs_before = deployer.batches(f"{prefix}-{name}")
+                            figures = grpc_load(
+                                grpc_port, token, request, connections, args.duration, client_cpus
+                            )
+                            served = figures["rps"] * round(args.duration)
+                            figures["cpu_us"] = (deployer.cpu_seconds() - cpu) / served * 1e6
+                            rows_after, runs_after = deployer.batches(f"{prefix}-{name}")
+                            figures["batch"] = (rows_after - rows) / (runs_after - runs_before)
+                            runs[name][f"grpc-c{connections}-log-{logging}"].append(figures)
                     if logging == "on":
                         time.sleep(1)  # let the last batch of records go
                         runs["_log"]["records"].append(
@@ -167,6 +190,15 @@ def measure(args: argparse.Namespace, cpus: tuple[str | None, str | None]) -> Ru
     return runs
 
 
+def grpc_request(model: str, row: object) -> bytes:
+    """The benchmark's row as a ModelInferRequest with one raw FP32 input, serialized."""
+    X = np.asarray(row, dtype="<f4").reshape(1, 30)
+    request = pb.ModelInferRequest(model_name=model)
+    request.inputs.add(name="X", datatype="FP32", shape=X.shape)
+    request.raw_input_contents.append(X.tobytes())
+    return request.SerializeToString()
+
+
 def best(reps: list[dict[str, float]]) -> dict[str, float]:
     return {
         "rps": max(r["rps"] for r in reps),
@@ -182,7 +214,7 @@ def best(reps: list[dict[str, float]]) -> dict[str, float]:
 def row(name: str, run: str, f: dict[str, float], note: str = "") -> str:
     cpu = f"{f['cpu_us']:10.0f} {f['batch']:5.1f}" if f["cpu_us"] else note
     return (
-        f"{name:7} {run:12} {f['rps']:7.0f} [{f['rps_median']:5.0f}] "
+        f"{name:7} {run:17} {f['rps']:7.0f} [{f['rps_median']:5.0f}] "
         f"{f['p50']:7.3f} [{f['p50_median']:6.3f}] {f['p99']:7.3f} {cpu}"
     )
 
@@ -199,6 +231,13 @@ def ratios(table: dict[str, dict[str, float]], floor: dict[str, float] | None) -
     }
     if floor is not None:
         found["p50_overhead_beyond_http_floor_ms_c1"] = c1["p50"] - floor["p50"] - raw["p50"]
+    for c in (1, 32):
+        found[f"grpc_over_rest_rps_c{c}"] = (
+            table[f"grpc-c{c}-log-on"]["rps"] / (table[f"c{c}-log-on"]["rps"])
+        )
+    found["grpc_over_rest_cpu_per_request"] = (
+        table["grpc-c32-log-on"]["cpu_us"] / table["c32-log-on"]["cpu_us"]
+    )
     return found
 
 
@@ -208,7 +247,7 @@ def report(runs: Runs, cpus: tuple[str | None, str | None], repeat: int) -> dict
         f"(median in brackets); load average now {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"{'':7} {'run':12} {'req/s':>15} {'p50 ms':>16} {'p99 ms':>7} {'CPU us/req':>10} "
+        f"{'':7} {'run':17} {'req/s':>15} {'p50 ms':>16} {'p99 ms':>7} {'CPU us/req':>10} "
         f"{'batch':>5}"
     )
     floor = {run: best(reps) for run, reps in runs.pop("_floor", {}).items()}
@@ -235,6 +274,11 @@ def report(runs: Runs, cpus: tuple[str | None, str | None], repeat: int) -> dict
         print(
             f"  {name}: logging costs {100 * r['logging_cost_rps']:.1f}% of c=32 req/s, "
             f"{100 * r['logging_cost_cpu']:.1f}% of CPU per request (target <= 10%)"
+        )
+        print(
+            f"  {name}: gRPC/REST req/s with logging: c=1 {r['grpc_over_rest_rps_c1']:.2f}, "
+            f"c=32 {r['grpc_over_rest_rps_c32']:.2f}; server CPU per request at c=32 "
+            f"{r['grpc_over_rest_cpu_per_request']:.2f}x REST's"
         )
     if log_records:
         print(f"prediction log records per logging-on server: {log_records}")

@@ -15,10 +15,9 @@ import numpy as np
 import onnxruntime as ort
 import psutil
 
-from shared.events.common import DeploymentStrategy
-from shared.events.envelope import CONTENT_TYPE, encode, new_event
-from shared.events.governance import Decision, ModelApproved
 from shared.store.artifacts import FileArtifactStore
+from tests.support.bus import publish
+from tests.support.events import approved, registered
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,6 +116,26 @@ def wrk(
     }
 
 
+def grpc_load(
+    port: int, token: str, request: bytes, connections: int, seconds: float, cpus: str | None
+) -> dict[str, float]:
+    """bench/grpc_load.py (a Python grpc.aio client, pinned like wrk): req/s, p50, p99."""
+    argv = [
+        sys.executable,
+        str(REPO / "bench" / "grpc_load.py"),
+        str(port),
+        token,
+        request.hex(),
+        str(connections),
+        str(max(1, round(seconds))),
+    ]
+    if cpus is not None:
+        argv = ["taskset", "-c", cpus, *argv]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    figures: dict[str, float] = json.loads(out)
+    return figures
+
+
 def lua_script(path: Path, body: bytes, token: str) -> Path:
     path.write_text(
         'wrk.method = "POST"\n'
@@ -135,6 +154,7 @@ class Deployer:
         if cpus is not None:
             argv = ["taskset", "-c", cpus, *argv]  # taskset execs: the pid is the server's
         self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log
         self.log = log.open("ab")
         self.process = subprocess.Popen(
             argv, env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT
@@ -145,7 +165,8 @@ class Deployer:
         headers = {"Authorization": f"Bearer {token}"}
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the deployer exited with {self.process.returncode}")
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"the deployer exited with {self.process.returncode}:\n{tail}")
             try:
                 if all(
                     httpx.get(f"{self.url}/v2/models/{m}/ready", headers=headers).status_code == 200
@@ -187,37 +208,13 @@ class Deployer:
 async def publish_approvals(
     bootstrap: str, artifacts: FileArtifactStore, models: dict[str, bytes], prefix: str
 ) -> None:
-    """What governance would send: each model approved, to be deployed by replacement."""
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for name, onnx in models.items():
-            decision = Decision(
-                policy="bench",
-                policy_version="1",
-                policy_digest="0" * 64,
-                checks=[],
-                strategy=DeploymentStrategy(),
-            )
-            event = new_event(
-                ModelApproved(
-                    model_name=f"{prefix}-{name}",
-                    version=1,
-                    artifact=await artifacts.put(onnx),
-                    decision=decision,
-                ),
-                source="governance",
-            )
-            await producer.send_and_wait(
-                "model.approved",
-                encode(event),
-                key=event.key.encode(),
-                headers=[("content-type", CONTENT_TYPE.encode())],
-            )
-    finally:
-        await producer.stop()
+    """What the registry and governance would send: each model registered, then approved
+    (signed with the tests' decision key, :data:`DECISION_KEY`, which the deployer is given)
+    to be deployed by replacement."""
+    for name, onnx in models.items():
+        model, ref = f"{prefix}-{name}", await artifacts.put(onnx)
+        await publish(bootstrap, registered(model, 1, artifact=ref), source="registry")
+        await publish(bootstrap, approved(model, 1, artifact_ref=ref), source="governance")
 
 
 FLOOR_APP = """

@@ -46,7 +46,7 @@ from modelbus.embedded import (
 from modelbus.provisioning import local_passwords, provision_database
 from modelbus.supervisor import RestartPolicy, Supervisor
 from shared.events.signing import DecisionSigner, generate_private_key_pem
-from shared.settings import DEFAULT_PORTS
+from shared.settings import DEFAULT_PORTS, DEPLOYER_GRPC_PORT
 from shared.store.roles import service_role
 
 HOST = "127.0.0.1"
@@ -78,6 +78,9 @@ class StackSettings(BaseSettings):
     monitor_port: int = DEFAULT_PORTS["monitor"]
     trainer_port: int = DEFAULT_PORTS["trainer"]
     console_port: int = CONSOLE_PORT
+    # The deployer's Open Inference Protocol over gRPC, beside its REST port (0: any free
+    # port for every replica, as the tests run it).
+    deployer_grpc_port: int = Field(default=DEPLOYER_GRPC_PORT, ge=0, le=65535)
     ready_timeout_s: float = 90.0
     stop_timeout_s: float = STOP_TIMEOUT_S
     # Replica r (from 1) of a service listens on its port + (r - 1) * replica_port_step.
@@ -102,11 +105,22 @@ class StackSettings(BaseSettings):
         port: int = getattr(self, f"{name}_port")
         return port + (replica - 1) * self.replica_port_step
 
+    def grpc_port(self, replica: int = 1) -> int:
+        """Replica ``replica`` of the deployer's gRPC port, stepped like its HTTP port."""
+        if self.deployer_grpc_port == 0:
+            return 0
+        return self.deployer_grpc_port + (replica - 1) * self.replica_port_step
+
     def instances(self) -> list[Instance]:
         """Every process to run: each service once per replica, then one console."""
         return [
             *(
-                Instance(name if r == 1 else f"{name}-{r}", name, self.service_port(name, r))
+                Instance(
+                    name if r == 1 else f"{name}-{r}",
+                    name,
+                    self.service_port(name, r),
+                    self.grpc_port(r) if name == "deployer" else None,
+                )
                 for r in range(1, self.replicas + 1)
                 for name in SERVICES
             ),
@@ -121,6 +135,7 @@ class Instance:
     name: str
     service: str
     port: int
+    grpc_port: int | None = None  # the deployer's Open Inference Protocol over gRPC
 
 
 class StackError(Exception):
@@ -149,6 +164,7 @@ class ChildProcess:
     popen: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    grpc_port: int | None = None
 
     @property
     def url(self) -> str:
@@ -197,6 +213,9 @@ def port_conflicts(settings: StackSettings) -> list[str]:
     for instance in settings.instances():
         hint = f"set MODELBUS_{instance.service.upper()}_PORT to use another port"
         needs.append((instance.port, f"the {instance.name} service", hint))
+        if instance.grpc_port:
+            hint = "set MODELBUS_DEPLOYER_GRPC_PORT to use another port"
+            needs.append((instance.grpc_port, f"the {instance.name} service's gRPC", hint))
 
     problems: list[str] = []
     claimed: dict[int, str] = {}
@@ -319,12 +338,22 @@ def spawn_service(
     what = f"the {instance.name} service" + (f" (restart {restarts})" if restarts else "")
     log_file = open_log(log_path, what)
     env = _service_env(stack, instance.port, restarts, instance.service)
+    if instance.grpc_port is not None:
+        env["MODELBUS_DEPLOYER_GRPC_PORT"] = str(instance.grpc_port)
     if instance.service == CONSOLE:
         env.update(
             console_environment(instance.port, {s: settings.service_port(s) for s in SERVICES})
         )
     popen = spawn_in_own_session([*settings.service_command, instance.service], log_file, env=env)
-    child = ChildProcess(instance.name, instance.service, instance.port, popen, log_path, log_file)
+    child = ChildProcess(
+        instance.name,
+        instance.service,
+        instance.port,
+        popen,
+        log_path,
+        log_file,
+        instance.grpc_port,
+    )
     stack.services[instance.name] = child
     return child
 
@@ -432,7 +461,11 @@ async def running_stack(settings: StackSettings | None = None) -> AsyncIterator[
 
 
 def format_endpoints(stack: RunningStack) -> str:
-    rows = [(name, svc.url) for name, svc in stack.services.items()]
+    rows = []
+    for name, svc in stack.services.items():
+        rows.append((name, svc.url))
+        if svc.grpc_port:
+            rows.append((f"{name} gRPC", f"{HOST}:{svc.grpc_port} (Open Inference Protocol)"))
     kafka_note = " (embedded Tansu, memory only)" if stack.broker else ""
     db_note = f" (embedded, data in {stack.postgres.data_dir})" if stack.postgres else ""
     rows += [

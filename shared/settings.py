@@ -16,6 +16,8 @@ DEFAULT_PORTS = {
     "monitor": 8083,
     "trainer": 8084,
 }
+# The deployer's Open Inference Protocol over gRPC (KServe's usual 8081 is the registry's).
+DEPLOYER_GRPC_PORT = 8090
 
 
 class Settings(BaseSettings):

@@ -17,6 +17,10 @@ from tests.support.infra import Broker, start_broker, start_postgres
 
 _broker_kind: list[str] = []
 
+# Many deployers run in one test process, and test stacks beside a developer's own: each
+# binds its gRPC port anew, wherever is free (a test that needs the number reads it back).
+os.environ.setdefault("MODELBUS_DEPLOYER_GRPC_PORT", "0")
+
 # The browser tier (Chromium, the whole platform) is its own run: ./run browser.
 collect_ignore = [] if os.environ.get("MODELBUS_BROWSER_TESTS") == "1" else ["browser"]
 

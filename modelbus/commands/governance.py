@@ -1,4 +1,4 @@
-"""``modelbus approve|reject|suspend`` and ``modelbus review list``: people's decisions."""
+"""``modelbus approve|reject|suspend|retire`` and ``modelbus review list``: people's decisions."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def register(subparsers: Any) -> None:
     _version_args(suspend)
     suspend.add_argument("--reason", required=True, help="why it must stop (required)")
     suspend.set_defaults(func=run_suspend)
+
+    retire = subparsers.add_parser("retire", help="end of life: a version stops serving for good")
+    _version_args(retire)
+    retire.add_argument("--reason", default="end of life", help="why it retires")
+    retire.set_defaults(func=run_retire)
 
     review = subparsers.add_parser("review", help="reviews waiting for approvers")
     actions = review.add_subparsers(dest="action", required=True)
@@ -63,6 +68,15 @@ def run_reject(args: argparse.Namespace) -> int:
 def run_suspend(args: argparse.Namespace) -> int:
     _governance().post(_path(args, "suspend"), json={"reason": args.reason})
     print(f"{args.name} v{args.version} suspended: the deployer takes it out of service")
+    return 0
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    _governance().post(_path(args, "retire"), json={"reason": args.reason})
+    print(
+        f"{args.name} v{args.version} retired: the deployer drains it and stops serving it; "
+        "serving it again takes a new registration"
+    )
     return 0
 
 

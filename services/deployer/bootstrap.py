@@ -8,6 +8,8 @@ from importlib import resources
 
 from services.deployer import api, handlers
 from services.deployer.api.fast_path import fast_path
+from services.deployer.api.grpc_server import GrpcServer
+from services.deployer.api.grpc_service import InferenceService
 from services.deployer.api.infer_endpoint import InferEndpoint
 from services.deployer.reconciler import Reconciler
 from services.deployer.serving.inference import Inference
@@ -56,6 +58,14 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
                 flush_s=config.prediction_log_flush_ms / 1000,
             )
 
+        workers = [reconciler.run, verdicts.run, publish_predictions]
+        if config.grpc_port is not None:
+            grpc_server = GrpcServer(
+                InferenceService(table, inference, infra.auth), config, infra.settings.http_host
+            )
+            await grpc_server.start()  # a taken port stops the start here, saying so
+            workers.append(grpc_server.serve)
+
         return ServiceParts(
             handlers={
                 "model.registered": partial(handlers.on_registered, config=config, poke=poke),
@@ -74,7 +84,7 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
                     table, infer, transactions, replica=replica, applied=reconciler.reconcile
                 )
             ],
-            workers=[reconciler.run, verdicts.run, publish_predictions],
+            workers=workers,
             asgi_wrappers=[fast_path(infer)],
             # Every replica must see every lifecycle event: each has its own group.
             consumer_group=f"{infra.service}-{replica}",

@@ -40,6 +40,11 @@ PREDICTION_LOGS_DROPPED = Counter(
     "predictions.logged records dropped (buffer full or publish failed)",
     ["reason"],
 )
+GRPC_CALLS = Counter(
+    "modelbus_grpc_calls_total",
+    "Open Inference Protocol gRPC calls answered, by method and status code",
+    ["method", "code"],
+)
 SHADOW_SKIPPED = Counter(
     "modelbus_shadow_skipped_total", "Mirrored requests skipped: too many in flight", ["model"]
 )

@@ -8,6 +8,8 @@ import socket
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings import DEPLOYER_GRPC_PORT
+
 
 class DeployerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODELBUS_DEPLOYER_", extra="ignore")
@@ -32,6 +34,14 @@ class DeployerSettings(BaseSettings):
     inline_run_max_ms: float = Field(default=0.5, ge=0.0)
 
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # The Open Inference Protocol over gRPC, beside REST (0: any free port, as tests use;
+    # None: not served). Messages are held to max_body_bytes like REST bodies; calls past
+    # grpc_max_in_flight are refused at once (RESOURCE_EXHAUSTED) rather than queued.
+    grpc_port: int | None = Field(default=DEPLOYER_GRPC_PORT, ge=0, le=65535)
+    grpc_host: str | None = None  # None: the HTTP server's host (MODELBUS_HTTP_HOST)
+    grpc_max_in_flight: int = Field(default=512, ge=1)
+    # On shutdown, calls already accepted get this long to finish.
+    grpc_grace_s: float = Field(default=5.0, ge=0.0)
     max_artifact_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     reconcile_interval_s: float = Field(default=0.25, gt=0.0)
     concurrent_loads: int = Field(default=2, ge=1)

@@ -1,4 +1,5 @@
-"""Decisions by people: approving or rejecting a version under review, and the kill switch.
+"""Decisions by people: approving or rejecting a version under review, the kill switch, and
+retirement.
 
 Every use case takes the audit chain head first (:meth:`AuditLog.lock`): decisions are
 serialised, so two approvers clicking at once cannot both complete a review, and a decided
@@ -22,7 +23,10 @@ from services.governance.store.reviews import GivenApproval, Review, VersionUnde
 from shared.bus.unit_of_work import Transactions, UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.common import CheckResult, Payload
-from shared.events.governance import Decision, ModelRejected, ModelSuspended
+from shared.events.governance import Decision, ModelRejected, ModelRetired, ModelSuspended
+
+# What may be retired: a version that was once allowed to serve.
+RETIRABLE = frozenset({"approved", "suspended"})
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,22 @@ class PeopleDecisions:
             await self._decide(uow, state, suspended)
         return {"model_name": model, "version": version, "status": "suspended"}
 
+    async def retire(self, model: str, version: int, by: str, reason: str) -> dict[str, Any]:
+        """End of life: an approved or suspended version leaves service for good.
+
+        A retired version is never decided on again (approval needs an open review, and
+        its review was closed when it was approved); serving it again takes a new
+        registration, hence a new version number."""
+        async with self._deciding(model, version) as (uow, state):
+            if state.status not in RETIRABLE:
+                raise Conflict(
+                    f"{model} v{version} is {state.status}; only an approved or suspended "
+                    "version can be retired"
+                )
+            retired = ModelRetired(model_name=model, version=version, reason=reason, actor=by)
+            await self._decide(uow, state, retired)
+        return {"model_name": model, "version": version, "status": "retired"}
+
     @asynccontextmanager
     async def _deciding(
         self, model: str, version: int
@@ -122,6 +142,11 @@ class PeopleDecisions:
     ) -> AsyncIterator[tuple[UnitOfWork, VersionUnderDecision, Review]]:
         """:meth:`_deciding`, for a version people are still asked to decide on."""
         async with self._deciding(model, version) as (uow, state):
+            if state.status == "retired":
+                raise Conflict(
+                    f"{model} v{version} is retired and cannot be decided on again; "
+                    "register the model anew to serve it"
+                )
             if state.review is None or state.review.status != "open":
                 raise Conflict(
                     f"{model} v{version} is already decided ({state.status}); "

@@ -331,6 +331,11 @@ async def check_role(scope: Any, role: Role) -> Principal:
     principal: Principal | None = scope.get(PRINCIPAL)
     if principal is None:
         principal = await authenticate_scope(scope, scope["app"].state.auth)
+    return granted(principal, role)
+
+
+def granted(principal: Principal, role: Role) -> Principal:
+    """``principal`` if its role satisfies ``role``; 403 otherwise."""
     if principal.role not in GRANTS[role]:
         raise Forbidden(f"this needs the {role} role; your token has {principal.role}")
     return principal
@@ -343,11 +348,21 @@ async def authenticate_scope(scope: Any, authority: TokenAuthority) -> Principal
         if name == b"authorization":
             header = value
             break
-    scheme, _, token = header.decode("latin-1").partition(" ")
+    client = scope.get("client")
+    return await authenticate_bearer(
+        header.decode("latin-1"), authority, client[0] if client else None
+    )
+
+
+async def authenticate_bearer(
+    header: str, authority: TokenAuthority, client: str | None
+) -> Principal:
+    """The principal of an ``Authorization: Bearer <token>`` value, whatever carried it (an
+    HTTP header, gRPC metadata); ``client`` is the caller's address, for failure limits."""
+    scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token")
-    client = scope.get("client")
-    principal = await authority.authenticate(token.strip(), client[0] if client else None)
+    principal = await authority.authenticate(token.strip(), client)
     if principal is None:
         raise Unauthorized("invalid or revoked token")
     return principal

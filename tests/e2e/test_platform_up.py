@@ -11,11 +11,14 @@ import sys
 import tempfile
 import time
 
+import grpc
 import httpx
 import psutil
 import pytest
 
 from modelbus.embedded import pick_free_port
+from services.deployer.api.oip import grpc_predict_v2_pb2 as pb
+from services.deployer.api.oip.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 from shared.settings import DEFAULT_PORTS
 
 pytestmark = pytest.mark.e2e
@@ -28,8 +31,14 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _grpc_live(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = GRPCInferenceServiceStub(channel)
+        return bool(stub.ServerLive(pb.ServerLiveRequest(), timeout=10).live)
+
+
 def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -> None:
-    ports = {name: pick_free_port() for name in (*DEFAULT_PORTS, "console")}
+    ports = {name: pick_free_port() for name in (*DEFAULT_PORTS, "console", "deployer_grpc")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBUS_")}
     env.update({f"MODELBUS_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env.update(
@@ -48,12 +57,14 @@ def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -
     )
     try:
         deadline = time.monotonic() + 150
-        while not all(_ready(p) for p in ports.values()):
+        http = [port for name, port in ports.items() if name != "deployer_grpc"]
+        while not all(_ready(p) for p in http):
             assert up.poll() is None, (
                 f"modelbus up exited early:\n{up.stdout.read() if up.stdout else ''}"
             )
             assert time.monotonic() < deadline, "services not ready within 150 s"
             time.sleep(0.5)
+        assert _grpc_live(ports["deployer_grpc"])  # the deployer's gRPC beside its REST
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 8  # five services, the console, Postgres, the broker
     finally:

@@ -214,6 +214,10 @@ def suspended(name: str = MODEL, version: int = 1, reason: str = "bias found") -
     return ModelSuspended(model_name=name, version=version, reason=reason, actor="alice")
 
 
+def retired(name: str = MODEL, version: int = 1, reason: str = "end of life") -> ModelRetired:
+    return ModelRetired(model_name=name, version=version, reason=reason, actor="ann")
+
+
 def deployed(
     name: str = MODEL, version: int = 1, arm: str = "stable", weight: float = 1.0
 ) -> ModelDeployed:

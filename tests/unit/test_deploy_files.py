@@ -12,7 +12,7 @@ import yaml
 
 from modelbus.commands.platform import SERVICES
 from shared.bus.acls import KAFKA_USERS
-from shared.settings import DEFAULT_PORTS
+from shared.settings import DEFAULT_PORTS, DEPLOYER_GRPC_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,8 @@ def test_compose_runs_every_service_from_the_project_image_with_its_port_and_set
         port = DEFAULT_PORTS[name]
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert service["command"] == ["service", name]
-        assert service["ports"] == [f"{port}:{port}"]
+        grpc = [f"{DEPLOYER_GRPC_PORT}:{DEPLOYER_GRPC_PORT}"] if name == "deployer" else []
+        assert service["ports"] == [f"{port}:{port}", *grpc]
         env = service["environment"]
         assert env["MODELBUS_HTTP_PORT"] == str(port)
         assert env["MODELBUS_KAFKA_BOOTSTRAP"] == "kafka:9092"
@@ -124,6 +125,20 @@ def test_kubernetes_manifests_have_a_probed_deployment_and_service_per_service()
         assert env["MODELBUS_KAFKA_SASL_USERNAME"]["value"] == name
         assert env["MODELBUS_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == name
         assert services[f"modelbus-{name}"]["spec"]["ports"][0]["port"] == DEFAULT_PORTS[name]
+    deployer = deployments["modelbus-deployer"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "grpc", "containerPort": DEPLOYER_GRPC_PORT} in deployer["ports"]
+    env = {e["name"]: e for e in deployer["env"]}
+    assert env["MODELBUS_DEPLOYER_GRPC_PORT"]["value"] == str(DEPLOYER_GRPC_PORT)
+    ports = services["modelbus-deployer"]["spec"]["ports"]
+    assert {
+        "name": "grpc",
+        "port": DEPLOYER_GRPC_PORT,
+        "targetPort": "grpc",
+        "appProtocol": "grpc",
+    } in ports
+    assert compose()["services"]["deployer"]["environment"]["MODELBUS_DEPLOYER_GRPC_PORT"] == str(
+        DEPLOYER_GRPC_PORT
+    )
 
 
 def test_the_console_runs_in_compose_and_kubernetes_pointed_at_every_service() -> None:

@@ -134,3 +134,23 @@ def test_a_taken_port_of_the_second_replica_is_reported(tmp_path: Path, taken_po
     )
     problems = port_conflicts(settings)
     assert any("the monitor-2 service" in p and str(taken_port) in p for p in problems), problems
+
+
+def test_the_deployers_grpc_port_is_checked_and_stepped_per_replica(
+    tmp_path: Path, taken_port: int
+) -> None:
+    settings = external_infra_settings(tmp_path, deployer_grpc_port=taken_port)
+    problems = port_conflicts(settings)
+    assert any(
+        "the deployer service's gRPC" in p
+        and str(taken_port) in p
+        and "MODELBUS_DEPLOYER_GRPC_PORT" in p
+        for p in problems
+    ), problems
+    two = settings.model_copy(update={"replicas": 2, "replica_port_step": 100})
+    grpc = {i.name: i.grpc_port for i in two.instances() if i.service == "deployer"}
+    assert grpc == {"deployer": taken_port, "deployer-2": taken_port + 100}
+    assert all(i.grpc_port is None for i in two.instances() if i.service != "deployer")
+    anywhere = settings.model_copy(update={"deployer_grpc_port": 0, "replicas": 2})
+    assert {i.grpc_port for i in anywhere.instances() if i.service == "deployer"} == {0}
+    assert port_conflicts(anywhere) == []

@@ -18,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.deployer.api.infer_endpoint import InferEndpoint, version_number
-from services.deployer.serving.table import ServedVersion, ServingTable
-from shared.errors import ModelbusError
+from services.deployer.serving.metadata import SERVER_NAME, SERVER_VERSION, model_metadata
+from services.deployer.serving.repository import repository_index
+from services.deployer.serving.table import ServedModel, ServedVersion, ServingTable
+from shared.errors import InvalidInput, ModelbusError
 from shared.http.auth import Role, require
 
 PUBLIC_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})
@@ -53,16 +55,6 @@ def guarded(role: Role, endpoint: Endpoint) -> Endpoint:
     return route
 
 
-def _metadata(name: str, served: ServedVersion, versions: list[int]) -> dict[str, object]:
-    return {
-        "name": name,
-        "versions": [str(v) for v in versions],
-        "platform": "onnxruntime_onnx",
-        "inputs": [t.describe() for t in served.model.inputs],
-        "outputs": [t.describe() for t in served.model.outputs],
-    }
-
-
 def v2_router(table: ServingTable, infer: InferEndpoint) -> APIRouter:
     router = APIRouter()
 
@@ -77,30 +69,44 @@ def v2_router(table: ServingTable, infer: InferEndpoint) -> APIRouter:
     async def server_metadata(_: Request) -> Response:
         return _json(
             orjson.dumps(
-                {"name": "modelbus-deployer", "version": "1", "extensions": ["binary_tensor_data"]}
+                {
+                    "name": SERVER_NAME,
+                    "version": SERVER_VERSION,
+                    "extensions": ["binary_tensor_data"],
+                }
             )
         )
 
-    def _served(request: Request) -> tuple[str, ServedVersion, list[int]]:
-        name = request.path_params["model_name"]
-        model = table.get(name)
+    def _served(request: Request) -> tuple[ServedModel, ServedVersion]:
         version = version_number(request.path_params.get("version"))
-        served = model.version(version) if version is not None else model.default()
-        return name, served, [s.version for s in model.serving]
+        return table.addressed(request.path_params["model_name"], version)
 
-    async def model_metadata(request: Request) -> Response:
-        name, served, versions = _served(request)
-        return _json(orjson.dumps(_metadata(name, served, versions)))
+    async def metadata(request: Request) -> Response:
+        return _json(orjson.dumps(model_metadata(*_served(request))))
 
     async def model_ready(request: Request) -> Response:
-        name, served, _ = _served(request)
-        return _json(orjson.dumps({"name": name, "version": str(served.version), "ready": True}))
+        model, served = _served(request)
+        return _json(
+            orjson.dumps({"name": model.name, "version": str(served.version), "ready": True})
+        )
+
+    async def index(request: Request) -> Response:
+        """``POST /v2/repository/index``: an empty body, ``{}`` or ``{"ready": true}``."""
+        raw = await request.body()
+        try:
+            doc = orjson.loads(raw) if raw.strip() else {}
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"the request is not valid JSON: {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("ready", False), bool):
+            raise InvalidInput('the body is a JSON object with an optional boolean "ready"')
+        return _json(orjson.dumps(repository_index(table, ready_only=doc.get("ready", False))))
 
     router.add_route("/v2/health/live", live, ["GET"], include_in_schema=False)
+    router.add_route("/v2/repository/index", guarded("viewer", index), ["POST"])
     router.add_route("/v2/health/ready", ready, ["GET"], include_in_schema=False)
     router.add_route("/v2", guarded("viewer", server_metadata), ["GET"])
     for prefix in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{version}"):
-        router.add_route(prefix, guarded("viewer", model_metadata), ["GET"])
+        router.add_route(prefix, guarded("viewer", metadata), ["GET"])
         router.add_route(f"{prefix}/ready", guarded("viewer", model_ready), ["GET"])
         # An ASGI callable (not a function): Route hands it the raw scope.
         router.add_route(f"{prefix}/infer", infer, ["POST"])  # type: ignore[arg-type]

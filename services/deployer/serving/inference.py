@@ -36,6 +36,17 @@ class InferenceFailed(ModelbusError):
     code = "inference_failed"
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What answers one request, before any protocol encodes it: ``outputs`` are (name,
+    datatype, array, binary), ``binary`` being what the REST caller asked for."""
+
+    model_name: str
+    version: int
+    id: str | None
+    outputs: list[tuple[str, str, np.ndarray, bool]]
+
+
 @dataclass
 class Inference:
     table: ServingTable
@@ -54,8 +65,20 @@ class Inference:
         request: InferRequest,
         header: Callable[[str], str | None],
     ) -> tuple[bytes, int | None]:
-        """The response body (and binary header length) for ``request``; raises a
+        """The REST response body (and binary header length) for ``request``; raises a
         :class:`ModelbusError` with the right status for anything else."""
+        answer = await self.answer(model_name, version, request, header)
+        return encode_response(answer.model_name, answer.version, answer.id, answer.outputs)
+
+    async def answer(
+        self,
+        model_name: str,
+        version: int | None,
+        request: InferRequest,
+        header: Callable[[str], str | None],
+    ) -> Answer:
+        """Route ``request``, run it and account for it, whatever protocol brought it: the
+        REST endpoint and the gRPC service differ only in how they decode and encode."""
         served = self.table.get(model_name)
         if version is None:
             sticky = served.sticky_header
@@ -80,7 +103,7 @@ class Inference:
             ]
         if arm == "stable" and version is None and served.shadow is not None:
             self._mirror(served, served.shadow, request, request_id)
-        return encode_response(model_name, target.version, request.id, selected)
+        return Answer(model_name, target.version, request.id, selected)
 
     async def _run(
         self,

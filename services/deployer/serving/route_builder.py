@@ -3,7 +3,7 @@
 The rule that keeps traffic flowing: a version the route names but this replica has not
 loaded yet does not replace what serves now. The stable arm keeps its current version until
 the new one is loaded; a new candidate gets traffic only once loaded. A stopped (suspended
-or retired) stable version answers with a clear 503 at once.
+or retired) stable version answers at once with why: 503 while suspended, 404 once retired.
 """
 
 from __future__ import annotations
@@ -47,13 +47,15 @@ def build_route(
     mode = route.candidate_mode if candidate is not None else None
     weight = route.canary_weight if mode == "canary" else 0.0
     sticky = route.sticky_header if mode == "canary" else None
+    withdrawn = _withdrawn(name, state)
     if current is not None and (
         current.stable,
         current.candidate,
         current.mode,
         current.weight,
         current.sticky_header,
-    ) == (stable, candidate, mode, weight, sticky):
+        current.withdrawn,
+    ) == (stable, candidate, mode, weight, sticky, withdrawn):
         return current
     evidence = None
     if candidate is not None and record is not None:
@@ -61,7 +63,18 @@ def build_route(
             evidence = current.evidence
         else:
             evidence = Evidence(name, candidate.version, record.strategy, latency_floor_ms)
-    return ServedModel(name, route.revision, stable, candidate, mode, weight, sticky, evidence)
+    return ServedModel(
+        name, route.revision, stable, candidate, mode, weight, sticky, evidence, withdrawn
+    )
+
+
+def _withdrawn(name: str, state: DesiredState) -> dict[int, Stopped]:
+    """The model's suspended and retired versions, each with its reason."""
+    return {
+        record.version: Stopped(record.version, record.status, record.reason or "no reason given")
+        for (model, _), record in state.versions.items()
+        if model == name and record.status in STOPPED
+    }
 
 
 def _stable(

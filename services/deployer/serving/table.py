@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.deployer.metrics import ArmMetrics
@@ -22,10 +23,17 @@ _HASH_SPACE = float(2**32)
 
 
 class VersionStopped(ModelbusError):
-    """The version was suspended (kill switch) or retired: it must not answer."""
+    """The version was suspended (kill switch): it must not answer, for now."""
 
     status_code = 503
     code = "version_stopped"
+
+
+class VersionRetired(ModelbusError):
+    """The version was retired: it is gone for good, so the answer is a 404 that says so."""
+
+    status_code = 404
+    code = "version_retired"
 
 
 @dataclass(eq=False)
@@ -50,11 +58,14 @@ class Stopped:
     status: str
     reason: str
 
-    def error(self, model_name: str) -> VersionStopped:
-        return VersionStopped(
+    def error(self, model_name: str) -> ModelbusError:
+        message = (
             f"version {self.version} of model {model_name!r} is "
             f"{self.status} and does not serve: {self.reason}"
         )
+        if self.status == "retired":
+            return VersionRetired(message)
+        return VersionStopped(message)
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,9 @@ class ServedModel:
     weight: float = 0.0
     sticky_header: str | None = None
     evidence: Evidence | None = None
+    # Versions of this model governance withdrew (suspended or retired), by number: a
+    # request addressed to one is told why it does not serve, not merely that it does not.
+    withdrawn: Mapping[int, Stopped] = field(default_factory=dict)
 
     def version(self, number: int) -> ServedVersion:
         """An explicitly addressed version: the stable one or the candidate."""
@@ -75,6 +89,9 @@ class ServedModel:
                 raise served.error(self.name)
             if isinstance(served, ServedVersion) and served.version == number:
                 return served
+        stopped = self.withdrawn.get(number)
+        if stopped is not None:
+            raise stopped.error(self.name)
         raise NotFound(f"model {self.name!r} has no version {number} serving")
 
     def route(self, header: str | None) -> tuple[ServedVersion, str]:
@@ -122,3 +139,9 @@ class ServingTable:
         if served is None:
             raise NotFound(f"model {name!r} is not deployed here")
         return served
+
+    def addressed(self, name: str, version: int | None) -> tuple[ServedModel, ServedVersion]:
+        """The model and the version a metadata or readiness call names (``None``: the
+        stable one); raises the same errors inference would."""
+        model = self.get(name)
+        return model, model.version(version) if version is not None else model.default()

@@ -91,7 +91,8 @@ def _json(value: Any) -> Any:
 
 
 async def load_desired_state(pool: asyncpg.Pool) -> DesiredState:
-    """Every route, the versions routes name (stopped ones explain a 503), and pending ones.
+    """Every route, the versions routes name, pending ones, and withdrawn ones (a request
+    to a suspended version gets a 503 saying so, to a retired one a 404 saying so).
 
     Read in one snapshot: a transition committing between the two queries would otherwise
     give routes from before it and versions from after it.
@@ -99,7 +100,8 @@ async def load_desired_state(pool: asyncpg.Pool) -> DesiredState:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         route_rows = await conn.fetch("SELECT * FROM routes")
         version_rows = await conn.fetch(
-            "SELECT v.* FROM versions v WHERE v.status = 'pending' OR EXISTS ("
+            "SELECT v.* FROM versions v"
+            " WHERE v.status IN ('pending', 'suspended', 'retired') OR EXISTS ("
             " SELECT 1 FROM routes r WHERE r.model_name = v.model_name"
             " AND v.version IN (r.stable_version, r.candidate_version, r.previous_version))"
         )

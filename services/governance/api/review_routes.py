@@ -1,4 +1,4 @@
-"""People deciding on a version: approve and reject (approvers), suspend (admins)."""
+"""People deciding on a version: approve, reject and retire (approvers), suspend (admins)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ class SuspensionBody(_Body):
     reason: str = Field(min_length=1, max_length=4000)
 
 
+class RetirementBody(_Body):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
 def router(transactions: Transactions, governance: Governance) -> APIRouter:
     decisions = PeopleDecisions(transactions, governance)
     routes = APIRouter()
@@ -54,5 +58,11 @@ def router(transactions: Transactions, governance: Governance) -> APIRouter:
         name: str, version: Version, body: SuspensionBody, principal: Admin
     ) -> dict[str, Any]:
         return await decisions.suspend(name, version, principal.id, body.reason)
+
+    @routes.post(f"{VERSION}/retire")
+    async def retire(
+        name: str, version: Version, body: RetirementBody, principal: Approver
+    ) -> dict[str, Any]:
+        return await decisions.retire(name, version, principal.id, body.reason)
 
     return routes

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from modelbus.embedded import pick_free_port
 from services.deployer.bootstrap import definition
 from services.deployer.settings import DeployerSettings
 from shared.runtime import ServiceProcess
@@ -32,6 +33,7 @@ def config(unique: str) -> DeployerSettings:
         models=f"*-{unique}",
         reconcile_interval_s=0.1,
         gc_young_threshold=0,  # many services share the test process: leave its GC alone
+        grpc_port=pick_free_port(),  # known, so tests can dial it
     )
 
 

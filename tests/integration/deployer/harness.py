@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from modelbus.embedded import pick_free_port
 from services.deployer.settings import DeployerSettings
 from shared.events.common import ArtifactRef, DeploymentStrategy, Payload
 from shared.events.envelope import Event, decode
@@ -17,7 +18,7 @@ from shared.events.topics import TOPICS
 from shared.runtime import ServiceProcess
 from shared.store.artifacts import FileArtifactStore
 from tests.support.bus import collect, kafka_options, publish
-from tests.support.events import approved, drift, feature_drift, registered, suspended
+from tests.support.events import approved, drift, feature_drift, registered, retired, suspended
 from tests.support.polling import eventually
 
 
@@ -55,6 +56,9 @@ class Lifecycle:
     async def suspend(self, model: str, version: int) -> Event[Any]:
         return await self._publish(suspended(model, version, "kill switch test"), "governance")
 
+    async def retire(self, model: str, version: int, reason: str = "end of life") -> Event[Any]:
+        return await self._publish(retired(model, version, reason), "governance")
+
     async def drift(self, model: str, version: int) -> Event[Any]:
         alert = drift(model, version, arm="canary", features=[feature_drift("f0", 0.9)])
         return await self._publish(alert, "monitor")
@@ -65,8 +69,8 @@ class Lifecycle:
 
 
 def replica(config: DeployerSettings, replica_id: str) -> DeployerSettings:
-    """The same deployer pool, as another replica."""
-    return config.model_copy(update={"replica_id": replica_id})
+    """The same deployer pool, as another replica (with a gRPC port of its own)."""
+    return config.model_copy(update={"replica_id": replica_id, "grpc_port": pick_free_port()})
 
 
 async def admin_token(service: ServiceProcess) -> str:

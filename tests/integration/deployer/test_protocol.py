@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
+import sys
+from typing import Any
 
 import httpx
 import numpy as np
@@ -12,6 +15,7 @@ import pytest
 import tritonclient.http as triton
 
 from services.deployer.api.v2 import PUBLIC_PATHS
+from services.deployer.settings import DeployerSettings
 from shared.runtime import ServiceProcess
 from tests.integration.deployer.harness import Lifecycle, admin_token, serving, v2_body
 from tests.support.onnx_models import gradient_boosting_onnx, logistic_regression_onnx
@@ -63,8 +67,33 @@ def triton_session(port: int, token: str, model: str, strings: str) -> dict[str,
     return seen
 
 
-async def test_tritonclient_in_json_and_binary_mode(
-    deployer: ServiceProcess, client: httpx.AsyncClient, lifecycle: Lifecycle
+async def triton_grpc_session(
+    port: int, token: str, model: str, strings: str, X: np.ndarray
+) -> dict[str, Any]:
+    """tests/support/triton_grpc.py in its own process (see there why)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.triton_grpc",
+        str(port),
+        token,
+        model,
+        strings,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(json.dumps(X.tolist()).encode()), 120)
+    assert process.returncode == 0, err.decode()[-3000:]
+    seen: dict[str, Any] = json.loads(out)
+    return seen
+
+
+async def test_tritonclient_over_rest_and_grpc(
+    deployer: ServiceProcess,
+    client: httpx.AsyncClient,
+    lifecycle: Lifecycle,
+    config: DeployerSettings,
 ) -> None:
     built = gradient_boosting_onnx()
     model, strings = lifecycle.name("gb"), lifecycle.name("words")
@@ -73,8 +102,12 @@ async def test_tritonclient_in_json_and_binary_mode(
     await serving(client, model, 1)
     await serving(client, strings, 1)
     token = await admin_token(deployer)
+    assert config.grpc_port is not None
 
     seen = await asyncio.to_thread(triton_session, deployer.port, token, model, strings)
+    over_grpc = await triton_grpc_session(
+        config.grpc_port, token, model, strings, built.X_holdout[:7]
+    )
 
     assert seen["live"] and seen["ready"] and seen["model_ready"]
     assert seen["server"]["extensions"] == ["binary_tensor_data"]  # type: ignore[index]
@@ -89,6 +122,23 @@ async def test_tritonclient_in_json_and_binary_mode(
         np.testing.assert_allclose(got_probabilities, probabilities, atol=1e-6)
     np.testing.assert_allclose(seen["default"], probabilities, atol=1e-6)  # type: ignore[arg-type]
     assert seen["strings"].tolist() == [2, 1, -1]  # type: ignore[attr-defined]
+
+    # The same session over gRPC: the same answers, from the same serving code.
+    g = over_grpc
+    assert g["live"] and g["ready"] and g["model_ready"] and g["model_ready_v1"]
+    assert g["unknown_ready"] is False
+    assert g["server"]["name"] == "modelbus-deployer"
+    assert g["metadata"]["name"] == model and g["metadata"]["versions"] == ["1"]
+    assert g["metadata"]["platform"] == "onnxruntime_onnx"
+    assert g["metadata"]["inputs"] == [{"name": "X", "datatype": "FP32", "shape": ["-1", "30"]}]
+    assert {o["name"] for o in g["metadata"]["outputs"]} == {"label", "probabilities"}
+    assert (g["infer"]["id"], g["infer"]["version"]) == ("req-grpc", "1")
+    np.testing.assert_array_equal(g["infer"]["label"], labels)
+    np.testing.assert_allclose(g["infer"]["probabilities"], probabilities, atol=1e-6)
+    np.testing.assert_allclose(g["default"], probabilities, atol=1e-6)
+    assert g["strings"] == [2, 1, -1]
+    assert g["anonymous"][0] == "StatusCode.UNAUTHENTICATED"
+    assert "bearer" in g["anonymous"][1]
 
 
 async def test_errors_follow_the_protocol(

@@ -183,3 +183,38 @@ async def test_four_eyes_goes_by_principal_not_by_name(governance: Governance, u
     async with governance.client("bob") as bob:
         counted = (await bob.post(path)).json()
         assert counted["approvers"] == [governance.id("bob")]
+
+
+async def test_approvers_retire_a_version_for_good_and_the_audit_names_them(
+    governance: Governance, unique: str
+) -> None:
+    name = f"retire-{unique}"
+    await governance.publish(registered(name, 1, accuracy=0.93))
+    await governance.next_event("model.approved", name)
+    path = f"/v1/models/{name}/versions/1"
+    async with governance.client("vic") as viewer:
+        denied = await viewer.post(f"{path}/retire", json={"reason": "old"})
+        assert denied.status_code == 403
+    async with governance.client("ann") as ann:
+        missing = await ann.post(f"{path}/retire", json={})
+        assert missing.status_code == 400 and "reason" in missing.json()["error"]
+        done = await ann.post(f"{path}/retire", json={"reason": "replaced by the 2027 model"})
+        assert done.json() == {"model_name": name, "version": 1, "status": "retired"}
+        again = await ann.post(f"{path}/retire", json={"reason": "again"})
+        assert again.status_code == 409 and "retired" in again.json()["error"]
+        approve = await ann.post(f"{path}/approve")
+        assert approve.status_code == 409 and "register the model anew" in approve.json()["error"]
+    async with governance.client("root") as root:
+        suspend = await root.post(f"{path}/suspend", json={"reason": "x"})
+        assert suspend.status_code == 409
+    [retired] = await governance.next_event("model.retired", name)
+    assert (retired.data.version, retired.data.actor) == (1, governance.id("ann"))
+    assert retired.govseq is not None and retired.govsig  # signed like every decision
+    assert await governance.status(name, 1) == "retired"
+    async with governance.client("vic") as viewer:
+        trail = (await viewer.get(f"/v1/models/{name}/audit")).json()
+        inventory = (await viewer.get(f"/v1/models/{name}")).json()
+    [record] = [r for r in trail if r["action"] == "model.retired"]
+    assert record["actor"] == governance.id("ann") and record["version"] == 1
+    assert "replaced by the 2027 model" in str(record)
+    assert any(v["version"] == 1 and v["status"] == "retired" for v in inventory["versions"])

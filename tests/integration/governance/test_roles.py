@@ -15,7 +15,12 @@ from tests.unit.governance.test_route_roles import EXPECTED
 
 pytestmark = [pytest.mark.integration, LOOP]
 
-BODIES = {"approve": {"comment": "ok"}, "reject": {"comment": "no"}, "suspend": {"reason": "x"}}
+BODIES = {
+    "approve": {"comment": "ok"},
+    "reject": {"comment": "no"},
+    "suspend": {"reason": "x"},
+    "retire": {"reason": "x"},
+}
 WHO = {"viewer": "vic", "data-scientist": "dana", "approver": "ann", "admin": "root"}
 
 

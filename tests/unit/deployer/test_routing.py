@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.deployer.serving.route_builder import build_route, needed_versions
-from services.deployer.serving.table import ServedModel, Stopped, VersionStopped
+from services.deployer.serving.table import ServedModel, Stopped, VersionRetired, VersionStopped
 from services.deployer.store.desired_state import DesiredState, RouteRecord, VersionRecord
 from shared.errors import NotFound
 from shared.events.common import ArtifactRef, DeploymentStrategy
@@ -44,6 +44,29 @@ async def test_a_stopped_stable_version_is_a_clear_503(make_served: MakeServed) 
     assert model.version(2) is candidate  # others are unaffected
     with pytest.raises(NotFound):
         model.version(7)
+
+
+async def test_a_retired_version_is_a_404_that_says_so(make_served: MakeServed) -> None:
+    stable, candidate = make_served(1), make_served(3)
+    model = ServedModel(
+        "m",
+        1,
+        Stopped(1, "retired", "end of life (by ann)"),
+        candidate,
+        "canary",
+        0.0,
+        withdrawn={2: Stopped(2, "retired", "replaced (by bob)")},
+    )
+    with pytest.raises(VersionRetired, match="retired and does not serve: end of life") as exc:
+        model.route(None)
+    assert exc.value.status_code == 404
+    with pytest.raises(VersionRetired, match="version 2 of model 'm' is retired"):
+        model.version(2)
+    assert model.version(3) is candidate
+    serving = ServedModel("m", 1, stable, withdrawn={2: Stopped(2, "suspended", "bias")})
+    with pytest.raises(VersionStopped):
+        serving.version(2)
+    assert serving.route(None) == (stable, "stable")
 
 
 def record(version: int, status: str = "active", seq: int = 1) -> VersionRecord:
@@ -129,3 +152,20 @@ def test_a_version_named_by_the_route_stays_loaded_whatever_its_slot() -> None:
     # already active again and 3 rolled back. Unloading 2 here would stall the rollback.
     desired = state(route(3, previous=2), record(3, "rolled_back"), record(2, "active"))
     assert needed_versions(desired) == {("m", 2)}
+
+
+async def test_a_retired_candidate_leaves_and_says_why(make_served: MakeServed) -> None:
+    v1, v2 = make_served(1), make_served(2)
+    loaded = {("m", 1): v1, ("m", 2): v2}
+    before = state(route(1, candidate=2), record(1), record(2))
+    current = build_route(before.routes["m"], before, loaded, None, latency_floor_ms=1)
+    assert current is not None and current.candidate is v2
+    after = state(route(1, revision=2), record(1), record(2, "retired"))
+    served = build_route(after.routes["m"], after, loaded, current, latency_floor_ms=1)
+    assert served is not None and served is not current
+    assert served.candidate is None and served.stable is v1
+    assert needed_versions(after) == {("m", 1)}  # 2 is unloaded once its requests finished
+    with pytest.raises(VersionRetired):
+        served.version(2)
+    again = build_route(after.routes["m"], after, loaded, served, latency_floor_ms=1)
+    assert again is served

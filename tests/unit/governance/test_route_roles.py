@@ -28,6 +28,7 @@ EXPECTED = {
     ("POST", "/v1/models/{name}/versions/{version}/approve"): "approver",
     ("POST", "/v1/models/{name}/versions/{version}/reject"): "approver",
     ("POST", "/v1/models/{name}/versions/{version}/suspend"): "admin",
+    ("POST", "/v1/models/{name}/versions/{version}/retire"): "approver",
     ("POST", "/v1/audit/checkpoints"): "admin",
     **{
         ("GET", path): "viewer"
