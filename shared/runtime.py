@@ -29,7 +29,7 @@ from shared.bus.consumer import BatchHandler, BatchProcessor, Handler
 from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
-from shared.bus.stream import StreamConsumer, StreamHandler
+from shared.bus.stream import StreamConsumer, StreamHandler, stream_group
 from shared.bus.subscriber import subscribe
 from shared.bus.unit_of_work import Transactions
 from shared.events.signing import DecisionVerifier
@@ -170,7 +170,7 @@ class ServiceProcess:
                 pool,
                 settings,
                 service=name,
-                group=f"{group}-{topic}",
+                group=stream_group(group, topic),
                 topic=topic,
                 handler=handler,
                 batch_size=settings.stream_batch_size,

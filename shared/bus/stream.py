@@ -60,6 +60,12 @@ def partition_lag(topic: str, partition: int) -> int:
     return _LAG.get((topic, partition), 0)
 
 
+def stream_group(group: str, topic: str) -> str:
+    """The consumer group (and ``stream_offsets.consumer``) of a service's stream of
+    ``topic``: a group of its own, so its assignment never waits for the inbox consumer's."""
+    return f"{group}-{topic}"
+
+
 def owns(topic: str, partition: int) -> bool:
     """Whether a stream consumer of this process owns the partition (as of its last fetch)."""
     return (topic, partition) in _LAG
