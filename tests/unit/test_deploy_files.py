@@ -184,3 +184,17 @@ def test_kubernetes_manifests_bound_every_container_and_protect_the_deployer() -
     assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu"]
     # The autoscaler owns the deployer's count; a fixed one would fight it on every apply.
     assert "replicas" not in by_kind["Deployment"]["modelbus-deployer"]["spec"]
+
+
+def test_lag_alert_rules_name_metrics_the_services_export() -> None:
+    from prometheus_client import REGISTRY
+
+    import services.monitor.ingest_metrics  # noqa: F401  (registers the per-model gauges)
+
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/monitor-alerts.yml").read_text())
+    exported = {m.name for m in REGISTRY.collect()}
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert any("modelbus_monitor_lag_records" in e for e in exprs)
+    for expr in exprs:
+        for name in re.findall(r"modelbus_[a-z_]+", expr):
+            assert name in exported, f"{name} is exported by no service"
