@@ -215,11 +215,21 @@ def router() -> APIRouter:
         )
 
     @routes.get("/reviews", response_class=HTMLResponse)
-    async def reviews_page(request: Request, session: SignedIn) -> HTMLResponse:
+    async def reviews_page(
+        request: Request,
+        session: SignedIn,
+        tier: str | None = None,
+        model_name: Annotated[str | None, Query(alias="model", max_length=200)] = None,
+    ) -> HTMLResponse:
         here = console(request)
         answer = await here.services.get("governance", "/v1/reviews", session.token)
+        waiting = [] if isinstance(answer, Failed) else answer
         shown = []
-        for r in [] if isinstance(answer, Failed) else answer:
+        for r in waiting:
+            if tier and r.get("risk_tier") != tier:
+                continue
+            if model_name and model_name.lower() not in str(r.get("model_name", "")).lower():
+                continue
             decide = permissions.decide_review(
                 session.role,
                 session.principal_id,
@@ -227,12 +237,16 @@ def router() -> APIRouter:
                 registrant=r.get("registered_by"),
                 approvers=r.get("approvers", []),
             )
-            shown.append({**r, "decide": decide})
+            failed = [c["name"] for c in r.get("checks", []) if not c.get("passed")]
+            shown.append({**r, "decide": decide, "failed_checks": failed})
         return here.pages.render(
             request,
             "reviews.html",
             session,
             reviews=shown,
+            total=len(waiting),
+            tiers=sorted({str(r["risk_tier"]) for r in waiting if r.get("risk_tier")}),
+            chosen={"tier": tier or "", "model": model_name or ""},
             problems=[str(answer)] if isinstance(answer, Failed) else [],
         )
 

@@ -23,7 +23,10 @@
       const series = data.lines.map((line) => ({ name: line.name, type: "line", data: line.values,
         connectNulls: true, showSymbol: data.labels.length < 40 }));
       if (series.length && data.thresholds.length) {
-        series[0].markLine = { symbol: "none", lineStyle: { type: "dashed", color: "#b3261e" },
+        // ECharts rounds a mark line's value to 2 decimals unless told: the label must show
+        // the threshold the alert names (0.924, not 0.92).
+        series[0].markLine = { symbol: "none", precision: 6,
+          lineStyle: { type: "dashed", color: "#b3261e" },
           data: data.thresholds.map((t) => ({ yAxis: t.value, name: t.name })),
           label: { position: "insideEndTop", fontSize: 11,
             formatter: (p) => p.name + " " + Number(p.value).toFixed(3) } };

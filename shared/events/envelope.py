@@ -137,7 +137,10 @@ def decode(raw: bytes | None, *, expected: Topic | None = None) -> Event[Any]:
     event_type = doc.get("type")
     topic = BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
     if topic is None:
-        raise InvalidEvent(f"unknown event type {event_type!r}")
+        # Not echoed: the type is whatever the sender wrote, of any length or content.
+        raise InvalidEvent(
+            f"unknown event type: not one of the {len(BY_EVENT_TYPE)} modelbus types"
+        )
     if expected is not None and topic.name != expected.name:
         raise InvalidEvent(f"event type {event_type!r} does not belong on topic {expected.name!r}")
     try:

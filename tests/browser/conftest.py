@@ -1,6 +1,6 @@
 """The browser tier: Debian's Chromium driven by Playwright against a real platform.
 
-Run with ``./run browser`` (by hand, not yet in ``.ci/run``); ``./run test`` leaves
+Run with ``./run browser`` (``.ci/run`` runs it after the suite); ``./run test`` leaves
 this folder out (see ``tests/conftest.py``). Screenshots go to ``test-output/browser/``.
 """
 

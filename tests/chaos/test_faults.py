@@ -30,7 +30,7 @@ import pytest
 from modelbus.demo.platform import Platform
 from modelbus.demo.scenario import DemoResult, run
 from modelbus.embedded import EmbeddedPostgres, pick_free_port
-from modelbus.stack import SERVICES, RunningStack, StackSettings, running_stack
+from modelbus.stack import CONSOLE, PROCESSES, SERVICES, RunningStack, StackSettings, running_stack
 from tests.support.infra import Broker
 from tests.support.lifecycle import duplicated_effects, duplicated_rows, model_events, redeliveries
 
@@ -230,14 +230,13 @@ async def test_the_loop_closes_through_kills_a_broker_restart_and_a_database_out
     # A killed trainer's job is claimed again once its lease runs out: keep that short.
     monkeypatch.setenv("MODELBUS_TRAINER_LEASE_S", "8")
     monkeypatch.setenv("MODELBUS_TRAINER_HEARTBEAT_S", "2")
-    monkeypatch.setenv("MODELBUS_GOVERNANCE_AUDIT_KEY", "chaos-" + os.urandom(24).hex())
     settings = StackSettings(
         home=Path(tempfile.mkdtemp(prefix="modelbus-chaos-")),
         database_url=database_url,
         kafka_bootstrap=broker.bootstrap,
         # A fresh broker creates its offsets topic on the first group join: slow when loaded.
         ready_timeout_s=300,
-        **{f"{name}_port": pick_free_port() for name in SERVICES},
+        **{f"{name}_port": pick_free_port() for name in PROCESSES},
     )
     async with running_stack(settings) as stack:
         chaos = Chaos(stack, broker, server, database_url)
@@ -284,7 +283,7 @@ async def test_the_loop_closes_through_kills_a_broker_restart_and_a_database_out
     assert [k.service for k in chaos.kills] == [
         "registry", "governance", "deployer", "monitor", "trainer"
     ]  # fmt: skip
-    assert restarts == {name: 1 for name in SERVICES}
+    assert restarts == {**{name: 1 for name in SERVICES}, CONSOLE: 0}
     assert effects == {}, effects
     assert rows == {}, rows
     assert result.audit_ok, result.audit

@@ -26,14 +26,17 @@ pytestmark = pytest.mark.e2e
 async def platform(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Platform]:
     ports = {f"{name}_port": pick_free_port() for name in PROCESSES}
     os.environ.setdefault("MODELBUS_GOVERNANCE_AUDIT_KEY", "e2e-" + os.urandom(24).hex())
-    settings = StackSettings(
-        home=Path(tempfile.mkdtemp(prefix="modelbus-e2e-loop-")),
-        database_url=database_url,
-        kafka_bootstrap=kafka_bootstrap,
-        **ports,
-    )
-    async with running_stack(settings) as stack:
-        yield Platform.of(stack)
+    with tempfile.TemporaryDirectory(
+        prefix="modelbus-e2e-loop-", ignore_cleanup_errors=True
+    ) as home:
+        settings = StackSettings(
+            home=Path(home),
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            **ports,
+        )
+        async with running_stack(settings) as stack:
+            yield Platform.of(stack)
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -4,6 +4,7 @@ SIGINT stops them all."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +59,7 @@ def test_up_starts_everything_on_embedded_defaults_and_sigint_leaves_nothing() -
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=90)
+        shutil.rmtree(env["MODELBUS_HOME"], ignore_errors=True)
     assert up.returncode == 0, output
     for name, port in ports.items():
         assert str(port) in output, f"{name}'s endpoint is not printed"

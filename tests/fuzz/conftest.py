@@ -1,6 +1,6 @@
 """The fuzz tier: every service running, hostile inputs at every route and consumed topic.
 
-Run on its own: ``pytest tests/fuzz``.
+Run on its own with ``./run fuzz`` (``.ci/run`` runs it after the suite).
 ``MODELBUS_FUZZ_SCALE`` multiplies the number of inputs (1 is the CI-sized run).
 """
 

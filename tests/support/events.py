@@ -7,6 +7,7 @@ A topic added to the table without a sample fails ``test_every_topic_has_a_sampl
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import tempfile
@@ -77,6 +78,7 @@ DECISION_KEY = SIGNER.public_key_text
 SIGNING_KEY_FILE = Path(tempfile.gettempdir()) / f"modelbus-test-decisions-{os.getpid()}.pem"
 SIGNING_KEY_FILE.write_bytes(SIGNING_KEY_PEM)
 SIGNING_KEY_FILE.chmod(0o600)
+atexit.register(SIGNING_KEY_FILE.unlink, missing_ok=True)  # a private key, even a test's
 # Above any sequence number a test governance reaches: tests' own decisions come later.
 _govseq = itertools.count(time.time_ns() // 1000)
 

@@ -22,6 +22,7 @@ not grow with the topics.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -30,7 +31,7 @@ from services.governance.audit.log import AuditLog
 from services.governance.recording import record
 from services.governance.store import audit_log, replay_staging
 from shared.bus.kafka import admin_client, client_options
-from shared.errors import Conflict, InvalidEvent
+from shared.errors import Conflict, InvalidEvent, Unavailable
 from shared.events.envelope import decode
 from shared.events.signing import DecisionVerifier
 from shared.events.topics import SIGNED
@@ -48,12 +49,19 @@ async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPa
     return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
 
 
+# How long the topics may give nothing while some partition is short of its end offset:
+# past it the broker is gone or the partition unreadable, and the rebuild stops with a
+# reason instead of waiting forever.
+STALL_S = 60.0
+
+
 async def _stage(
     conn: Connection,
     settings: Settings,
     topics: Sequence[str],
     service: str,
     verifier: DecisionVerifier,
+    stall_s: float,
 ) -> None:
     partitions = await _partitions(settings, topics)
     consumer = AIOKafkaConsumer(
@@ -68,9 +76,18 @@ async def _stage(
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
+        last_progress = time.monotonic()
         while remaining:
             rows = []
-            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+            fetched = await consumer.getmany(*remaining, timeout_ms=500)
+            if fetched:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall_s:
+                raise Unavailable(
+                    f"the broker returned nothing for {stall_s:.0f} s while "
+                    f"{len(remaining)} partition(s) were short of their end offsets"
+                )
+            for tp, records in fetched.items():
                 for message in records:
                     if message.offset >= ends[tp]:
                         continue
@@ -82,7 +99,8 @@ async def _stage(
                         continue  # the live consumer dead-letters it; it is never audited
                     own = event.source == f"/modelbus/{service}"
                     rows.append((event.time, event.id, message.value, own, event.causationid))
-            await replay_staging.add(conn, rows)
+            if rows:
+                await replay_staging.add(conn, rows)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
@@ -100,6 +118,7 @@ async def replay(
     service: str,
     verifier: DecisionVerifier,
     batch: int = 500,
+    stall_s: float = STALL_S,
 ) -> int:
     """Record every event of ``topics`` into ``conn``'s (empty) schema; return how many.
 
@@ -109,7 +128,7 @@ async def replay(
         raise Conflict("replay needs a fresh schema: this one's audit log is not empty")
     await replay_staging.create(conn)
     try:
-        await _stage(conn, settings, topics, service, verifier)
+        await _stage(conn, settings, topics, service, verifier, stall_s)
         recorded, cursor = 0, (None, None)
         while roots := await replay_staging.roots(conn, cursor, batch):
             children = await replay_staging.caused_by(conn, [r["event_id"] for r in roots])

@@ -176,3 +176,14 @@ def test_sign_out_ends_the_session(client: TestClient) -> None:
     csrf = sign_in(client)
     client.post("/signout", data={"csrf": csrf})
     assert client.get("/reviews", follow_redirects=False).status_code == 303
+
+
+def test_the_review_queue_filters_by_tier_and_model(client: TestClient) -> None:
+    sign_in(client)
+    everything = client.get("/reviews").text
+    assert "1 of 1 waiting" in everything and 'href="#review-1"' in everything
+    by_name = client.get("/reviews", params={"model": "M"}).text  # a case-blind substring
+    assert "1 of 1 waiting" in by_name and 'data-review="m/1"' in by_name
+    other_tier = client.get("/reviews", params={"tier": "high"}).text
+    assert "0 of 1 waiting" in other_tier and "No review waiting matches the filter" in other_tier
+    assert 'data-review="m/1"' not in other_tier
