@@ -4,12 +4,15 @@ The one writer of that format, for the trainer and for tests and benchmarks. Its
 a column with at most :data:`MAX_CATEGORIES` distinct values is categorical (a constant
 column is one category), any other is numeric with :data:`BINS` quantile bins (decile
 edges, duplicates removed); class labels (a classification target and its predictions)
-are always categorical. NaN is a missing value.
+are always categorical. NaN is a missing value. A text column (an object array of
+strings, ``None`` or the empty string where missing) is categorical however many
+categories it has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -62,6 +65,30 @@ def describe_column(name: str, values: NDArray[np.float64]) -> ColumnProfile:
     )
 
 
+def _missing_text(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and value != value)
+
+
+def describe_values(name: str, values: NDArray[Any]) -> ColumnProfile:
+    """The entry of one column of any kind: numbers as :func:`describe_column`, text as
+    category counts."""
+    if values.dtype.kind not in "OUS":
+        return describe_column(name, np.asarray(values, np.float64))
+    present = [v for v in values.tolist() if not _missing_text(v)]
+    if not any(isinstance(v, str) for v in present):
+        numbers = [np.nan if _missing_text(v) else v for v in values.tolist()]
+        return describe_column(name, np.asarray(numbers, np.float64))
+    missing = float(1 - len(present) / values.size) if values.size else 0.0
+    if not present:
+        return NumericColumn(name=name, count=0, missing_rate=missing)
+    return CategoricalColumn(
+        name=name,
+        count=len(present),
+        missing_rate=missing,
+        categories=_categories(np.asarray([str(v) for v in present], dtype=object)),
+    )
+
+
 def describe_labels(name: str, labels: ArrayLike) -> ColumnProfile:
     """A categorical entry for class labels, of any type (none missing)."""
     values = np.asarray(labels)
@@ -71,7 +98,7 @@ def describe_labels(name: str, labels: ArrayLike) -> ColumnProfile:
 
 
 def build_reference_profile(
-    features: NDArray[np.float64],
+    features: NDArray[Any],
     feature_names: Sequence[str],
     *,
     task: Task,
@@ -79,7 +106,8 @@ def build_reference_profile(
     target_name: str | None = None,
     target: ArrayLike | None = None,
 ) -> ReferenceProfile:
-    """The profile of ``features`` (rows x columns, in input order); ``predictions`` should
+    """The profile of ``features`` (rows x columns, in input order; an object array may mix
+    text and numeric columns); ``predictions`` should
     come from rows the model was not fit on (on its own training rows a model is
     overconfident, unlike on live traffic)."""
 
@@ -93,7 +121,7 @@ def build_reference_profile(
         format=FORMAT,
         task=task,
         rows=int(features.shape[0]),
-        features=tuple(describe_column(n, features[:, j]) for j, n in enumerate(feature_names)),
+        features=tuple(describe_values(n, features[:, j]) for j, n in enumerate(feature_names)),
         target=None
         if target_name is None
         else TargetProfile(

@@ -18,6 +18,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="send unshifted traffic only; succeeds if no drift alert is raised",
     )
+    demo.add_argument(
+        "--dataset",
+        choices=("breast_cancer", "credit"),
+        default="breast_cancer",
+        help="breast_cancer (numbers, bundled with scikit-learn) or credit (generated credit "
+        "applications with text and numeric columns; the shift moves a country and amounts)",
+    )
     demo.set_defaults(func=run_demo)
 
 
@@ -33,7 +40,12 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"platform {how}: Kafka {where.kafka_bootstrap}, {where.database_url}", flush=True
             )
             demo = asyncio.create_task(
-                run(where, shift=not args.control, echo=lambda line: print(line, flush=True))
+                run(
+                    where,
+                    shift=not args.control,
+                    echo=lambda line: print(line, flush=True),
+                    dataset=args.dataset,
+                )
             )
             watchdog = asyncio.create_task(watch(where))
             await asyncio.wait({demo, watchdog}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,4 +1,5 @@
-"""``modelbus models list|show|register|alias``: the model registry from the command line."""
+"""``modelbus models list|show|register|register-rules|alias``: the model registry from the
+command line."""
 
 from __future__ import annotations
 
@@ -65,6 +66,14 @@ def register(subparsers: Any) -> None:
     upload.add_argument("--parent-version", type=int)
     upload.add_argument("--upload-id", help="retrying with the same id registers once")
     upload.set_defaults(func=register_model)
+
+    rules = actions.add_parser(
+        "register-rules",
+        help="register a scorecard (YAML) as a new version, measured on its own test cases",
+    )
+    rules.add_argument("name")
+    rules.add_argument("file", type=Path, help="the scorecard's YAML document")
+    rules.set_defaults(func=register_rules)
 
     lower = actions.add_parser(
         "lower-tier", help="approver: let later versions register below the pinned risk tier"
@@ -145,6 +154,21 @@ def register_model(args: argparse.Namespace) -> int:
     version = ServiceClient("registry", timeout=300).post(
         f"/v1/models/{args.name}/versions", files=files, data={"metadata": json.dumps(metadata)}
     )
+    _report(version)
+    return 0
+
+
+def register_rules(args: argparse.Namespace) -> int:
+    version = ServiceClient("registry", timeout=300).post(
+        f"/v1/models/{args.name}/rules",
+        content=args.file.read_bytes(),
+        headers={"Content-Type": "application/yaml"},
+    )
+    _report(version)
+    return 0
+
+
+def _report(version: dict[str, Any]) -> None:
     print(f"registered {version['model_name']} version {version['version']} "
           f"(sha256 {version['artifact']['sha256']})")  # fmt: skip
     measured = version.get("measured")
@@ -156,7 +180,6 @@ def register_model(args: argparse.Namespace) -> int:
                   f"{'passed' if measured['parity_passed'] else 'FAILED'}")  # fmt: skip
     else:
         print("nothing measured (no --eval-data): governance will ask people to review it")
-    return 0
 
 
 def lower_tier(args: argparse.Namespace) -> int:

@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx
 
+from modelbus.demo.demo_data import DATASETS, DemoData
 from modelbus.demo.platform import Platform
 from modelbus.demo.timeline import Timeline
-from modelbus.demo.traffic import SHIFTED_FEATURES, Traffic, TrafficStats
+from modelbus.demo.traffic import Traffic, TrafficStats
 from shared.http.auth import issue_token
 
 STEP_TIMEOUT_S = 90.0
@@ -42,29 +43,28 @@ class DemoResult:
 
 
 def training_request(
-    model_name: str, candidates: list[dict[str, Any]] | None = None
+    model_name: str,
+    candidates: list[dict[str, Any]] | None = None,
+    *,
+    data: DemoData = DATASETS["breast_cancer"],
+    dataset_fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The demo's request; ``candidates`` narrows the trainer's default search (retraining
-    repeats the request, so it narrows that too)."""
+    """The demo's request; ``candidates`` (else the dataset's own) narrows the trainer's
+    default search (retraining repeats the request, so it narrows that too)."""
+    candidates = candidates if candidates is not None else data.candidates
     return {
         "request_id": uuid.uuid4().hex,  # sent again as is if the answer is lost
         "model_name": model_name,
-        "dataset": {"builtin": "breast_cancer"},
+        **(dataset_fields or {"dataset": {"builtin": data.name}}),
         "task": "classification",
         "seed": 7,
         **({"candidates": candidates} if candidates is not None else {}),
-        "metadata": {
-            "owner": "demo-data-scientist",
-            "team": "diagnostics",
-            "description": "Flags likely malignant tumours from imaging measurements.",
-            "intended_use": "Second opinion for radiologists; never the only signal.",
-            "risk_tier": "low",
-            "retraining": "auto",
-            "tags": {"policy": "continuous", "dataset": "breast_cancer"},
-            # Short windows: a demo's traffic is a few hundred requests a minute.
-            "monitor_thresholds": {"window_size": 200, "window_seconds": 30},
-        },
+        "metadata": data.metadata,
     }
+
+
+# Called with the model's name and version 1 once it serves, before any traffic.
+ServingCheck = Callable[[str, int], Awaitable[None]]
 
 
 async def run(
@@ -74,9 +74,13 @@ async def run(
     echo: Callable[[str], None] = print,
     candidates: list[dict[str, Any]] | None = None,
     step_timeout_s: float = STEP_TIMEOUT_S,
+    dataset: str = "breast_cancer",
+    serving_check: ServingCheck | None = None,
+    stop_after_drift: bool = False,
 ) -> DemoResult:
     started = time.monotonic()
-    model_name = f"breast-cancer-{uuid.uuid4().hex[:6]}"
+    data = DATASETS[dataset]
+    model_name = f"{data.model_prefix}-{uuid.uuid4().hex[:6]}"
     result = DemoResult(model_name)
     token = await issue_token(
         platform.database_url, "demo-operator", "admin", created_by="modelbus demo"
@@ -85,23 +89,29 @@ async def run(
         await _announce_console(platform, echo)
     timeline = Timeline(platform.kafka_bootstrap, model_name, echo)
     await timeline.start()
-    traffic = Traffic(platform.endpoints["deployer"], token, platform.kafka_bootstrap, model_name)
+    rows = data.rows()
+    traffic = Traffic(
+        platform.endpoints["deployer"], token, platform.kafka_bootstrap, model_name, rows
+    )
     sending: asyncio.Task[None] | None = None
     try:
-        echo(f"\n1. training {model_name} on breast_cancer (trainer, HTTP)")
+        echo(f"\n1. training {model_name} on {data.name} (trainer, HTTP)")
+        fields = await data.training_fields(platform)
         async with httpx.AsyncClient(
             base_url=platform.endpoints["trainer"],
             trust_env=False,
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,  # the trainer's first request loads scikit-learn for its checks
         ) as trainer:
-            request = training_request(model_name, candidates)
+            request = training_request(model_name, candidates, data=data, dataset_fields=fields)
             response = await _reaching(lambda: trainer.post("/v1/training-requests", json=request))
             response.raise_for_status()
         await timeline.wait_for(
             "model.deployed", lambda d: d.version == 1, timeout=step_timeout_s * 2
         )
         result.versions.append(1)
+        if serving_check is not None:
+            await serving_check(model_name, 1)
 
         echo("\n2. live traffic on the Open Inference Protocol, ground truth as labels.received")
         sending = asyncio.create_task(traffic.run())
@@ -109,26 +119,30 @@ async def run(
             lambda: len(traffic.stats.outcomes) >= 400, step_timeout_s, "400 baseline predictions"
         )
         if shift:
-            echo(f"\n3. covariate shift: {', '.join(SHIFTED_FEATURES)} read 35% high from now on")
+            echo(f"\n3. covariate shift: {rows.shift_description}")
             traffic.shifted = True
             drift = await timeline.wait_for(
                 "drift.detected", lambda d: d.version == 1, timeout=step_timeout_s
             )
             result.drift_detected = True
             result.drifted_features = list(drift.data.top_features)
-            echo("\n4. the monitor's alert starts retraining, governance, a canary and promotion")
-            promoted = await timeline.wait_for(
-                "model.promoted", lambda d: d.version >= 2, timeout=step_timeout_s * 3
-            )
-            result.versions.append(promoted.data.version)
-            await _wait_until(
-                lambda: (
-                    traffic.stats.accuracy(version=promoted.data.version, shifted=True)[1] >= 150
-                ),
-                step_timeout_s,
-                "traffic on the promoted version",
-            )
-            result.closed_loop = True
+            if not stop_after_drift:  # a test that needs only the alert ends here
+                echo(
+                    "\n4. the monitor's alert starts retraining, governance, a canary and promotion"
+                )
+                promoted = await timeline.wait_for(
+                    "model.promoted", lambda d: d.version >= 2, timeout=step_timeout_s * 3
+                )
+                result.versions.append(promoted.data.version)
+                await _wait_until(
+                    lambda: (
+                        traffic.stats.accuracy(version=promoted.data.version, shifted=True)[1]
+                        >= 150
+                    ),
+                    step_timeout_s,
+                    "traffic on the promoted version",
+                )
+                result.closed_loop = True
         else:
             echo("\n3. control run: unshifted traffic for as long as drift would take to show")
             await _wait_until(

@@ -1,9 +1,7 @@
 """Live traffic for the demo: predictions over the Open Inference Protocol, ground truth as events.
 
-Rows come from a dataset scikit-learn ships, with a little noise so no two requests are
-the same. A covariate shift multiplies a few size features, as a recalibrated imaging
-device would; the true labels do not change, so a model that leans on those features
-gets worse and the monitor should see the drift.
+Rows come from :mod:`modelbus.demo.rows` (a dataset scikit-learn ships, or the generated
+credit applications), shifted when ``shifted`` is switched on.
 """
 
 from __future__ import annotations
@@ -17,15 +15,12 @@ import httpx
 import numpy as np
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sklearn.datasets import load_breast_cancer
 
+from modelbus.demo.rows import Rows
 from shared.bus.kafka import client_options
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
 from shared.events.monitoring import Label, LabelsReceived
 from shared.settings import Settings
-
-SHIFTED_FEATURES = ("mean radius", "mean perimeter", "mean area", "worst area")
-SHIFT_FACTOR = 1.35
 
 
 @dataclass
@@ -57,15 +52,9 @@ class Traffic:
     """Sends requests continuously until stopped; ``shifted`` may be switched at any time."""
 
     def __init__(
-        self, inference_url: str, token: str, bootstrap: str, model_name: str, seed: int = 7
+        self, inference_url: str, token: str, bootstrap: str, model_name: str, rows: Rows
     ) -> None:
-        data = load_breast_cancer()
-        self.X = data.data.astype(np.float32)
-        self.y = data.target
-        self.names = list(data.feature_names)
-        self.shift_columns = [self.names.index(n) for n in SHIFTED_FEATURES]
-        self.scale = self.X.std(axis=0) * 0.05
-        self.rng = np.random.default_rng(seed)
+        self.rows = rows
         self.model_name = model_name
         self.bootstrap = bootstrap
         self.http = httpx.AsyncClient(
@@ -78,13 +67,6 @@ class Traffic:
         self.stats = TrafficStats()
         self._labels: list[Label] = []
         self._producer: AIOKafkaProducer | None = None
-
-    def row(self) -> tuple[np.ndarray, int]:
-        i = int(self.rng.integers(len(self.X)))
-        x = self.X[i] + self.rng.normal(0, self.scale).astype(np.float32)
-        if self.shifted:
-            x[self.shift_columns] *= SHIFT_FACTOR
-        return np.maximum(x, 0), int(self.y[i])
 
     async def run(self, concurrency: int = 4, rate_per_s: float = 120.0) -> None:
         self._producer = AIOKafkaProducer(
@@ -105,16 +87,10 @@ class Traffic:
             await asyncio.sleep(pause_s)
 
     async def predict_one(self) -> None:
-        x, label = self.row()
         shifted = self.shifted
+        inputs, label = self.rows.next(shifted)
         request_id = uuid.uuid4().hex
-        body = {
-            "id": request_id,
-            "inputs": [
-                {"name": "input", "shape": [1, len(x)], "datatype": "FP32", "data": x.tolist()}
-            ],
-            "outputs": [{"name": "label"}],
-        }
+        body = {"id": request_id, "inputs": inputs, "outputs": [{"name": "label"}]}
         try:
             response = await self.http.post(f"/v2/models/{self.model_name}/infer", json=body)
         except httpx.HTTPError:

@@ -12,6 +12,7 @@ import csv
 import io
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,8 +23,15 @@ SAMPLE_ROWS = 5_000
 MEDIA_TYPE = "text/csv"
 
 
+def _cell(value: Any) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    number = float(value)
+    return "" if math.isnan(number) else repr(number)
+
+
 def reference_sample_csv(
-    features: NDArray[np.float64],
+    features: NDArray[Any],
     feature_names: Sequence[str],
     *,
     target_name: str | None = None,
@@ -32,7 +40,8 @@ def reference_sample_csv(
     seed: int = 0,
 ) -> bytes:
     """At most ``rows`` rows of ``features`` (and ``target``), chosen uniformly by ``seed``
-    and kept in their original order."""
+    and kept in their original order. ``features`` may be an object array with text
+    columns (``None`` where missing), written as they are."""
     chosen = np.arange(features.shape[0])
     if chosen.size > rows:
         chosen = np.sort(np.random.default_rng(seed).choice(chosen, rows, replace=False))
@@ -41,7 +50,7 @@ def reference_sample_csv(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*feature_names, *([target_name] if labels is not None else [])])
     for i in chosen:
-        cells = ["" if np.isnan(v) else repr(float(v)) for v in features[i]]
+        cells = [_cell(v) for v in features[i]]
         if labels is not None:
             label = labels[i]
             cells.append(repr(float(label)) if isinstance(label, np.floating) else str(label))

@@ -14,10 +14,12 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from modelbus.demo.traffic import SHIFTED_FEATURES
+from modelbus.demo.rows import BreastCancerRows
 from tests.browser.conftest import OUTPUT
 from tests.browser.platform import Seeded
 from tests.support.polling import eventually
+
+SHIFTED_FEATURES = BreastCancerRows.shifted_features
 
 # The first test also waits for the platform: the demo and the seeding take minutes.
 pytestmark = [

@@ -198,3 +198,37 @@ def test_lag_alert_rules_name_metrics_the_services_export() -> None:
     for expr in exprs:
         for name in re.findall(r"modelbus_[a-z_]+", expr):
             assert name in exported, f"{name} is exported by no service"
+
+
+def _mebibytes(quantity: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * (1024 if unit == "Gi" else 1)
+
+
+def test_kubernetes_memory_limits_hold_the_worker_processes_the_settings_allow() -> None:
+    """The registry's sandboxes and the trainer's training processes are capped one by one
+    (RLIMIT_AS); the container's limit must hold all that may run at once plus the service
+    (1 GiB), or the kernel kills the service itself instead of the worker over its cap."""
+    from services.registry.settings import RegistrySettings
+    from services.trainer.settings import TrainerSettings
+
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/modelbus.yaml").read_text()))
+    workers = {
+        "registry": (RegistrySettings, "sandbox_concurrency", "sandbox_memory_mb"),
+        "trainer": (TrainerSettings, "max_workers", "job_memory_mb"),
+    }
+    for name, (settings_class, count_field, memory_field) in workers.items():
+        deployment = next(d for d in docs if d["metadata"]["name"] == f"modelbus-{name}")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        # The manifest's own settings for the service, else the defaults it runs with.
+        settings = settings_class(
+            **{
+                field: env[f"{settings_class.model_config['env_prefix']}{field.upper()}"]
+                for field in (count_field, memory_field)
+                if f"{settings_class.model_config['env_prefix']}{field.upper()}" in env
+            }
+        )
+        needed = getattr(settings, count_field) * getattr(settings, memory_field) + 1024
+        limit = _mebibytes(container["resources"]["limits"]["memory"])
+        assert limit >= needed, f"{name}: limit {limit} MiB, its workers may take {needed} MiB"

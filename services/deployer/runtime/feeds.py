@@ -19,8 +19,10 @@ from shared.errors import InvalidInput
 def to_feeds(
     tensors: list[RequestTensor], inputs: Mapping[str, TensorInfo]
 ) -> tuple[dict[str, np.ndarray], int | None]:
-    """The feeds, and the number of rows they share along the first axis (None if they
-    disagree, so the request runs on its own rather than in a batch)."""
+    """The feeds, in the model's input order whatever the request's (the prediction log
+    keeps them so, and the monitor maps them to features by position), and the number of
+    rows they share along the first axis (None if they disagree, so the request runs on
+    its own rather than in a batch)."""
     feeds: dict[str, np.ndarray] = {}
     for tensor in tensors:
         info = inputs.get(tensor.name)
@@ -34,6 +36,8 @@ def to_feeds(
     missing = [name for name in inputs if name not in feeds]
     if missing:
         raise InvalidInput(f"missing input(s) {', '.join(missing)}")
+    if len(feeds) > 1 and list(feeds) != list(inputs):
+        feeds = {name: feeds[name] for name in inputs}
     rows = {a.shape[0] if a.ndim else None for a in feeds.values()}
     return feeds, rows.pop() if len(rows) == 1 else None
 

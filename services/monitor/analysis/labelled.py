@@ -6,7 +6,9 @@ row, a scalar. Rows are mappings with the stored prediction's columns (``outputs
 
 The CSV (the closed loop's retraining data) has the training feature columns, in
 training order, then the target column named as in training; a missing value is an
-empty field.
+empty field. A text feature is stored as category codes: its cells are written back as
+the reference's labels, and a category the reference never saw (whose text the monitor
+did not keep) as a missing value.
 """
 
 from __future__ import annotations
@@ -56,8 +58,15 @@ def _cell(value: float) -> str:
     return "" if math.isnan(value) else repr(float(value))
 
 
-def render_csv(columns: Sequence[str], target: str, records: Sequence[Any]) -> tuple[bytes, int]:
-    """CSV bytes and the number of data rows, from records (features, n_rows, n_cols, value)."""
+def render_csv(
+    columns: Sequence[str],
+    target: str,
+    records: Sequence[Any],
+    text: Sequence[dict[float, str] | None] = (),
+) -> tuple[bytes, int]:
+    """CSV bytes and the number of data rows, from records (features, n_rows, n_cols,
+    value); ``text`` gives, per column, the labels of a text feature by category code."""
+    decoders = list(text) or [None] * len(columns)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*columns, target])
@@ -70,6 +79,10 @@ def render_csv(columns: Sequence[str], target: str, records: Sequence[Any]) -> t
             continue
         matrix = np.frombuffer(r["features"], dtype="<f8").reshape(r["n_rows"], r["n_cols"])
         for values, label in zip(matrix, labels, strict=True):
-            writer.writerow([*(_cell(v) for v in values), "" if label is None else label])
+            cells = [
+                _cell(v) if labels_of is None else labels_of.get(float(v), "")
+                for v, labels_of in zip(values, decoders, strict=True)
+            ]
+            writer.writerow([*cells, "" if label is None else label])
             written += 1
     return out.getvalue().encode(), written

@@ -17,6 +17,7 @@ the artifact. Each numeric feature has two cell layouts:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,28 @@ from shared.events.reference_profile import (
     canonical_label,
 )
 
-UNSEEN_CODE = np.inf  # code of a category the reference never saw
+UNSEEN_CODE = np.inf  # code of a value that is no category at all
+
+
+def category_code(value: Any) -> float:
+    """The float a category is counted as, the same at ingestion and in the reference:
+    a number is itself (``"1"`` and ``1`` are one category, as :func:`canonical_label`
+    spells them), a text label 48 bits of its SHA-256, so text inputs can be stored as
+    float rows like every other feature; the empty string is a missing value (NaN), as
+    the trainer reads an empty cell. Distinct labels of one column that collide are
+    refused when the reference is compiled."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if value == "":
+        return math.nan
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+            return float(int.from_bytes(digest[:6], "big"))
+        return number if math.isfinite(number) else UNSEEN_CODE
+    return _as_float(value)
 
 
 @dataclass(frozen=True)
@@ -65,21 +87,24 @@ class NumericReference:
 @dataclass(frozen=True)
 class CategoricalReference:
     name: str
-    values: FloatArray  # category codes, ascending
+    values: FloatArray  # category codes (category_code), ascending
     labels: list[str]  # category names, in the order of ``values``
     counts: FloatArray
-    numeric: bool  # codes are the categories' own numeric values
+    numeric: bool  # every category is a number
 
     @property
     def empty(self) -> bool:
         return not self.counts.sum() > 0
 
     def encode(self, raw: Sequence[Any]) -> FloatArray:
-        """Codes of raw values (labels a model output, say); unknown ones get UNSEEN_CODE."""
+        """Codes of raw values (labels a model output, say); a label the reference never
+        saw gets a code none of its categories has."""
         if self.numeric:
             return np.array([_as_float(v) for v in raw], dtype=np.float64)
-        index = {label: float(code) for code, label in zip(self.values, self.labels, strict=True)}
-        return np.array([index.get(canonical_label(v), UNSEEN_CODE) for v in raw], np.float64)
+        return np.array(
+            [UNSEEN_CODE if v is None else category_code(canonical_label(v)) for v in raw],
+            np.float64,
+        )
 
 
 FeatureReference = NumericReference | CategoricalReference
@@ -93,6 +118,14 @@ class CompiledReference:
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.features]
+
+
+def _is_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
 
 
 def _as_float(value: Any) -> float:
@@ -144,12 +177,10 @@ def _numeric(profile: NumericColumn, sample: FloatArray | None) -> NumericRefere
 
 def _categorical(profile: CategoricalColumn) -> CategoricalReference:
     labels = list(profile.categories)  # as the profile spells them (canonical_label)
-    try:
-        codes = [float(k) for k in profile.categories]
-        numeric = True
-    except ValueError:
-        codes = [float(i) for i in range(len(labels))]
-        numeric = False
+    codes = [category_code(k) for k in labels]
+    if any(math.isnan(c) for c in codes):
+        raise InvalidInput(f"reference profile: {profile.name!r} has an empty category label")
+    numeric = all(_is_number(k) for k in labels)
     order = np.argsort(codes, kind="stable")
     values = np.asarray(codes, np.float64)[order]
     if np.unique(values).size != values.size:

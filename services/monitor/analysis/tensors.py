@@ -2,8 +2,10 @@
 
 ``PredictionLogged.inputs`` is ``{input_name: nested lists}`` (an Open Inference Protocol
 ``{"data": ...}`` object is accepted too); every input is read as rows x columns and the
-inputs are placed side by side in their order, so columns map to the registered feature
-names by position. Outputs follow skl2onnx names: the predicted value is the first of
+inputs are placed side by side in their order (the deployer logs them in the model's
+input order), so columns map to the registered feature names by position. A text (BYTES)
+element is stored as its category code (:func:`~services.monitor.analysis.reference.category_code`),
+so a categorical input's rows are floats like any other. Outputs follow skl2onnx names: the predicted value is the first of
 :data:`VALUE_OUTPUTS` present (else the first output that is not a probability), and
 class scores are the output whose name contains ``prob``.
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from services.monitor.analysis.reference import category_code
 from services.monitor.analysis.stats import FloatArray
 
 VALUE_OUTPUTS = (
@@ -39,15 +42,26 @@ def feature_matrix(inputs: dict[str, Any]) -> tuple[FloatArray | None, str | Non
     parts = []
     for name, value in inputs.items():
         try:
-            array = np.asarray(_data(value), dtype=np.float64)
+            array = _as_floats(_data(value))
         except (TypeError, ValueError) as exc:
-            return None, f"input {name!r} is not a numeric tensor: {exc}"
+            return None, f"input {name!r} is not a numeric or text tensor: {exc}"
         if array.ndim == 0 or array.size == 0:
             return None, f"input {name!r} is empty or a scalar"
         parts.append(array.reshape(1, -1) if array.ndim == 1 else array.reshape(len(array), -1))
     if len({p.shape[0] for p in parts}) != 1:
         return None, "inputs disagree on the number of rows"
     return (parts[0] if len(parts) == 1 else np.hstack(parts)), None
+
+
+def _as_floats(data: Any) -> FloatArray:
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raw = np.asarray(data, dtype=object)
+        if raw.ndim == 0 or not all(isinstance(e, str) for e in raw.flat):
+            raise ValueError("elements are neither all numbers nor all text") from None
+        codes = np.fromiter((category_code(e) for e in raw.flat), np.float64, raw.size)
+        return codes.reshape(raw.shape)
 
 
 def _value_output(outputs: dict[str, Any]) -> str | None:

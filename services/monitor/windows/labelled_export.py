@@ -11,10 +11,25 @@ from dataclasses import dataclass
 
 from services.monitor.analysis.labelled import render_csv
 from services.monitor.analysis.monitored import Version
+from services.monitor.analysis.reference import CategoricalReference
 from services.monitor.store import predictions
 from shared.events.common import ArtifactRef
 from shared.store.artifacts import ArtifactStore
 from shared.store.db import Connection
+
+
+def _text(version: Version) -> list[dict[float, str] | None]:
+    """Per feature, the labels of a text feature by category code (None: write the number)."""
+    if version.reference is None or len(version.reference.features) != len(
+        version.feature_names or []
+    ):
+        return []
+    return [
+        dict(zip(f.values.tolist(), f.labels, strict=True))
+        if isinstance(f, CategoricalReference) and not f.numeric
+        else None
+        for f in version.reference.features
+    ]
 
 
 @dataclass(frozen=True)
@@ -30,7 +45,7 @@ class LabelledExport:
         if not records:
             return None
         columns = version.feature_names or [f"f{i}" for i in range(records[0]["n_cols"])]
-        data, written = render_csv(columns, version.target_name, records)
+        data, written = render_csv(columns, version.target_name, records, _text(version))
         if written == 0:
             return None
         return await self.artifacts.put(data, media_type="text/csv")

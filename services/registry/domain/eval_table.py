@@ -67,6 +67,20 @@ class EvalTable:
                 ) from None
         return out
 
+    def text(self, name: str) -> np.ndarray:
+        """A text column as an object array of stripped strings, ``""`` where missing."""
+        return np.asarray(
+            ["" if v.strip().lower() in MISSING else v.strip() for v in self.column(name)],
+            dtype=object,
+        )
+
+    def attribute(self, name: str) -> np.ndarray:
+        """A sensitive attribute: numbers if every value present is one, else its text."""
+        try:
+            return self.numbers(name)
+        except Refusal:
+            return self.text(name)
+
     def labels(self, name: str) -> np.ndarray:
         """Class labels: int64 when every label is a whole number, else strings."""
         values = [v.strip() for v in self.column(name)]

@@ -6,7 +6,12 @@ How columns reach the model's inputs:
 * one input of shape ``[batch, width]`` not named like a column: every column but the
   target, in file order (also without the sensitive attribute when the model is one
   column narrower: an attribute kept for fairness need not be a feature);
-* otherwise each input is the column of its name, shaped ``[batch]`` or ``[batch, 1]``.
+* otherwise each input is the column of its name, shaped ``[batch]`` or ``[batch, 1]``;
+  a BYTES (ONNX string) input takes the column's text as it is, a missing value as the
+  empty string.
+
+A sensitive attribute whose values are not all numbers is categorical: its groups are its
+categories.
 
 What the outputs mean: for regression the first floating-point output, one value a row.
 For classification the label is the output named ``label`` or else the first integer,
@@ -86,7 +91,7 @@ def measure(
         metrics = classification_metrics(y_true, labels, proba, classes)
         fairness = {}
         if how.sensitive_attribute:
-            attribute = table.numbers(how.sensitive_attribute)
+            attribute = table.attribute(how.sensitive_attribute)
             fairness = fairness_gaps(attribute, y_true, labels, classes)
         parity = _label_parity(labels, reference, table.rows) if reference else None
     return MeasuredEvidence(
@@ -125,7 +130,11 @@ def inputs(signature: ModelSignature, table: EvalTable, how: Measuring) -> dict[
                 f"the model's input {spec.name!r} has shape {spec.shape}; a column can feed "
                 "an input of shape [batch] or [batch, 1]"
             )
-        column = table.numbers(spec.name, _dtype(spec))
+        column = (
+            table.text(spec.name)
+            if spec.datatype == "BYTES"
+            else table.numbers(spec.name, _dtype(spec))
+        )
         fed[spec.name] = column if len(spec.shape) == 1 else column.reshape(-1, 1)
     return fed
 
@@ -168,7 +177,7 @@ def _dtype(spec: TensorSpec) -> type[np.generic]:
     if dtype is None:
         raise refusal(
             f"the model's input {spec.name!r} is {spec.datatype}; evaluation data feeds "
-            "numeric and boolean inputs only"
+            "numeric, boolean and BYTES inputs only"
         )
     return dtype
 

@@ -2,7 +2,8 @@
 
 Every pipeline converts to ONNX with skl2onnx: an optional median imputer (only when the
 data has missing values), a StandardScaler for the models that need one (linear models,
-MLP), then the model. Search spaces name the model's own hyperparameters (``C``, not
+MLP), then the model; with categorical features the imputer and scaler are the numeric
+half of a column transformer (:mod:`services.trainer.training.mixed`). Search spaces name the model's own hyperparameters (``C``, not
 ``model__C``); values are JSON lists, so the search is over listed values: ``grid`` tries
 every combination (a random sample of ``max_trials`` if there are more), ``random`` tries
 a random sample of ``max_trials``.
@@ -29,6 +30,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from services.trainer.training import mixed
 from services.trainer.training.errors import RequestError
 from shared.events.common import Task
 from shared.events.training import CandidateSpec
@@ -117,13 +119,23 @@ def resolve(candidates: list[CandidateSpec], task: Task) -> list[CandidateSpec]:
 
 
 def build_pipeline(
-    algorithm: str, task: Task, *, seed: int, params: dict[str, Any], impute: bool
+    algorithm: str,
+    task: Task,
+    *,
+    seed: int,
+    params: dict[str, Any],
+    impute: bool,
+    layout: mixed.Layout | None = None,
 ) -> Pipeline:
+    """The pipeline of one trial; with a ``layout`` (categorical features) its first step
+    is the column transformer of :mod:`services.trainer.training.mixed`."""
     spec = ALGORITHMS[algorithm]
     steps: list[tuple[str, Any]] = []
-    if impute:
+    if layout is not None:
+        steps.append(("prepare", mixed.preprocessor(layout, scaled=spec.scaled)))
+    elif impute:
         steps.append(("impute", SimpleImputer(strategy="median")))
-    if spec.scaled:
+    if spec.scaled and layout is None:
         steps.append(("scale", StandardScaler()))
     steps.append(("model", spec.make(task, seed).set_params(**params)))
     return Pipeline(steps)

@@ -18,9 +18,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from services.trainer.training import mixed
 from services.trainer.training.errors import DataError
 from services.trainer.training.tables import (
     ColumnType,
+    category_column,
+    is_categorical,
     label_column,
     numeric_column,
     read_columns,
@@ -34,17 +37,34 @@ BUILTIN_TARGET = "target"
 
 @dataclass(frozen=True)
 class Dataset:
-    X: np.ndarray  # float64, shape (rows, features), NaN where missing
+    # Numeric features only: float64, shape (rows, features), NaN where missing. With a
+    # categorical feature: a pandas DataFrame (:mod:`services.trainer.training.mixed`).
+    X: Any
     y: np.ndarray  # int64 or str labels (classification), float64 (regression)
     feature_names: list[str]
     target: str
     digest: str
     # How errors name each feature column (see load_file); empty: by its name.
     labels: tuple[str, ...] = ()
+    categorical: frozenset[str] = frozenset()
 
     @property
     def rows(self) -> int:
         return int(self.X.shape[0])
+
+    @property
+    def layout(self) -> mixed.Layout | None:
+        """How the features split into kinds; None when all are numeric."""
+        if not self.categorical:
+            return None
+        return mixed.Layout(tuple(self.feature_names), self.categorical)
+
+    def missing(self, i: int) -> np.ndarray:
+        """Where feature ``i`` has no value."""
+        values = mixed.column(self.X, i)
+        if self.feature_names[i] in self.categorical:
+            return np.asarray(values == mixed.MISSING_CATEGORY)
+        return np.isnan(values.astype(np.float64))
 
     def label(self, i: int) -> str:
         return self.labels[i] if self.labels else f"column {self.feature_names[i]!r}"
@@ -90,11 +110,14 @@ def load_file(
     task: Task,
     digest: str,
     features: list[str] | None = None,
+    categorical: frozenset[str] | None = None,
     max_cells: int | None = None,
 ) -> Dataset:
     """Read a CSV/Parquet file; ``features`` (else the declared schema, else every column but
-    the target) fixes which columns are features and in which order. A file of more than
-    ``max_cells`` cells is refused while it is read."""
+    the target) fixes which columns are features and in which order, ``categorical`` (else
+    the schema, else the values: :func:`~services.trainer.training.tables.is_categorical`)
+    which of them are categorical. A file of more than ``max_cells`` cells is refused while
+    it is read."""
     fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
     columns = read_columns(path, fmt, max_cells=max_cells)
     schema: dict[str, ColumnType] = dict(spec.schema_ or {})
@@ -113,11 +136,26 @@ def load_file(
     if not features:
         raise DataError("the dataset has no feature columns besides the target")
     labels = {n: _label(n, i, named) for i, n in enumerate(columns, start=1)}
-    X = np.column_stack([numeric_column(labels[n], columns[n], schema.get(n)) for n in features])
+    if categorical is None:
+        categorical = frozenset(n for n in features if is_categorical(columns[n], schema.get(n)))
     make_target = label_column if task == "classification" else value_column
     y = make_target(labels[target], columns[target], schema.get(target))
     shown = tuple(labels[n] for n in features)
-    return Dataset(X.reshape(len(y), len(features)), y, list(features), target, digest, shown)
+    if not categorical:
+        X = np.column_stack(
+            [numeric_column(labels[n], columns[n], schema.get(n)) for n in features]
+        )
+        return Dataset(X.reshape(len(y), len(features)), y, list(features), target, digest, shown)
+    typed = {
+        n: category_column(columns[n], mixed.MISSING_CATEGORY)
+        if n in categorical
+        else numeric_column(labels[n], columns[n], schema.get(n))
+        for n in features
+    }
+    layout = mixed.Layout(tuple(features), categorical)
+    return Dataset(
+        mixed.frame(typed, layout), y, list(features), target, digest, shown, categorical
+    )
 
 
 def _label(name: str, position: int, named: set[str]) -> str:
@@ -130,7 +168,7 @@ def check(data: Dataset, task: Task, *, cv_folds: int, holdout_fraction: float) 
     """Refuse data no model should be trained on, with a reason a person can act on."""
     if data.rows == 0:
         raise DataError("the dataset has no rows")
-    all_missing = [data.label(i) for i, col in enumerate(data.X.T) if np.isnan(col).all()]
+    all_missing = [data.label(i) for i in range(len(data.feature_names)) if data.missing(i).all()]
     if all_missing:
         raise DataError(f"feature columns with no values at all: {', '.join(all_missing)}")
     holdout_rows = int(np.ceil(data.rows * holdout_fraction))

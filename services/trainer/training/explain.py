@@ -4,7 +4,8 @@ Permutation importance: how much the chosen metric drops when one feature's valu
 shuffled (``sklearn.inspection.permutation_importance``, a few repeats, the request's seed).
 
 Fairness (binary classification, when ``metadata.sensitive_attribute`` names a feature):
-the gaps of :mod:`shared.evaluation.fairness`, on the holdout.
+the gaps of :mod:`shared.evaluation.fairness`, on the holdout; a categorical attribute's
+groups are its categories.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
+from services.trainer.training import mixed
 from services.trainer.training.errors import RequestError
 from shared.evaluation.fairness import fairness_gaps
 
@@ -23,7 +25,7 @@ IMPORTANCE_REPEATS = 5
 
 def importance(
     pipeline: Pipeline,
-    X: np.ndarray,
+    X: Any,
     y: np.ndarray,
     *,
     feature_names: list[str],
@@ -45,7 +47,7 @@ def fairness(
     *,
     attribute: str,
     feature_names: list[str],
-    X: np.ndarray,
+    X: Any,
     y_true: np.ndarray,
     y_pred: np.ndarray,
     classes: np.ndarray,
@@ -54,4 +56,4 @@ def fairness(
         raise RequestError(
             f"sensitive_attribute {attribute!r} is not a feature (features: {feature_names})"
         )
-    return fairness_gaps(X[:, feature_names.index(attribute)], y_true, y_pred, classes)
+    return fairness_gaps(mixed.column(X, feature_names.index(attribute)), y_true, y_pred, classes)

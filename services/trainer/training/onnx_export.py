@@ -1,7 +1,8 @@
 """ONNX export with skl2onnx, and the parity check that decides whether the export is kept.
 
 The exported graph has one FP32 input ``input`` of shape ``[-1, n_features]`` (features in
-the order of ``params["feature_names"]``). Classifiers output the tensors ``label`` and
+the order of ``params["feature_names"]``), or, with categorical features, one input per
+column (:mod:`services.trainer.training.mixed`). Classifiers output the tensors ``label`` and
 ``probabilities`` (no ZipMap); regressors output ``variable`` of shape ``[-1, 1]``.
 
 Parity, on the holdout cast to float32 (what a client sends): labels identical;
@@ -24,6 +25,7 @@ from skl2onnx.common.data_types import FloatTensorType
 from skl2onnx.operator_converters import random_forest
 from sklearn.pipeline import Pipeline
 
+from services.trainer.training import mixed
 from services.trainer.training.errors import ParityError
 from shared.evaluation.parity import TOLERANCE, relative_difference
 
@@ -69,13 +71,16 @@ def _hgb_tree_for_float32(
 random_forest.add_tree_to_attribute_pairs_hist_gradient_boosting = _hgb_tree_for_float32
 
 
-def to_onnx(pipeline: Pipeline, n_features: int, *, classifier: bool) -> bytes:
+def to_onnx(
+    pipeline: Pipeline, n_features: int, *, classifier: bool, layout: mixed.Layout | None = None
+) -> bytes:
     options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if classifier else None
-    model = convert_sklearn(
-        pipeline,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, n_features]))],
-        options=options,
+    inputs = (
+        mixed.initial_types(layout)
+        if layout is not None
+        else [(INPUT_NAME, FloatTensorType([None, n_features]))]
     )
+    model = convert_sklearn(pipeline, initial_types=inputs, options=options)
     onnx.checker.check_model(model, full_check=True)
     return bytes(model.SerializeToString())
 
@@ -87,15 +92,25 @@ class Parity:
 
 
 def check_parity(
-    onnx_bytes: bytes, pipeline: Pipeline, X: np.ndarray, *, classifier: bool
+    onnx_bytes: bytes,
+    pipeline: Pipeline,
+    X: Any,
+    *,
+    classifier: bool,
+    layout: mixed.Layout | None = None,
 ) -> Parity:
     """Compare ONNX Runtime with scikit-learn on ``X``; :class:`ParityError` if they differ."""
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if layout is not None:
+        X32 = mixed.as_float32(X, layout)
+        feed = mixed.feeds(X32, layout)
+    else:
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        feed = {INPUT_NAME: X32}
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     outputs = dict(
         zip(
             [o.name for o in session.get_outputs()],
-            session.run(None, {INPUT_NAME: X32}),
+            session.run(None, feed),
             strict=True,
         )
     )

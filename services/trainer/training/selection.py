@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
+from services.trainer.training import mixed
 from services.trainer.training.candidates import build_pipeline, trials
 from services.trainer.training.errors import RequestError
 from services.trainer.training.metrics import natural
@@ -45,11 +46,12 @@ class SearchSettings:
     max_trials: int
     seed: int
     impute: bool
+    layout: mixed.Layout | None = None
 
 
 def search(
     specs: list[CandidateSpec],
-    X: np.ndarray,
+    X: Any,
     y: np.ndarray,
     settings: SearchSettings,
     progress: Progress,
@@ -77,13 +79,18 @@ def search(
 def _run_trial(
     algorithm: str,
     params: dict[str, Any],
-    X: np.ndarray,
+    X: Any,
     y: np.ndarray,
     splitter: KFold | StratifiedKFold,
     settings: SearchSettings,
 ) -> Trial:
     pipeline = build_pipeline(
-        algorithm, settings.task, seed=settings.seed, params=params, impute=settings.impute
+        algorithm,
+        settings.task,
+        seed=settings.seed,
+        params=params,
+        impute=settings.impute,
+        layout=settings.layout,
     )
     started = time.perf_counter()
     try:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from services.trainer.training import datasets
@@ -21,14 +23,16 @@ from shared.events.training import DatasetSpec, TrainingRequested
 @dataclass(frozen=True)
 class Split:
     data: datasets.Dataset
-    X_train: np.ndarray
-    X_hold: np.ndarray
+    X_train: Any  # as datasets.Dataset.X: a float matrix, or a DataFrame
+    X_hold: Any
     y_train: np.ndarray
     y_hold: np.ndarray
     digest: str  # of everything trained on: dataset, plus extra_data if any
 
     @property
     def has_missing(self) -> bool:
+        if self.data.categorical:  # the mixed pipeline always imputes
+            return True
         return bool(np.isnan(self.X_train).any() or np.isnan(self.X_hold).any())
 
 
@@ -77,13 +81,19 @@ def prepare(
         task=request.task,
         digest=request.extra_data.sha256,
         features=data.feature_names,
+        categorical=data.categorical,
         max_cells=max_cells,
     )
     if extra.y.dtype.kind != y_train.dtype.kind:
         raise DataError("extra_data labels are not of the same kind as the dataset's labels")
+    stacked = (
+        pd.concat([X_train, extra.X], ignore_index=True)
+        if data.categorical
+        else np.vstack([X_train, extra.X])
+    )
     return Split(
         data,
-        np.vstack([X_train, extra.X]),
+        stacked,
         X_hold,
         np.concatenate([y_train, extra.y]),
         y_hold,

@@ -1,8 +1,9 @@
 """Reading a CSV or Parquet file into typed columns, checking a declared schema on the way.
 
-The model's input is one FP32 tensor, so every feature must be numeric: ``float``,
-``int`` and ``bool`` columns are; a ``str`` column can only be the (classification)
-target. Empty cells and ``NA``/``NaN``/``null`` are missing values (NaN).
+A feature is numeric (``float``, ``int``, ``bool``) or categorical (``str``): declared so
+in the schema, or else categorical when a value present is not a number. Empty cells and
+``NA``/``NaN``/``null`` are missing values (NaN in a numeric column, the empty string in a
+categorical one).
 
 An error names the place (data row, column) and the rule it breaks, never a value read
 from the file: the message travels in ``training.failed`` and the job's record, and the
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from services.trainer.training.errors import DataError
+from shared.events.reference_profile import canonical_label
 
 ColumnType = Literal["float", "int", "str", "bool"]
 Columns = dict[str, list[Any]]
@@ -113,11 +115,6 @@ def _repeated(names: list[str]) -> tuple[int, int]:
 
 def numeric_column(label: str, values: list[Any], declared: ColumnType | None) -> np.ndarray:
     """A float64 column (NaN for missing), or :class:`DataError` naming the first bad row."""
-    if declared == "str":
-        raise DataError(
-            f"{label} is declared str; the model input is one FP32 tensor, so "
-            "encode it as numbers before training"
-        )
     out = np.empty(len(values), dtype=np.float64)
     for i, value in enumerate(values):
         if is_missing(value):
@@ -129,6 +126,28 @@ def numeric_column(label: str, values: list[Any], declared: ColumnType | None) -
     return out
 
 
+def is_categorical(values: list[Any], declared: ColumnType | None) -> bool:
+    """Whether a feature column is categorical: declared ``str``, or undeclared with a value
+    present that is not a number."""
+    if declared is not None:
+        return declared == "str"
+    for value in values:
+        if isinstance(value, bool | int | float) or is_missing(value):
+            continue
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return True
+    return False
+
+
+def category_column(values: list[Any], missing: str) -> np.ndarray:
+    """An object array of stripped strings, ``missing`` where a value is missing."""
+    return np.array(
+        [missing if is_missing(v) else canonical_label(v).strip() for v in values], dtype=object
+    )
+
+
 def _to_number(where: str, value: Any, declared: ColumnType | None) -> float:
     if isinstance(value, bool):
         number = float(value)
@@ -136,8 +155,7 @@ def _to_number(where: str, value: Any, declared: ColumnType | None) -> float:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            hint = "" if declared else "; every feature must be numeric"
-            raise DataError(f"{where}: the value is not a number{hint}") from None
+            raise DataError(f"{where}: the value is not a number") from None
     if declared == "int" and not number.is_integer():
         raise DataError(f"{where}: declared int, but the value is not a whole number")
     return number

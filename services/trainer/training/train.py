@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 from sklearn.pipeline import Pipeline
 
-from services.trainer.training import explain
+from services.trainer.training import explain, mixed
 from services.trainer.training.candidates import build_pipeline, resolve
 from services.trainer.training.metrics import resolve_metric, scorer
 from services.trainer.training.onnx_export import INPUT_NAME, check_parity, to_onnx
@@ -64,6 +64,7 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
         request.max_trials_per_candidate,
         request.seed,
         impute=split.has_missing,
+        layout=split.data.layout,
     )
     best, trials = search(
         specs,
@@ -80,6 +81,7 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
         seed=request.seed,
         params=best.params,
         impute=split.has_missing,
+        layout=split.data.layout,
     )
     pipeline.fit(split.X_train, split.y_train)
     predictions = pipeline.predict(split.X_hold)
@@ -91,9 +93,10 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
         else regression_metrics(split.y_hold, predictions)
     )
     progress("exporting to ONNX and checking parity", 0.8)
-    model = to_onnx(pipeline, split.X_hold.shape[1], classifier=classifier)
+    layout = split.data.layout
+    model = to_onnx(pipeline, split.X_hold.shape[1], classifier=classifier, layout=layout)
     metrics["onnx_max_abs_diff"] = check_parity(
-        model, pipeline, split.X_hold, classifier=classifier
+        model, pipeline, split.X_hold, classifier=classifier, layout=layout
     ).max_abs_diff
 
     progress("measuring permutation importance and fairness", 0.85)
@@ -117,8 +120,9 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
             classes=pipeline.classes_ if classifier else np.array([]),
         )
     # Features as trained on; predictions on the holdout, which the model has not seen.
+    trained_on = split.X_train if layout is None else mixed.as_objects(split.X_train)
     profile = build_reference_profile(
-        split.X_train,
+        trained_on,
         names,
         task=request.task,
         predictions=predictions,
@@ -144,7 +148,7 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
             {"metric": metric, "repeats": explain.IMPORTANCE_REPEATS, "features": importance}
         ),
         reference_sample=reference_sample_csv(
-            split.X_train,
+            trained_on,
             names,
             target_name=split.data.target,
             target=split.y_train,
@@ -158,23 +162,27 @@ def describe(
 ) -> dict[str, Any]:
     """``params`` of the event: how to call the model, and how it was chosen."""
     classifier = request.task == "classification"
-    return (
-        {
-            "hyperparameters": best.params,
-            "feature_names": split.data.feature_names,  # the columns of the "input" tensor
-            "target": split.data.target,
-            "input": INPUT_NAME,
-            "outputs": ["label", "probabilities"] if classifier else ["variable"],
-            "pipeline": [name for name, _ in pipeline.steps[:-1]] + [type(pipeline[-1]).__name__],
-            "metric": metric,
-            "cv_folds": request.cv_folds,
-            "holdout_fraction": request.holdout_fraction,
-            "seed": request.seed,
-            "training_rows": int(split.X_train.shape[0]),
-            "holdout_rows": int(split.X_hold.shape[0]),
-        }
-        | ({"classes": pipeline.classes_.tolist()} if classifier else {})
+    layout = split.data.layout
+    # How the features reach the graph: the columns of one "input" tensor, or one input each.
+    inputs = (
+        {"input": INPUT_NAME}
+        if layout is None
+        else {"inputs": {n: layout.kind(n) for n in split.data.feature_names}}
     )
+    return {
+        "hyperparameters": best.params,
+        "feature_names": split.data.feature_names,
+        "target": split.data.target,
+        **inputs,
+        "outputs": ["label", "probabilities"] if classifier else ["variable"],
+        "pipeline": [name for name, _ in pipeline.steps[:-1]] + [type(pipeline[-1]).__name__],
+        "metric": metric,
+        "cv_folds": request.cv_folds,
+        "holdout_fraction": request.holdout_fraction,
+        "seed": request.seed,
+        "training_rows": int(split.X_train.shape[0]),
+        "holdout_rows": int(split.X_hold.shape[0]),
+    } | ({"classes": pipeline.classes_.tolist()} if classifier else {})
 
 
 def _candidate(trial: Trial) -> dict[str, Any]:

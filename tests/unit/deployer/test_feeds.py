@@ -40,6 +40,11 @@ def test_flat_and_nested_json_give_the_same_array() -> None:
     assert rows == 2
 
 
+def test_feeds_follow_the_models_input_order_whatever_the_requests() -> None:
+    feeds, _ = to_feeds([flags(), tensor()], SIGNATURE)
+    assert list(feeds) == ["X", "flag"]
+
+
 def test_binary_data_is_little_endian_raw() -> None:
     raw = np.arange(6, dtype="<f4").tobytes()
     feeds, _ = to_feeds([tensor(data=None, raw=raw), flags()], SIGNATURE)

@@ -21,7 +21,7 @@ def _doc(*features: dict[str, object], **extra: object) -> bytes:
     return orjson.dumps({"format": "modelbus.reference-profile/1", "features": features, **extra})
 
 
-def test_categories_named_by_text_are_coded_in_label_order() -> None:
+def test_categories_named_by_text_are_coded_by_label() -> None:
     colour = {"name": "colour", "kind": "categorical", "count": 3, "missing_rate": 0.0}
     prediction = {**colour, "name": "prediction", "count": 100, "categories": {"no": 70, "yes": 30}}
     profile = parse_reference_profile(
@@ -34,7 +34,8 @@ def test_categories_named_by_text_are_coded_in_label_order() -> None:
     pred = compiled.prediction
     assert isinstance(pred, CategoricalReference) and not pred.numeric
     codes = pred.encode(["yes", "no", "maybe"])
-    assert codes[0] == 1.0 and codes[1] == 0.0 and np.isinf(codes[2])
+    yes, no = (pred.values[pred.labels.index(label)] for label in ("yes", "no"))
+    assert codes[0] == yes and codes[1] == no and codes[2] not in pred.values
 
 
 def test_colliding_categories_are_refused() -> None:

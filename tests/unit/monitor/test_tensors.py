@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 
+from services.monitor.analysis.accumulator import FeatureCounts
 from services.monitor.analysis.labelled import render_csv, row_labels
 from services.monitor.analysis.latency import LatencySketch
+from services.monitor.analysis.reference import CategoricalReference, compile_reference
 from services.monitor.analysis.tensors import class_scores, feature_matrix, predicted_values
+from shared.events.reference_profile import parse_reference_profile
 
 
 def test_feature_matrix_shapes_and_missing_values() -> None:
@@ -22,13 +26,41 @@ def test_feature_matrix_shapes_and_missing_values() -> None:
 def test_malformed_inputs_are_schema_violations() -> None:
     for inputs in (
         {},
-        {"input": [["a", "b"]]},
+        {"input": [["a", 2]]},
         {"input": [[1, 2], [3]]},
+        {"input": [["a", "b"], ["c"]]},
         {"input": 5},
         {"a": [[1]], "b": [[1], [2]]},
     ):
         matrix, problem = feature_matrix(inputs)
         assert matrix is None and problem
+
+
+def test_text_inputs_are_coded_like_their_reference_categories() -> None:
+    profile = parse_reference_profile(
+        orjson.dumps(
+            {
+                "format": "modelbus.reference-profile/1",
+                "features": [
+                    {"name": "country", "kind": "categorical", "count": 3, "missing_rate": 0.0,
+                     "categories": {"DE": 2, "FR": 1}},
+                    {"name": "amount", "kind": "numeric", "count": 1, "missing_rate": 0.0,
+                     "min": 1.0, "max": 1.0, "mean": 1.0, "std": 0.0, "bin_edges": [1.0, 1.0],
+                     "bin_counts": [1]},
+                ],
+            }
+        )
+    )  # fmt: skip
+    country = compile_reference(profile, None).features[0]
+    assert isinstance(country, CategoricalReference)
+    matrix, problem = feature_matrix(
+        {"country": [["FR"], ["DE"], ["Atlantis"]], "amount": [[2.0], [3.0], [4.0]]}
+    )
+    assert problem is None and matrix is not None and matrix.shape == (3, 2)
+    counts = FeatureCounts.empty(country)
+    counts.add_sorted(np.sort(matrix[:, 0]), 0)
+    assert dict(zip(country.labels, counts.counts.tolist(), strict=True)) == {"DE": 1, "FR": 1}
+    assert counts.unseen == 1
 
 
 def test_outputs() -> None:
@@ -56,6 +88,16 @@ def test_labelled_rows_render_as_training_csv() -> None:
     assert written == 3
     assert data.decode().splitlines() == ["a,b,y", "1.0,,0", "3.0,4.0,1", "5.0,6.0,1"]
     assert row_labels(3, 2) is None and row_labels([1, 2], 2) == [1, 2]
+
+
+def test_labelled_csv_writes_text_features_back_as_their_labels() -> None:
+    matrix, _ = feature_matrix({"c": [["FR"], ["Atlantis"]], "n": [[1.5], [2.0]]})
+    assert matrix is not None
+    codes = {float(matrix[0, 0]): "FR"}
+    record = {"features": matrix.tobytes(), "n_rows": 2, "n_cols": 2, "value": b"[1, 0]"}
+    data, written = render_csv(["c", "n"], "y", [record], [codes, None])
+    assert written == 2
+    assert data.decode().splitlines() == ["c,n,y", "FR,1.5,1", ",2.0,0"]
 
 
 def test_latency_quantiles_within_one_percent() -> None:

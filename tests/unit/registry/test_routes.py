@@ -27,9 +27,10 @@ def test_every_route_requires_a_role() -> None:
     writes = {key: role for key, role in by_route.items() if key[0] != "GET"}
     assert writes == {
         ("POST", "/v1/models/{name}/versions"): "data-scientist",
+        ("POST", "/v1/models/{name}/rules"): "data-scientist",
         ("PUT", "/v1/models/{name}/aliases/{alias}"): "data-scientist",
         ("DELETE", "/v1/models/{name}/aliases/{alias}"): "data-scientist",
         ("POST", "/v1/models/{name}/risk-tier"): "approver",
     }
     assert all(role == "viewer" for key, role in by_route.items() if key[0] == "GET")
-    assert len(by_route) == 15
+    assert len(by_route) == 16

@@ -45,15 +45,23 @@ def test_integer_labels_become_int64_and_schema_selects_columns(tmp_path: Path) 
     assert data.y.dtype == np.int64
 
 
+def test_text_columns_are_categorical_with_missing_values_a_category(tmp_path: Path) -> None:
+    data = load(tmp_path / "d.csv", "c,n,y\nDE,1,1\n,2,0\nFR ,NA,1\n")
+    assert data.categorical == {"c"}
+    assert data.X["c"].tolist() == ["DE", "", "FR"]
+    assert np.isnan(data.X["n"][2])
+    declared = load(tmp_path / "e.csv", "c,n,y\n1,1,1\n2,2,0\n", schema={"c": "str", "n": "int"})
+    assert declared.categorical == {"c"} and declared.X["c"].tolist() == ["1", "2"]
+
+
 @pytest.mark.parametrize(
     ("text", "schema", "message"),
     [
         ("a,b\n1,2\n", None, "target column 'y' is not in the dataset"),
-        ("a,y\nhello,1\n", None, "data row 1, column 1: the value is not a number"),
+        ("a,y\nhello,1\n", {"a": "float"}, "data row 1, column 'a': the value is not a number"),
         ("a,y\n1.5,1\n", {"a": "int"}, "declared int"),
         ("a,y\nmaybe,1\n", {"a": "bool"}, "declared bool"),
         ("a,y\n1,1\n", {"a": "float", "c": "float"}, "declared columns missing"),
-        ("a,y\nx,1\n", {"a": "str"}, "encode it as numbers"),
         ("a,y\n1,\n", None, "data row 1: the target column 'y' has no value"),
         ("a,y\n1,2,3\n", None, "line 2 does not have as many fields as the header"),
         ("a,a,y\n1,2,3\n", None, "columns 1 and 2 the same name"),
@@ -73,10 +81,11 @@ def test_errors_name_places_and_rules_never_what_the_file_holds(tmp_path: Path) 
     environ = "DATABASE_URL=postgresql://u:hunter2@db/x,KEY=s3cr3t\nPATH=/bin,HOME=/root\n"
     for target in ("y", "KEY=s3cr3t"):
         with pytest.raises(DataError) as refused:
-            load_file(
+            data = load_file(
                 *_spec(tmp_path / "e.csv", environ), target=target, task="classification",
                 digest="0" * 64,
             )  # fmt: skip
+            check(data, "classification", cv_folds=3, holdout_fraction=0.2)  # text: categorical
         message = str(refused.value)
         assert "hunter2" not in message and "/bin" not in message and "/root" not in message
         assert "s3cr3t" not in message or target == "KEY=s3cr3t", message

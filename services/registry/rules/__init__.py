@@ -1,0 +1,1 @@
+"""Decision models: a points scorecard written in YAML, checked, compiled to ONNX, evaluated."""
