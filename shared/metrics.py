@@ -60,3 +60,9 @@ SUPERVISOR_RESTARTS = Gauge(
     "Times the supervisor (modelbus up) restarted this service after it exited",
     ["service"],
 )
+STREAM_LAG = Gauge(
+    "modelbus_stream_lag_records",
+    "Records between what a stream consumer last applied in a partition it owns and the "
+    "partition's end, as of its last fetch",
+    ["service", "topic", "partition"],
+)

@@ -29,6 +29,7 @@ from shared.bus.consumer import BatchHandler, BatchProcessor, Handler
 from shared.bus.kafka import ensure_topics, start_producer
 from shared.bus.relay import OutboxRelay
 from shared.bus.retry import Backoff, retry_transient
+from shared.bus.stream import StreamConsumer, StreamHandler, stream_group
 from shared.bus.subscriber import subscribe
 from shared.bus.unit_of_work import Transactions
 from shared.events.signing import DecisionVerifier
@@ -70,6 +71,9 @@ class Infrastructure:
 @dataclass
 class ServiceParts:
     handlers: Mapping[str, Handler | BatchHandler] = field(default_factory=dict)
+    # Topics consumed with offsets kept beside their state instead of the inbox
+    # (shared/bus/stream.py): high-volume records folded into state.
+    streams: Mapping[str, StreamHandler] = field(default_factory=dict)
     routers: list[APIRouter] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     # Replicas sharing a group split the partitions; a service whose every replica must
@@ -159,8 +163,21 @@ class ServiceProcess:
             listen=settings.relay_listen,
         )
         self._tasks.append(asyncio.create_task(relay.run()))
+        group = parts.consumer_group or name
+        joining: list[asyncio.Event] = []
+        for topic, handler in parts.streams.items():
+            streamer = StreamConsumer(
+                pool,
+                settings,
+                service=name,
+                group=stream_group(group, topic),
+                topic=topic,
+                handler=handler,
+                batch_size=settings.stream_batch_size,
+            )
+            joining.append(streamer.joined)
+            self._tasks.append(asyncio.create_task(streamer.run()))
         if parts.handlers:
-            group = parts.consumer_group or name
             processor = BatchProcessor(
                 pool,
                 service=name,
@@ -172,9 +189,8 @@ class ServiceProcess:
             )
             self._broker, joined = subscribe(settings, processor, group_id=group)
             await self._broker.start()
-            self._tasks.append(asyncio.create_task(_mark_ready_after(joined, self.ready)))
-        else:
-            self.ready.set()
+            joining.append(joined)
+        self._tasks.append(asyncio.create_task(_mark_ready_after(joining, self.ready)))
         self._tasks.extend(asyncio.create_task(worker()) for worker in parts.workers)
 
         self.http_app = create_app(
@@ -257,7 +273,9 @@ async def run_service(definition: ServiceDefinition, settings: Settings | None =
         await service.stop()
 
 
-async def _mark_ready_after(joined: asyncio.Event, ready: asyncio.Event) -> None:
-    await joined.wait()
+async def _mark_ready_after(joining: list[asyncio.Event], ready: asyncio.Event) -> None:
+    """Ready once every consumer has been through its first group assignment."""
+    for joined in joining:
+        await joined.wait()
     ready.set()
     log.info("service.ready")

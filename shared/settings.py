@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     relay_batch_size: int = 500
     consumer_batch_size: int = 500
+    # Records one fetch of a stream consumer (shared/bus/stream.py) may bring, all partitions.
+    stream_batch_size: int = Field(default=5000, ge=1)
     # A batch failing transiently for this long is applied event by event, and the events
     # still failing are dead-lettered (the database itself being down keeps it waiting).
     consumer_retry_deadline_s: float = Field(default=300.0, gt=0)

@@ -131,10 +131,28 @@ def _beside(window: dict[str, Any], windows: list[dict[str, Any]]) -> str:
     return f" · estimated on the latest data window: {' · '.join(shown)}" if shown else ""
 
 
+def _ingest(ingest: dict[str, Any]) -> str:
+    if not ingest.get("folded"):
+        return "ingest: no prediction folded into a window yet"
+    lag = ingest["lag"]
+    fresh = ingest["freshness_s"]
+    return (
+        f"ingest: {ingest['folded']} predictions folded · lag "
+        f"{'-' if lag is None else lag} records (partition {ingest['partition']}) · newest "
+        f"prediction {'-' if fresh is None else f'{fresh:.1f} s'} old"
+    )
+
+
 def render(
-    name: str, latest: dict[str, Any], counts: dict[str, Any], alerts: list[dict[str, Any]]
+    name: str,
+    latest: dict[str, Any],
+    counts: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    ingest: dict[str, Any] | None = None,
 ) -> str:
     lines = [f"model {name}"]
+    if ingest is not None:
+        lines.append(_ingest(ingest))
     for w in latest["windows"]:
         lines.append(
             f"version {w['version']} · {w['arm']} · {w['kind']} window "
@@ -176,12 +194,10 @@ def show(args: argparse.Namespace) -> int:
     latest = client.get(f"/v1/models/{args.name}/windows", params=params)
     counts = client.get(f"/v1/models/{args.name}/labels")
     alerts = client.get("/v1/alerts", params={"model_name": args.name})["alerts"]
+    ingest = client.get(f"/v1/models/{args.name}/ingest")
     if args.json:
-        print(
-            orjson.dumps(
-                {"latest": latest, "labels": counts, "alerts": alerts}, option=orjson.OPT_INDENT_2
-            ).decode()
-        )
+        doc = {"latest": latest, "labels": counts, "alerts": alerts, "ingest": ingest}
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
     else:
-        print(render(args.name, latest, counts, alerts))
+        print(render(args.name, latest, counts, alerts, ingest))
     return 0

@@ -6,11 +6,13 @@ from functools import partial
 from importlib import resources
 
 from services.monitor import api, handlers
+from services.monitor.analysis.open_window import WindowCache
 from services.monitor.settings import MonitorSettings
 from services.monitor.store.versions import VersionCache
 from services.monitor.windows.labelled_export import LabelledExport
+from services.monitor.windows.stream_windows import StreamFolder
 from services.monitor.worker import StreamWorker
-from shared.bus.consumer import batch
+from shared.bus.stream import stream
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
@@ -20,17 +22,22 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
     async def build(infra: Infrastructure) -> ServiceParts:
         config = settings or MonitorSettings()
         export = LabelledExport(infra.artifacts, config.export_rows)
-        worker = StreamWorker(infra.transactions, export, config, VersionCache())
+        # Shared by the worker and the stream folder: one stream, one cached open window.
+        versions, windows = VersionCache(), WindowCache()
+        worker = StreamWorker(infra.transactions, export, config, versions, windows)
+        folder = StreamFolder(config, versions, windows, export)
         return ServiceParts(
             handlers={
                 "model.registered": partial(
                     handlers.on_model_registered, sources=infra.sources, settings=config
                 ),
                 "model.deployed": handlers.on_model_deployed,
-                "predictions.logged": batch(
-                    partial(handlers.on_predictions_logged, settings=config)
-                ),
                 "labels.received": handlers.on_labels_received,
+            },
+            streams={
+                "predictions.logged": stream(
+                    partial(handlers.on_predictions_logged, folder=folder)
+                ),
             },
             routers=[api.router(infra.pool)],
             workers=[worker.run],

@@ -1,24 +1,22 @@
-"""Handlers of the monitor's input topics: record what arrives; the worker does the rest.
+"""Handlers of the monitor's input topics.
 
-Each handler only stores (in the consumer's transaction, next to the inbox row), so that a
-batch of predictions costs one insert each and nothing here depends on window state.
-Idempotency beyond the inbox: a request id counts once per model version and arm
-(unique key), a label once per request id (later copies only raise ``duplicates``), and
-the first registration of a version wins.
+Labels, registrations and deployments are stored in the inbox consumer's transaction;
+predictions are folded into their windows in the stream consumer's transaction, which
+also saves the partition's offset (:mod:`services.monitor.windows.stream_windows`).
+Idempotency beyond the inbox and the offsets: a request id counts once per model version
+and arm (unique key), a label once per request id (later copies only raise
+``duplicates``), and the first registration of a version wins.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import orjson
 import structlog
 
-from services.monitor.analysis.tensors import feature_matrix
 from services.monitor.enrolment import enrol
 from services.monitor.settings import MonitorSettings
-from services.monitor.store import deployments, labels, predictions, versions
+from services.monitor.store import deployments, labels, versions
+from services.monitor.windows.stream_windows import StreamFolder
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.deployment import ModelDeployed, PredictionLogged
 from shared.events.envelope import Event
@@ -47,40 +45,12 @@ async def on_model_deployed(event: Event[ModelDeployed], uow: UnitOfWork) -> Non
 
 
 async def on_predictions_logged(
-    events: list[Event[PredictionLogged]], uow: UnitOfWork, *, settings: MonitorSettings
+    events: list[Event[PredictionLogged]], uow: UnitOfWork, partition: int, *, folder: StreamFolder
 ) -> None:
-    """A run of prediction records, stored with one ``executemany`` (a batch handler:
-    this is the highest-volume topic on the bus)."""
-    await predictions.record(uow.conn, [_prediction_row(e, settings) for e in events])
-
-
-def _event_time(p: PredictionLogged, fallback: datetime) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(p.time)
-    except ValueError:
-        return fallback
-    return parsed if parsed.tzinfo is not None else fallback
-
-
-def _prediction_row(event: Event[PredictionLogged], settings: MonitorSettings) -> tuple[Any, ...]:
-    p = event.data
-    matrix, problem = feature_matrix(p.inputs)
-    rows, cols = matrix.shape if matrix is not None else (1, 0)
-    return (
-        p.model_name,
-        p.version,
-        p.arm,
-        p.request_id,
-        _event_time(p, event.time),
-        rows,
-        cols,
-        matrix.astype("<f8").tobytes() if matrix is not None else None,
-        orjson.dumps(p.outputs).decode(),
-        p.latency_ms,
-        p.status == "ok",
-        problem,
-        settings.label_horizon_s,
-    )
+    """One partition's run of prediction records, folded into their windows as they come
+    (a stream handler: this is the highest-volume topic on the bus, consumed with offsets
+    kept beside the window state instead of the inbox)."""
+    await folder.fold(events, uow, partition)
 
 
 async def on_labels_received(event: Event[LabelsReceived], uow: UnitOfWork) -> None:

@@ -40,6 +40,7 @@ class StreamWorker:
         export: LabelledExport,
         settings: MonitorSettings,
         versions: VersionCache,
+        windows: WindowCache,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.transactions = transactions
@@ -47,7 +48,7 @@ class StreamWorker:
         self.settings = settings
         self.versions = versions
         self.clock = clock
-        self.windows: WindowCache = {}
+        self.windows = windows
         self._pruned_at = 0.0
 
     async def tick(self) -> None:

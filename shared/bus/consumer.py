@@ -44,7 +44,7 @@ from shared.bus import decision_order, inbox, outbox
 from shared.bus.retry import is_transient, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidEvent, Refused
-from shared.events.envelope import Event, decode
+from shared.events.envelope import Event, decode_on
 from shared.events.signing import DecisionVerifier, UntrustedDecision
 from shared.events.topics import SIGNED, TOPICS
 from shared.store.db import Connection
@@ -141,7 +141,7 @@ class BatchProcessor:
                     f"value of {len(record.value)} bytes exceeds the event limit of "
                     f"{self.max_event_bytes} bytes"
                 )
-            event = decode(record.value, expected=TOPICS[record.topic])
+            event = decode_on(record.value, TOPICS[record.topic])
             if record.topic in SIGNED:
                 if self.verifier is None:
                     raise UntrustedDecision(
@@ -329,32 +329,38 @@ class BatchProcessor:
         metrics.EVENTS_CONSUMED.labels(self.service, topic).inc(len(items))
 
     async def _dead_letter(self, conn: Connection, letter: DeadLetter) -> None:
-        record, error = letter.record, letter.error
-        message = str(error) or type(error).__name__
-        log.warning(
-            "consumer.dead_letter",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            error_class=type(error).__name__,
-            error=message[:500],
-        )
-        key, value, headers = outbox.fit_dead_letter(
-            record.key or b"",
-            record.value or b"",
-            {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()},
-            {
-                "modelbus.dlq.topic": record.topic,
-                "modelbus.dlq.partition": str(record.partition),
-                "modelbus.dlq.offset": str(record.offset),
-                "modelbus.dlq.error_class": type(error).__name__,
-                "modelbus.dlq.error_message": message[:4000],
-                "modelbus.dlq.consumer": self.consumer,
-            },
-        )
-        await outbox.add_raw(
-            conn, topic=TOPICS[record.topic].dead_letter, key=key, value=value, headers=headers
-        )
-        metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic, type(error).__name__).inc()
-        if isinstance(error, UntrustedDecision):
-            metrics.DECISIONS_REFUSED.labels(self.service, record.topic, error.reason).inc()
+        await dead_letter(conn, letter, service=self.service, consumer=self.consumer)
+
+
+async def dead_letter(conn: Connection, letter: DeadLetter, *, service: str, consumer: str) -> None:
+    """Queue ``letter`` for ``<topic>.dlq`` in the caller's transaction: the original key,
+    value and headers (made storable), and headers naming where it was and why it failed."""
+    record, error = letter.record, letter.error
+    message = str(error) or type(error).__name__
+    log.warning(
+        "consumer.dead_letter",
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        error_class=type(error).__name__,
+        error=message[:500],
+    )
+    key, value, headers = outbox.fit_dead_letter(
+        record.key or b"",
+        record.value or b"",
+        {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()},
+        {
+            "modelbus.dlq.topic": record.topic,
+            "modelbus.dlq.partition": str(record.partition),
+            "modelbus.dlq.offset": str(record.offset),
+            "modelbus.dlq.error_class": type(error).__name__,
+            "modelbus.dlq.error_message": message[:4000],
+            "modelbus.dlq.consumer": consumer,
+        },
+    )
+    await outbox.add_raw(
+        conn, topic=TOPICS[record.topic].dead_letter, key=key, value=value, headers=headers
+    )
+    metrics.EVENTS_DEAD_LETTERED.labels(service, record.topic, type(error).__name__).inc()
+    if isinstance(error, UntrustedDecision):
+        metrics.DECISIONS_REFUSED.labels(service, record.topic, error.reason).inc()

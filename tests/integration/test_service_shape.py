@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from shared.bus.consumer import BatchHandler
+from shared.bus.stream import StreamHandler
 from shared.events.common import Payload
 from shared.events.envelope import Event
 from shared.events.topics import TOPICS, consumed_by
@@ -231,7 +232,7 @@ def test_shared_imports_no_service() -> None:
 
 
 def _function(handler: Any) -> Any:
-    if isinstance(handler, BatchHandler):
+    if isinstance(handler, BatchHandler | StreamHandler):
         handler = handler.apply
     while isinstance(handler, partial):
         handler = handler.func
@@ -256,8 +257,9 @@ def _payload_type(function: Any, batch: bool) -> Any:
 async def test_handlers_cover_exactly_the_consumed_topics(
     built: dict[str, Built], service: str
 ) -> None:
-    handlers = built[service].parts.handlers
-    assert sorted(handlers) == sorted(consumed_by(service))
+    parts = built[service].parts
+    assert not set(parts.handlers) & set(parts.streams), "a topic has one way in"
+    assert sorted([*parts.handlers, *parts.streams]) == sorted(consumed_by(service))
 
 
 @on_module_loop
@@ -265,12 +267,13 @@ async def test_handlers_cover_exactly_the_consumed_topics(
 async def test_handlers_are_typed_functions_of_handlers_py(
     built: dict[str, Built], service: str
 ) -> None:
-    for topic, handler in built[service].parts.handlers.items():
+    parts = built[service].parts
+    for topic, handler in [*parts.handlers.items(), *parts.streams.items()]:
         function = _function(handler)
         assert function.__module__ == f"services.{service}.handlers", (
             f"{topic}: {function.__qualname__} lives in {function.__module__}"
         )
-        payload = _payload_type(function, isinstance(handler, BatchHandler))
+        payload = _payload_type(function, isinstance(handler, BatchHandler | StreamHandler))
         assert isinstance(payload, type) and issubclass(payload, Payload), (
             f"{topic}: {function.__name__} takes Event[{payload}], not a payload type"
         )

@@ -201,6 +201,20 @@ def test_kubernetes_manifests_bound_every_container_and_protect_the_deployer() -
     assert "replicas" not in by_kind["Deployment"]["modelbus-deployer"]["spec"]
 
 
+def test_lag_alert_rules_name_metrics_the_services_export() -> None:
+    from prometheus_client import REGISTRY
+
+    import services.monitor.ingest_metrics  # noqa: F401  (registers the per-model gauges)
+
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/monitor-alerts.yml").read_text())
+    exported = {m.name for m in REGISTRY.collect()}
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert any("modelbus_monitor_lag_records" in e for e in exprs)
+    for expr in exprs:
+        for name in re.findall(r"modelbus_[a-z_]+", expr):
+            assert name in exported, f"{name} is exported by no service"
+
+
 def _mebibytes(quantity: str) -> int:
     number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
     return int(number) * (1024 if unit == "Gi" else 1)

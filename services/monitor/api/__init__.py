@@ -78,6 +78,14 @@ def router(pool: asyncpg.Pool) -> APIRouter:
             points = await reads.series(conn, model_name, metric, version, arm, limit)
         return {"model_name": model_name, "metric": metric, "points": points}
 
+    @api.get("/models/{model_name}/ingest")
+    async def ingest_progress(_: Viewer, model_name: str) -> dict[str, Any]:
+        """How far the model's predictions are folded in: the lag of its partition (records
+        not applied yet, as of the last fetch there) and the age of the newest prediction
+        in its windows. Nulls before any prediction of a registered version was folded."""
+        async with pool.acquire() as conn:
+            return await reads.ingest(conn, model_name)
+
     @api.get("/models/{model_name}/labels")
     async def label_counts(_: Viewer, model_name: str) -> dict[str, Any]:
         async with pool.acquire() as conn:

@@ -64,8 +64,25 @@ async def record(
         )
 
 
+# A prediction stored while its label was being matched by another transaction (another
+# replica, or the same request's other arm: a shadow's label is matched by the stable
+# answer's prediction) saw the label neither pending nor matched: labelled here.
+_LABEL_MISSED = """
+UPDATE predictions p SET labelled_at = now()
+FROM labels l
+WHERE l.status = 'matched' AND l.resolved_at >= now() - make_interval(secs => $1)
+  AND p.model_name = l.model_name AND p.request_id = l.request_id AND p.ok
+  AND p.labelled_at IS NULL
+  AND p.received_at <= l.received_at + make_interval(secs => $2)
+"""
+# How far back the sweep looks for such predictions; a sweep runs every tick, far more
+# often than this.
+MISSED_LOOKBACK_S = 300.0
+
+
 async def sweep(conn: Connection, horizon_s: float) -> None:
     await conn.execute(_MATCH_LATE, horizon_s)
+    await conn.execute(_LABEL_MISSED, MISSED_LOOKBACK_S, horizon_s)
     await conn.execute(
         "UPDATE labels SET status = 'expired', resolved_at = now() WHERE status = 'pending'"
         " AND received_at < now() - make_interval(secs => $1)",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from services.monitor.store import ingest as ingest_store
 from services.monitor.store import labels
+from shared.bus.stream import stream_group
 from shared.errors import NotFound
 from shared.store.db import Connection
 
@@ -146,4 +149,21 @@ async def model(conn: Connection, model_name: str) -> dict[str, Any]:
             for r in rows
         ],
         "deployments": [{**dict(d), "deployed_at": d["deployed_at"].isoformat()} for d in deployed],
+    }
+
+
+async def ingest(conn: Connection, model_name: str) -> dict[str, Any]:
+    topic = "predictions.logged"
+    row = await ingest_store.progress(conn, stream_group("monitor", topic), topic, model_name)
+    newest = row["newest_event"] if row is not None else None
+    return {
+        "model_name": model_name,
+        "partition": row["topic_partition"] if row is not None else None,
+        "lag": int(row["lag"]) if row is not None and row["lag"] is not None else None,
+        "newest_prediction": newest.isoformat() if newest is not None else None,
+        "freshness_s": (
+            max(0.0, (datetime.now(UTC) - newest).total_seconds()) if newest is not None else None
+        ),
+        "folded": int(row["folded"]) if row is not None else 0,
+        "updated_at": row["updated_at"].isoformat() if row is not None else None,
     }

@@ -36,3 +36,15 @@ async def try_lock(conn: Connection, stream: Stream) -> bool:
             stream.arm,
         )
     )
+
+
+async def lock(conn: Connection, stream: Stream) -> None:
+    """Lock ``stream`` until the transaction ends, waiting for a worker step that holds it
+    (the owner of the stream's partition folds its predictions; it must not skip them)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('monitor-stream'),"
+        " hashtext($1 || '/' || $2::int::text || '/' || $3))",
+        stream.model_name,
+        stream.version,
+        stream.arm,
+    )

@@ -32,7 +32,7 @@ from shared.store.db import Connection
 MAX_STEPS = 20  # batches per transaction; the next tick goes on
 
 
-async def _resume(
+async def resume(
     conn: Connection, stream: Stream, version: Version, cache: WindowCache
 ) -> OpenWindow | None:
     row = await windows.lock_open(conn, stream)
@@ -53,7 +53,7 @@ def _window(w: OpenWindow) -> Window:
     return Window(start=start.isoformat(), end=(w.end or start).isoformat(), count=w.count)
 
 
-async def _close(
+async def close(
     uow: UnitOfWork, stream: Stream, w: OpenWindow, version: Version, export: LabelledExport
 ) -> None:
     metrics = w.acc.quality()
@@ -170,10 +170,10 @@ async def advance(
 ) -> None:
     """Absorb new predictions of ``stream`` and close its window when full or old enough."""
     conn, t = uow.conn, version.thresholds
-    window = await _resume(conn, stream, version, cache)
+    window = await resume(conn, stream, version, cache)
     for _ in range(MAX_STEPS):
         if window is not None and (now - window.opened_at).total_seconds() >= t.window_seconds:
-            await _close(uow, stream, window, version, export)
+            await close(uow, stream, window, version, export)
             window = None
         room = t.window_size - (window.count if window else 0)
         rows = await predictions.uncounted(conn, stream, min(room, batch_rows))
@@ -184,7 +184,7 @@ async def advance(
         absorb(window, version, rows)
         await predictions.mark_counted(conn, window.id, [r["id"] for r in rows])
         if window.count >= t.window_size:
-            await _close(uow, stream, window, version, export)
+            await close(uow, stream, window, version, export)
             window = None
     if window is None:
         cache.pop(stream, None)
