@@ -43,6 +43,8 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBUS_")}
     env.update({f"MODELBUS_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env.update(
+        MODELBUS_CONSOLE_PORT=str(pick_free_port()),
+        MODELBUS_DEPLOYER_GRPC_PORT=str(pick_free_port()),
         MODELBUS_HOME=str(tmp_path),
         # Given, so nothing is embedded: the stand-ins never connect to them.
         MODELBUS_DATABASE_URL="postgresql://unused@127.0.0.1:1/unused",
@@ -61,6 +63,9 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], 
     )
     try:
         wait(lambda: all(ready(p) for p in ports.values()), "every stand-in ready")
+        # Supervision starts once the whole stack is up (the console too) and writes its
+        # first status then: a kill before it would be a failed start, not a crash.
+        wait(lambda: (tmp_path / "status.json").exists(), "supervision started")
         yield proc, ports, tmp_path / "status.json"
     finally:
         if proc.poll() is None:
