@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from shared.bus.consumer import BatchProcessor, DeadLetter, Decoded
 from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES
+from shared.bus.stream import stream_group
 from shared.events.common import ArtifactRef, Payload
 from shared.events.envelope import CONTENT_TYPE, encode, new_event
 from shared.events.signing import DecisionVerifier
@@ -255,6 +256,7 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
             sent.partition, sent.offset = meta.partition, meta.offset
         partitions = sorted(await producer.partitions_for(topic.name))
         goods = []
+        placed: dict[str, tuple[int, int]] = {}  # id -> (partition, offset), of every record
         for partition in partitions:
             good = sample(topic)
             if topic.signed:
@@ -266,7 +268,7 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
                 )
             else:
                 event = new_event(good, source="fuzz")
-            await producer.send_and_wait(
+            meta = await producer.send_and_wait(
                 topic.name,
                 encode(event),
                 key=event.key.encode(),
@@ -274,6 +276,7 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
                 headers=[("content-type", CONTENT_TYPE.encode())],
             )
             goods.append(event.id)
+            placed[event.id] = (meta.partition, meta.offset)
     finally:
         await producer.stop()
     TALLY.tried("bus", topic.name, len(batch))
@@ -293,6 +296,7 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
         else:
             assert isinstance(decoded, Decoded)
             claims[decoded.event.id] = sent
+    placed.update({i: (sent.partition, sent.offset) for i, sent in claims.items()})
     for sent in batch:  # these kinds can never be an event of this topic
         if sent.kind in ("not-json", "unknown-type", "wrong-topic", "oversize"):
             assert sent in refused, (
@@ -302,7 +306,9 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
     conn = await asyncpg.connect(platform.settings.database_url)
     try:
         for service in consumers:
-            missing = await _await_claims(conn, service, [*claims, *goods], timeout=180)
+            missing = await _await_claims(
+                conn, service, topic.name, [*claims, *goods], placed, timeout=180
+            )
             stalled = [i for i in missing if i in goods]
             lost = [claims[i] for i in missing if i in claims]
             for i in stalled:
@@ -339,9 +345,19 @@ async def test_bad_events_are_dead_lettered_with_a_reason_and_nothing_stalls(
 
 
 async def _await_claims(
-    conn: asyncpg.Connection, service: str, ids: list[str], *, timeout: float
+    conn: asyncpg.Connection,
+    service: str,
+    topic: str,
+    ids: list[str],
+    placed: dict[str, tuple[int, int]],
+    *,
+    timeout: float,
 ) -> list[str]:
-    """The ids still missing from ``service``'s inbox at the deadline (empty: all there)."""
+    """The ids ``service`` has not handled at the deadline (empty: all handled).
+
+    An inbox consumer claims each id in its inbox; a stream consumer (``shared/bus/stream.py``)
+    keeps one offset per partition with the state, so a record is handled once the stored
+    offset of its partition is past it."""
     deadline = time.monotonic() + timeout
     missing = ids
     while missing and time.monotonic() < deadline:
@@ -349,6 +365,16 @@ async def _await_claims(
             f'SELECT event_id FROM "{service}".inbox WHERE event_id = ANY($1::text[])', missing
         )
         found = {r["event_id"] for r in rows}
+        offsets = {
+            r["partition"]: r["next_offset"]
+            for r in await conn.fetch(
+                f'SELECT partition, next_offset FROM "{service}".stream_offsets'
+                " WHERE consumer = $1 AND topic = $2",
+                stream_group(service, topic),
+                topic,
+            )
+        }
+        found |= {i for i in missing if placed[i][1] < offsets.get(placed[i][0], -1)}
         missing = [i for i in missing if i not in found]
         if missing:
             await asyncio.sleep(0.5)
