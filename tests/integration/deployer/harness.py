@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,41 @@ def v2_body(rows: Any, **extra: Any) -> dict[str, Any]:
         ],
         **extra,
     }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request a load caller sent: when, and what came back."""
+
+    sent: float
+    received: float
+    status: int
+    version: str | None  # the version that answered, when one did
+    error: str | None  # the error message, when refused
+
+
+async def caller(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, object],
+    stop: asyncio.Event,
+    answers: list[Answer],
+) -> None:
+    """Send ``body`` to ``url`` back to back until ``stop``, recording every answer."""
+    while not stop.is_set():
+        sent = time.monotonic()
+        response = await client.post(url, json=body)
+        json = response.headers.get("content-type", "").startswith("application/json")
+        doc = response.json() if json else {}
+        answers.append(
+            Answer(
+                sent,
+                time.monotonic(),
+                response.status_code,
+                doc.get("model_version"),
+                doc.get("error"),
+            )
+        )
 
 
 async def events_about(

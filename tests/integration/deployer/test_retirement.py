@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 import grpc
 import httpx
@@ -22,8 +21,10 @@ from services.deployer.settings import DeployerSettings
 from shared.events.common import DeploymentStrategy
 from shared.runtime import ServiceProcess
 from tests.integration.deployer.harness import (
+    Answer,
     Lifecycle,
     admin_token,
+    caller,
     deployed_as,
     serving,
     v2_body,
@@ -32,30 +33,6 @@ from tests.support.onnx_models import logistic_regression_onnx, tagged
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class Answer:
-    sent: float
-    status: int
-    version: str | None
-    error: str | None
-
-
-async def caller(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict[str, object],
-    stop: asyncio.Event,
-    answers: list[Answer],
-) -> None:
-    while not stop.is_set():
-        sent = time.monotonic()
-        response = await client.post(url, json=body)
-        doc = response.json()
-        answers.append(
-            Answer(sent, response.status_code, doc.get("model_version"), doc.get("error"))
-        )
 
 
 async def test_retire_during_load(

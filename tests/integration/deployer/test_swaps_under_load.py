@@ -10,26 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from tests.integration.deployer.harness import Lifecycle, serving, v2_body
+from tests.integration.deployer.harness import Answer, Lifecycle, caller, serving, v2_body
 from tests.support.onnx_models import logistic_regression_onnx, tagged
 
 pytestmark = pytest.mark.integration
 
 TRAFFIC_S = float(os.environ.get("SWAP_TRAFFIC_S", "8"))
 CALLERS = 8
-
-
-@dataclass(frozen=True)
-class Answer:
-    sent: float
-    received: float
-    status: int
-    version: str | None
 
 
 class Timeline:
@@ -50,20 +41,6 @@ class Timeline:
                 if begin <= end and until >= start
             )
         )
-
-
-async def caller(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict[str, object],
-    stop: asyncio.Event,
-    answers: list[Answer],
-) -> None:
-    while not stop.is_set():
-        sent = time.monotonic()
-        response = await client.post(url, json=body)
-        version = response.json().get("model_version") if response.status_code == 200 else None
-        answers.append(Answer(sent, time.monotonic(), response.status_code, version))
 
 
 async def test_no_request_fails_while_versions_swap(
