@@ -73,6 +73,14 @@ def register(subparsers: Any) -> None:
     )
     rules.add_argument("name")
     rules.add_argument("file", type=Path, help="the scorecard's YAML document")
+    rules.add_argument(
+        "--reference",
+        type=Path,
+        metavar="ROWS.csv",
+        help="typical inputs (CSV, a column per input field of the document): the version "
+        "is then monitored for input and prediction drift against them; without it, no "
+        "drift monitoring",
+    )
     rules.set_defaults(func=register_rules)
 
     lower = actions.add_parser(
@@ -159,12 +167,20 @@ def register_model(args: argparse.Namespace) -> int:
 
 
 def register_rules(args: argparse.Namespace) -> int:
-    version = ServiceClient("registry", timeout=300).post(
-        f"/v1/models/{args.name}/rules",
-        content=args.file.read_bytes(),
-        headers={"Content-Type": "application/yaml"},
-    )
+    registry, path = ServiceClient("registry", timeout=300), f"/v1/models/{args.name}/rules"
+    document = args.file.read_bytes()
+    if args.reference is None:
+        version = registry.post(
+            path, content=document, headers={"Content-Type": "application/yaml"}
+        )
+    else:
+        files = {
+            "rules": (args.file.name, document, "application/yaml"),
+            "reference": (args.reference.name, args.reference.read_bytes(), "text/csv"),
+        }
+        version = registry.post(path, files=files)
     _report(version)
+    print(f"drift monitoring: {version['params'].get('monitoring', 'unknown')}")
     return 0
 
 

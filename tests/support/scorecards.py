@@ -58,3 +58,10 @@ def scorecard_rows(rows: int, seed: int) -> list[dict[str, Any]]:
         }
         for _ in range(rows)
     ]
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as a reference table: a header of the input fields, one line per row."""
+    lines = [",".join(FIELDS)]
+    lines += [",".join(str(r[n]) for n in FIELDS) for r in rows]
+    return ("\n".join(lines) + "\n").encode()
