@@ -13,6 +13,8 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
 from shared.bus import outbox
+from shared.bus.kafka import start_producer
+from shared.bus.relay import OutboxRelay
 from shared.bus.unit_of_work import Transactions
 from shared.events.envelope import Event, decode
 from shared.settings import Settings
@@ -209,3 +211,20 @@ async def test_relayed_rows_keep_the_producers_partition_and_each_keys_order_pas
         order.setdefault(r.key, []).append(int(dict(r.headers)["seq"]))
     assert order == {k.encode(): [0, 1, 2, 3] for k in keys}
     assert all(r.value == value for r in records)
+
+
+async def test_a_pass_over_a_backlog_publishes_its_oldest_rows_up_to_a_batch(
+    bus_settings: Settings, pool: asyncpg.Pool, schema: str
+) -> None:
+    keys = [f"{schema}-k{i}" for i in range(5)]
+    await write_events(pool, schema, keys, 6, per_transaction=3)  # 30 rows, ids in order
+    producer = await start_producer(bus_settings)
+    try:
+        relay = OutboxRelay(pool, producer, schema=schema, batch_size=12)
+        assert await relay.publish_once() == 12
+    finally:
+        await producer.stop()
+    sent = await pool.fetch("SELECT id FROM outbox WHERE sent_at IS NOT NULL ORDER BY id")
+    oldest = await pool.fetch("SELECT id FROM outbox ORDER BY id LIMIT 12")
+    assert sent == oldest
+    assert await unsent(pool) == 18
