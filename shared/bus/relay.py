@@ -11,8 +11,9 @@ next to a dying one):
   publishes the rows again: delivery is at least once, and consumers deduplicate by event id.
 
 Refusals: an outage (broker unreachable, leader moving) rolls the batch back and is waited
-out. A row the broker itself refuses (too large for the topic, not authorised, ...) is
-counted instead; the batch's other rows are marked sent, except later rows of the same key
+out. A row the broker itself refuses (too large for a request, refused before sending; or
+in a record batch the broker refuses, not authorised, ..., every row of that batch) is
+counted instead; the pass's other rows are marked sent, except later rows of the same key
 (sent again after it, so the key's order holds). A row refused ``max_refusals`` times is
 moved to ``outbox_quarantine`` whole, with the broker's last answer, and a dead letter about
 it is queued for ``<topic>.dlq`` (``modelbus_outbox_quarantined_total`` counts them): the
