@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,8 @@ log = structlog.get_logger(__name__)
 
 # (events of one partition in log order, their unit of work, the partition)
 StreamApply = Callable[[list[Event[Any]], UnitOfWork, int], Awaitable[None]]
+# A record's event when it is plainly valid, None when only the strict decoder can tell.
+PlainDecode = Callable[[bytes | None], Event[Any] | None]
 
 _LAG: dict[tuple[str, int], int] = {}
 
@@ -75,13 +78,19 @@ def owns(topic: str, partition: int) -> bool:
 class StreamHandler:
     """A handler fed by a stream consumer (``stream(fn)``): ``fn(events, uow, partition)``
     gets one partition's new events of a fetch, in log order, in the transaction that saves
-    the partition's offset. Called with one event at a time after a failure."""
+    the partition's offset. Called with one event at a time after a failure.
+
+    ``plain``, when given, decodes a record on a cheaper path first; it must accept only
+    what :func:`~shared.events.envelope.decode_on` accepts, with the same values, and
+    return None for anything else, which then takes the strict path (and its dead letter).
+    """
 
     apply: StreamApply
+    plain: PlainDecode | None = None
 
 
-def stream(fn: StreamApply) -> StreamHandler:
-    return StreamHandler(fn)
+def stream(fn: StreamApply, *, plain: PlainDecode | None = None) -> StreamHandler:
+    return StreamHandler(fn, plain)
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -154,6 +163,10 @@ class StreamConsumer:
         self._consumer = consumer
         consumer.subscribe([self.topic], listener=_SeekToStored(self))
         await consumer.start()
+        # What the service built before its first fetch (modules, compiled references)
+        # leaves the collector's generations: a fetch allocates tens of thousands of
+        # objects, and every full collection would otherwise walk all of that again.
+        gc.freeze()
         try:
             await keep_running(self._step, log=log, what="stream")
         finally:
@@ -219,15 +232,16 @@ class StreamConsumer:
             if not fresh:
                 return stored if stored is not None else records[-1].offset + 1
             decoded: list[tuple[Record, Event[Any]]] = []
-            expected = TOPICS[tp.topic]
+            expected, plain, limit = TOPICS[tp.topic], self.handler.plain, self.max_event_bytes
             for record in fresh:
+                value = record.value
                 try:
-                    if record.value is not None and len(record.value) > self.max_event_bytes:
+                    if value is not None and len(value) > limit:
                         raise InvalidEvent(
-                            f"value of {len(record.value)} bytes exceeds the event limit of "
-                            f"{self.max_event_bytes} bytes"
+                            f"value of {len(value)} bytes exceeds the event limit of {limit} bytes"
                         )
-                    decoded.append((record, decode_on(record.value, expected)))
+                    event = plain(value) if plain is not None else None
+                    decoded.append((record, event or decode_on(value, expected)))
                 except InvalidEvent as exc:
                     await self._dead_letter(conn, DeadLetter(record, exc))
             if isolate:
