@@ -7,7 +7,6 @@ from importlib import resources
 
 from services.monitor import api, handlers
 from services.monitor.analysis.open_window import WindowCache
-from services.monitor.analysis.prediction_batch import decode_plain
 from services.monitor.settings import MonitorSettings
 from services.monitor.store.versions import VersionCache
 from services.monitor.windows.labelled_export import LabelledExport
@@ -37,7 +36,7 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
             },
             streams={
                 "predictions.logged": stream(
-                    partial(handlers.on_predictions_logged, folder=folder), plain=decode_plain
+                    partial(handlers.on_predictions_logged, folder=folder)
                 ),
             },
             routers=[api.router(infra.pool)],

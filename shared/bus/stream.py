@@ -51,8 +51,6 @@ log = structlog.get_logger(__name__)
 
 # (events of one partition in log order, their unit of work, the partition)
 StreamApply = Callable[[list[Event[Any]], UnitOfWork, int], Awaitable[None]]
-# A record's event when it is plainly valid, None when only the strict decoder can tell.
-PlainDecode = Callable[[bytes | None], Event[Any] | None]
 
 _LAG: dict[tuple[str, int], int] = {}
 
@@ -78,19 +76,13 @@ def owns(topic: str, partition: int) -> bool:
 class StreamHandler:
     """A handler fed by a stream consumer (``stream(fn)``): ``fn(events, uow, partition)``
     gets one partition's new events of a fetch, in log order, in the transaction that saves
-    the partition's offset. Called with one event at a time after a failure.
-
-    ``plain``, when given, decodes a record on a cheaper path first; it must accept only
-    what :func:`~shared.events.envelope.decode_on` accepts, with the same values, and
-    return None for anything else, which then takes the strict path (and its dead letter).
-    """
+    the partition's offset. Called with one event at a time after a failure."""
 
     apply: StreamApply
-    plain: PlainDecode | None = None
 
 
-def stream(fn: StreamApply, *, plain: PlainDecode | None = None) -> StreamHandler:
-    return StreamHandler(fn, plain)
+def stream(fn: StreamApply) -> StreamHandler:
+    return StreamHandler(fn)
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -232,7 +224,7 @@ class StreamConsumer:
             if not fresh:
                 return stored if stored is not None else records[-1].offset + 1
             decoded: list[tuple[Record, Event[Any]]] = []
-            expected, plain, limit = TOPICS[tp.topic], self.handler.plain, self.max_event_bytes
+            expected, limit = TOPICS[tp.topic], self.max_event_bytes
             for record in fresh:
                 value = record.value
                 try:
@@ -240,8 +232,7 @@ class StreamConsumer:
                         raise InvalidEvent(
                             f"value of {len(value)} bytes exceeds the event limit of {limit} bytes"
                         )
-                    event = plain(value) if plain is not None else None
-                    decoded.append((record, event or decode_on(value, expected)))
+                    decoded.append((record, decode_on(value, expected)))
                 except InvalidEvent as exc:
                     await self._dead_letter(conn, DeadLetter(record, exc))
             if isolate:
