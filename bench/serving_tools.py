@@ -17,13 +17,12 @@ import onnxruntime as ort
 import psutil
 from aiokafka import AIOKafkaProducer
 
-from shared.bus.kafka import client_options
+from shared.bus.kafka import client_options, send_event
 from shared.events.common import ArtifactRef, ModelSignature, Payload, TensorSpec
-from shared.events.envelope import CONTENT_TYPE, Event, encode, new_event
+from shared.events.envelope import Event, new_event
 from shared.events.governance import Decision, ModelApproved
 from shared.events.registry import MeasuredEvidence, ModelRegistered
 from shared.events.signing import DecisionSigner, generate_private_key_pem
-from shared.events.topics import topic_for_payload
 from shared.settings import Settings
 from shared.store.artifacts import FileArtifactStore
 
@@ -264,12 +263,7 @@ async def _publish(bootstrap: str, *events: Event[Payload]) -> None:
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(
-                topic_for_payload(event.data).name,
-                encode(event),
-                key=event.key.encode(),
-                headers=[("content-type", CONTENT_TYPE.encode())],
-            )
+            await send_event(producer, event)
     finally:
         await producer.stop()
 

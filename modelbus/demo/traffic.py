@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from modelbus.demo.rows import Rows
-from shared.bus.kafka import client_options
-from shared.events.envelope import CONTENT_TYPE, encode, new_event
+from shared.bus.kafka import client_options, send_event
+from shared.events.envelope import new_event
 from shared.events.monitoring import Label, LabelsReceived
 from shared.settings import Settings
 
@@ -138,9 +138,4 @@ class Traffic:
         event = new_event(
             LabelsReceived(model_name=self.model_name, labels=labels), source="demo-business-system"
         )
-        await self._producer.send_and_wait(
-            "labels.received",
-            encode(event),
-            key=self.model_name.encode(),
-            headers=[("content-type", CONTENT_TYPE.encode())],
-        )
+        await send_event(self._producer, event)

@@ -26,7 +26,8 @@ from faststream.security import (
     SASLScram512,
 )
 
-from shared.events.topics import TOPICS, Topic
+from shared.events.envelope import CONTENT_TYPE, Event, encode
+from shared.events.topics import TOPICS, Topic, topic_for_payload
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -120,6 +121,17 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(**producer_options(settings, idempotent=False))
     await producer.start()
     return producer
+
+
+async def send_event(producer: AIOKafkaProducer, event: Event[Any]) -> None:
+    """Put one event on its topic from a client outside the services (the demo's business
+    system, the benches, the tests): keyed and labelled as a service's relay sends it."""
+    await producer.send_and_wait(
+        topic_for_payload(event.data).name,
+        encode(event),
+        key=event.key.encode(),
+        headers=[("content-type", CONTENT_TYPE.encode())],
+    )
 
 
 def topic_names(topics: list[Topic] | None = None) -> list[str]:
