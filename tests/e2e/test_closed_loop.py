@@ -25,7 +25,7 @@ from modelbus.embedded import pick_free_port
 from modelbus.stack import PROCESSES, StackSettings, running_stack
 from services.trainer.training import mixed
 from shared.http.auth import issue_token
-from tests.e2e.credit_serving import applications, fitted_pipeline, served_answers
+from tests.support.credit_serving import applications, fitted_pipeline, served_answers
 
 pytestmark = pytest.mark.e2e
 

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +17,16 @@ import tritonclient.http as triton
 
 from services.deployer.api.v2 import PUBLIC_PATHS
 from services.deployer.settings import DeployerSettings
+from services.trainer.training import mixed
 from shared.runtime import ServiceProcess
 from tests.integration.deployer.harness import Lifecycle, admin_token, serving, v2_body
+from tests.support.credit_serving import (
+    applications,
+    exported,
+    fitted_pipeline,
+    grpc_columns,
+    served_answers,
+)
 from tests.support.onnx_models import gradient_boosting_onnx, logistic_regression_onnx
 from tests.unit.deployer.models import string_lookup_onnx
 
@@ -68,7 +77,7 @@ def triton_session(port: int, token: str, model: str, strings: str) -> dict[str,
 
 
 async def triton_grpc_session(
-    port: int, token: str, model: str, strings: str, X: np.ndarray
+    port: int, token: str, model: str, strings: str, X: np.ndarray, credit: dict[str, Any]
 ) -> dict[str, Any]:
     """tests/support/triton_grpc.py in its own process (see there why)."""
     process = await asyncio.create_subprocess_exec(
@@ -83,7 +92,9 @@ async def triton_grpc_session(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(json.dumps(X.tolist()).encode()), 120)
+    out, err = await asyncio.wait_for(
+        process.communicate(json.dumps({"X": X.tolist(), "credit": credit}).encode()), 120
+    )
     assert process.returncode == 0, err.decode()[-3000:]
     seen: dict[str, Any] = json.loads(out)
     return seen
@@ -94,19 +105,31 @@ async def test_tritonclient_over_rest_and_grpc(
     client: httpx.AsyncClient,
     lifecycle: Lifecycle,
     config: DeployerSettings,
+    tmp_path: Path,
 ) -> None:
     built = gradient_boosting_onnx()
-    model, strings = lifecycle.name("gb"), lifecycle.name("words")
+    pipeline, layout = await asyncio.to_thread(fitted_pipeline, tmp_path)
+    model, strings, credit = lifecycle.name("gb"), lifecycle.name("words"), lifecycle.name("credit")
     await lifecycle.approve(model, 1, built.onnx)
     await lifecycle.approve(strings, 1, string_lookup_onnx())
-    await serving(client, model, 1)
-    await serving(client, strings, 1)
+    await lifecycle.approve(credit, 1, exported(pipeline, layout))
+    for name in (model, strings, credit):
+        await serving(client, name, 1)
     token = await admin_token(deployer)
     assert config.grpc_port is not None
+    frame = applications(60, seed=321)  # with missing values; the last country never seen
 
     seen = await asyncio.to_thread(triton_session, deployer.port, token, model, strings)
+    credit_rest = await asyncio.to_thread(
+        served_answers, deployer.port, token, credit, frame, layout
+    )
     over_grpc = await triton_grpc_session(
-        config.grpc_port, token, model, strings, built.X_holdout[:7]
+        config.grpc_port,
+        token,
+        model,
+        strings,
+        built.X_holdout[:7],
+        {"model": credit, "columns": grpc_columns(frame, layout)},
     )
 
     assert seen["live"] and seen["ready"] and seen["model_ready"]
@@ -139,6 +162,22 @@ async def test_tritonclient_over_rest_and_grpc(
     assert g["strings"] == [2, 1, -1]
     assert g["anonymous"][0] == "StatusCode.UNAUTHENTICATED"
     assert "bearer" in g["anonymous"][1]
+
+    # The credit model, strings as BYTES and numbers as FP32, one input per raw column:
+    # both clients get what scikit-learn's pipeline answers on the same rows.
+    expected = mixed.as_float32(frame, layout)
+    labels, probabilities = pipeline.predict(expected), pipeline.predict_proba(expected)
+    assert frame["country"].iloc[-1] == "Atlantis"  # never seen in training: answered anyway
+    assert frame["income"].isna().any() and (frame["employment"] == mixed.MISSING_CATEGORY).any()
+    kinds = {n: "BYTES" if n in layout.categorical else "FP32" for n in layout.features}
+    rest_inputs = credit_rest["metadata"]["inputs"]
+    assert {i["name"]: i["datatype"] for i in rest_inputs} == kinds
+    grpc_inputs = g["credit"]["metadata"]["inputs"]
+    assert {i["name"]: i["datatype"] for i in grpc_inputs} == kinds
+    assert g["credit"]["model_ready"]
+    for answer in (credit_rest, g["credit"]):
+        assert np.asarray(answer["label"]).ravel().tolist() == list(labels)
+        np.testing.assert_allclose(answer["probabilities"], probabilities, atol=1e-4)
 
 
 async def test_errors_follow_the_protocol(

@@ -20,6 +20,7 @@ from modelbus.demo.demo_data import CREDIT_ROWS, CREDIT_SEED, DATASETS
 from modelbus.demo.scenario import training_request
 from services.trainer.training import mixed
 from services.trainer.training.candidates import build_pipeline
+from services.trainer.training.onnx_export import to_onnx
 from services.trainer.training.splits import prepare
 from shared.datasets import credit
 from shared.events.training import TrainingRequested
@@ -46,6 +47,11 @@ def fitted_pipeline(tmp: Path) -> tuple[Pipeline, mixed.Layout]:
     pipeline = build_pipeline(candidate.algorithm, request.task, seed=request.seed,
                               params=params, impute=True, layout=layout)  # fmt: skip
     return pipeline.fit(split.X_train, split.y_train), layout
+
+
+def exported(pipeline: Pipeline, layout: mixed.Layout) -> bytes:
+    """The fitted pipeline as the trainer exports it: one ONNX input per raw column."""
+    return to_onnx(pipeline, len(layout.features), classifier=True, layout=layout)
 
 
 def applications(rows: int, seed: int) -> pd.DataFrame:
@@ -81,4 +87,17 @@ def served_answers(
         "metadata": metadata,
         "label": result.as_numpy("label"),
         "probabilities": result.as_numpy("probabilities"),
+    }
+
+
+def grpc_columns(frame: pd.DataFrame, layout: mixed.Layout) -> dict[str, Any]:
+    """The frame's columns as ``tests.support.triton_grpc`` reads them from JSON."""
+    return {
+        name: {
+            "datatype": "BYTES" if name in layout.categorical else "FP32",
+            "values": [str(v) for v in array.ravel()]
+            if name in layout.categorical
+            else array.ravel().tolist(),  # NaN for a missing income, as JSON allows in Python
+        }
+        for name, array in mixed.feeds(mixed.as_float32(frame, layout), layout).items()
     }
