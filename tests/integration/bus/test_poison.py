@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import asyncpg
@@ -21,8 +20,7 @@ from aiokafka.admin import NewTopic
 
 from shared.bus import outbox
 from shared.bus.consumer import BatchProcessor
-from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES, admin_client, start_producer
-from shared.bus.relay import OutboxRelay
+from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES, admin_client
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import Unavailable
 from shared.events.envelope import Event, encode
@@ -37,7 +35,7 @@ from tests.integration.bus.harness import (
     recording_handler,
     seq_of,
 )
-from tests.integration.bus.kafka_io import end_offsets, read_topic
+from tests.integration.bus.kafka_io import end_offsets, read_topic, relaying
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -141,16 +139,8 @@ async def test_a_row_the_broker_refuses_is_quarantined_and_the_outbox_moves_on(
     async with pool.acquire() as conn:
         await outbox.add(conn, *good)
 
-    producer = await start_producer(bus_settings)
-    relay = OutboxRelay(pool, producer, schema=schema, max_refusals=3)
-    task = asyncio.create_task(relay.run())
-    try:
+    async with relaying(bus_settings, pool, schema, max_refusals=3):
         await eventually(lambda: drained(pool), timeout=60, what="every row sent or quarantined")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await producer.stop()
 
     [quarantined] = await pool.fetch(
         "SELECT topic, key, value, refusals, error FROM outbox_quarantine"
@@ -207,16 +197,8 @@ async def test_a_record_batch_the_broker_refuses_counts_against_each_of_its_rows
             )
         await outbox.add(conn, good)
 
-    producer = await start_producer(bus_settings)
-    relay = OutboxRelay(pool, producer, schema=schema, max_refusals=1)
-    task = asyncio.create_task(relay.run())
-    try:
+    async with relaying(bus_settings, pool, schema, max_refusals=1):
         await eventually(lambda: drained(pool), timeout=60, what="every row sent or quarantined")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await producer.stop()
 
     quarantined = await pool.fetch("SELECT topic, headers, error FROM outbox_quarantine")
     assert sorted(orjson.loads(r["headers"])["n"] for r in quarantined) == ["0", "1"]
