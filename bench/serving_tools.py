@@ -15,11 +15,10 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import psutil
-from aiokafka import AIOKafkaProducer
 
-from shared.bus.kafka import client_options, send_event
-from shared.events.common import ArtifactRef, ModelSignature, Payload, TensorSpec
-from shared.events.envelope import Event, new_event
+from shared.bus.kafka import send_events
+from shared.events.common import ArtifactRef, ModelSignature, TensorSpec
+from shared.events.envelope import new_event
 from shared.events.governance import Decision, ModelApproved
 from shared.events.registry import MeasuredEvidence, ModelRegistered
 from shared.events.signing import DecisionSigner, generate_private_key_pem
@@ -228,10 +227,12 @@ async def publish_approvals(
     for name, onnx in models.items():
         model, ref = f"{prefix}-{name}", await artifacts.put(onnx)
         approval = new_event(_approval(model, ref), source="governance")
-        await _publish(
-            bootstrap,
-            new_event(_registration(model, ref), source="registry"),
-            DECISION_SIGNER.sign(approval, next(_govseq)),
+        await send_events(
+            Settings(kafka_bootstrap=bootstrap),
+            [
+                new_event(_registration(model, ref), source="registry"),
+                DECISION_SIGNER.sign(approval, next(_govseq)),
+            ],
         )
 
 
@@ -256,16 +257,6 @@ def _registration(model: str, ref: ArtifactRef) -> ModelRegistered:
 def _approval(model: str, ref: ArtifactRef) -> ModelApproved:
     decision = Decision(policy="bench", policy_version="1", policy_digest="0" * 64, checks=[])
     return ModelApproved(model_name=model, version=1, artifact=ref, decision=decision)
-
-
-async def _publish(bootstrap: str, *events: Event[Payload]) -> None:
-    producer = AIOKafkaProducer(**client_options(Settings(kafka_bootstrap=bootstrap)), acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await send_event(producer, event)
-    finally:
-        await producer.stop()
 
 
 FLOOR_APP = """

@@ -8,6 +8,7 @@ so ``MODELBUS_KAFKA_SECURITY_PROTOCOL`` and the SASL settings apply to all of th
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -132,6 +133,17 @@ async def send_event(producer: AIOKafkaProducer, event: Event[Any]) -> None:
         key=event.key.encode(),
         headers=[("content-type", CONTENT_TYPE.encode())],
     )
+
+
+async def send_events(settings: Settings, events: Iterable[Event[Any]]) -> None:
+    """:func:`send_event` for each of ``events``, in order, through a producer of its own."""
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await send_event(producer, event)
+    finally:
+        await producer.stop()
 
 
 def topic_names(topics: list[Topic] | None = None) -> list[str]:

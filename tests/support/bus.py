@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.bus.kafka import client_options, send_event
+from shared.bus.kafka import client_options, send_events
 from shared.events.common import Payload
 from shared.events.envelope import Event, decode, new_event
 from shared.settings import Settings
@@ -36,13 +36,7 @@ async def publish(
         else new_event(i, source=source)
         for i in items
     ]
-    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await send_event(producer, event)
-    finally:
-        await producer.stop()
+    await send_events(Settings(kafka_bootstrap=bootstrap), events)
     return events
 
 
