@@ -40,6 +40,7 @@ import asyncpg
 import httpx
 import numpy as np
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import murmur2
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -93,6 +94,25 @@ async def register(settings: Settings, models: list[str], features: int) -> list
         )
         values.append(encode(new_event(payload, source="bench")))
     return values
+
+
+def spread_models(k: int, partitions: int) -> list[str]:
+    """``k`` model names whose keys spread over the partitions as evenly as ``k`` allows
+    (the default partitioner: murmur2 of the key). Names taken in order pile up on some
+    partitions (bench-0..11 put 5 of 12 models on one of 6), and then a second replica
+    can never take more than what the other partitions hold."""
+    per = -(-k // partitions)
+    taken: dict[int, int] = {}
+    names: list[str] = []
+    i = 0
+    while len(names) < k:
+        name = f"bench-{i}"
+        i += 1
+        p = (murmur2(name.encode()) & 0x7FFFFFFF) % partitions
+        if taken.get(p, 0) < per:
+            taken[p] = taken.get(p, 0) + 1
+            names.append(name)
+    return names
 
 
 def predictions(n: int, models: list[str], features: int) -> list[tuple[bytes, bytes]]:
@@ -266,7 +286,7 @@ async def versions_recorded(settings: Settings, k: int) -> bool:
 
 async def bench(settings: Settings, env: dict[str, str], kind: str, args: Any) -> None:
     await ensure_topics(settings)
-    models = [f"bench-{i}" for i in range(args.models)]
+    models = spread_models(args.models, TOPIC.partitions)
     # The registrations, recorded by one monitor run before any prediction is produced.
     await produce(
         settings,

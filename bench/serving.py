@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.serving_tools import (  # noqa: E402
+    DECISION_KEY,
     Deployer,
     FloorServer,
     build_models,
@@ -60,7 +61,6 @@ from modelbus.embedded import EmbeddedPostgres, TansuBroker, pick_free_port  # n
 from services.deployer.api.oip import grpc_predict_v2_pb2 as pb  # noqa: E402
 from shared.http.auth import issue_token  # noqa: E402
 from shared.store.artifacts import FileArtifactStore  # noqa: E402
-from tests.support.events import DECISION_KEY  # noqa: E402
 
 Runs = dict[str, dict[str, list[dict[str, float]]]]  # model -> run name -> repetitions
 

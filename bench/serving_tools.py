@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -15,11 +16,17 @@ import numpy as np
 import onnxruntime as ort
 import psutil
 
+from shared.bus.kafka import send_events
+from shared.events.common import ArtifactRef, ModelSignature, TensorSpec
+from shared.events.envelope import new_event
+from shared.events.governance import Decision, ModelApproved
+from shared.events.registry import MeasuredEvidence, ModelRegistered
+from shared.events.signing import DecisionSigner, generate_private_key_pem
+from shared.settings import Settings
 from shared.store.artifacts import FileArtifactStore
-from tests.support.bus import publish
-from tests.support.events import approved, registered
 
 REPO = Path(__file__).resolve().parents[1]
+FEATURES = 30  # breast_cancer's
 
 
 def build_models() -> tuple[dict[str, bytes], np.ndarray]:
@@ -205,16 +212,51 @@ class Deployer:
         self.log.close()
 
 
+# The benchmark's own governance key: the deployer it starts trusts this one alone.
+DECISION_SIGNER = DecisionSigner.from_pem(generate_private_key_pem())
+DECISION_KEY = DECISION_SIGNER.public_key_text
+_govseq = itertools.count(time.time_ns() // 1000)  # above whatever a governance reached
+
+
 async def publish_approvals(
     bootstrap: str, artifacts: FileArtifactStore, models: dict[str, bytes], prefix: str
 ) -> None:
     """What the registry and governance would send: each model registered, then approved
-    (signed with the tests' decision key, :data:`DECISION_KEY`, which the deployer is given)
-    to be deployed by replacement."""
+    (signed with :data:`DECISION_KEY`, which the deployer is given) to be deployed by
+    replacement."""
     for name, onnx in models.items():
         model, ref = f"{prefix}-{name}", await artifacts.put(onnx)
-        await publish(bootstrap, registered(model, 1, artifact=ref), source="registry")
-        await publish(bootstrap, approved(model, 1, artifact_ref=ref), source="governance")
+        approval = new_event(_approval(model, ref), source="governance")
+        await send_events(
+            Settings(kafka_bootstrap=bootstrap),
+            [
+                new_event(_registration(model, ref), source="registry"),
+                DECISION_SIGNER.sign(approval, next(_govseq)),
+            ],
+        )
+
+
+def _registration(model: str, ref: ArtifactRef) -> ModelRegistered:
+    measured = MeasuredEvidence(by="trainer", metrics={"accuracy": 0.95}, parity_passed=True)
+    return ModelRegistered(
+        model_name=model,
+        version=1,
+        artifact=ref,
+        signature=ModelSignature(
+            inputs=[TensorSpec(name="input", datatype="FP32", shape=[-1, FEATURES])],
+            outputs=[TensorSpec(name="label", datatype="INT64", shape=[-1])],
+        ),
+        task="classification",
+        source="trainer",
+        metrics=measured.metrics,
+        parity_passed=True,
+        measured=measured,
+    )
+
+
+def _approval(model: str, ref: ArtifactRef) -> ModelApproved:
+    decision = Decision(policy="bench", policy_version="1", policy_digest="0" * 64, checks=[])
+    return ModelApproved(model_name=model, version=1, artifact=ref, decision=decision)
 
 
 FLOOR_APP = """

@@ -140,12 +140,11 @@ class ServiceVariant:
         await self.consumer.getmany(timeout_ms=500)  # fixes the consumer's position at the end
 
     async def request(self) -> None:
-        from shared.events.envelope import decode, encode, new_event
+        from shared.bus.kafka import send_event
+        from shared.events.envelope import decode, new_event
 
         event = new_event(training_request(), source="bench")
-        await self.producer.send_and_wait(
-            "training.requested", encode(event), key=event.key.encode()
-        )
+        await send_event(self.producer, event)
         deadline = time.monotonic() + 600
         while not any(
             decode(r.value).data.request_id == event.data.request_id

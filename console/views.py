@@ -20,6 +20,8 @@ from console.web import console, signed_in
 SignedIn = Annotated[Session, Depends(signed_in)]
 # What the audit page's type filter offers: every topic governance records.
 AUDIT_ACTIONS = sorted(model.TIMELINE_WORDS)
+# Models per inventory page: each serving one costs a monitoring read.
+INVENTORY_PAGE = 200
 # Reads of per-model monitoring for the inventory run at most this many at once.
 FAN_OUT = 16
 # Markdown of model cards is rendered with raw HTML disabled: a card cannot inject markup.
@@ -55,12 +57,21 @@ def router() -> APIRouter:
         team: str | None = None,
         tier: str | None = None,
         status: str | None = None,
+        after: str | None = None,
     ) -> HTMLResponse:
         here = console(request)
         get = here.services.get
         data = await gather(
-            models=get("governance", "/v1/models", session.token),
+            models=get(
+                "governance",
+                "/v1/models",
+                session.token,
+                limit=INVENTORY_PAGE,
+                after=after or None,
+                **inventory.service_filters(team=team, tier=tier, status=status),
+            ),
             alerts=get("monitor", "/v1/alerts", session.token, include_resolved="true"),
+            facets=get("governance", "/v1/model-facets", session.token),
         )
         models = data["models"] if not isinstance(data["models"], Failed) else []
         alerts = data["alerts"]["alerts"] if not isinstance(data["alerts"], Failed) else []
@@ -80,10 +91,12 @@ def router() -> APIRouter:
             "inventory.html",
             session,
             rows=shown,
-            total=len(rows),
-            teams=sorted({r.team for r in rows}),
-            tiers=sorted({r.risk_tier for r in rows}),
-            statuses=sorted({r.status for r in rows}),
+            pages=inventory.pages(
+                {"team": team, "tier": tier, "status": status},
+                after=after,
+                last=rows[-1].name if len(rows) == INVENTORY_PAGE else None,
+            ),
+            options=inventory.filter_options(data["facets"], rows),
             chosen={"team": team, "tier": tier, "status": status},
             problems=failures(data),
         )

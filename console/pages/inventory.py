@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
+
+from console.services import Failed
 
 DASH = "\N{EN DASH}"  # shown for a missing owner, team or tier
 # The metric a task is judged by, in the order they are looked for in a window.
@@ -108,6 +111,51 @@ def rows(
             )
         )
     return out
+
+
+def filter_options(facets: Mapping[str, Any] | Failed, rows: Sequence[Row]) -> dict[str, list[str]]:
+    """What each filter offers: every value governance holds, else (its facets could not be
+    read) the values on this page."""
+    if isinstance(facets, Failed):
+        return {
+            "teams": sorted({r.team for r in rows}),
+            "tiers": sorted({r.risk_tier for r in rows}),
+            "statuses": sorted({r.status for r in rows}),
+        }
+    return {
+        "teams": list(facets["teams"]),
+        "tiers": list(facets["risk_tiers"]),
+        "statuses": [s.replace("_", " ") for s in facets["statuses"]],
+    }
+
+
+def pages(
+    filters: Mapping[str, str | None], *, after: str | None, last: str | None
+) -> dict[str, str | None]:
+    """Links to the first page (when this is not it) and to the next one, keeping the
+    filters: ``last`` is the last name of a full page, which may have more after it."""
+    kept = [(k, v) for k, v in filters.items() if v]
+    return {
+        "first": f"/?{urlencode(kept)}" if after else None,
+        "next": f"/?{urlencode([*kept, ('after', last)])}" if last else None,
+    }
+
+
+def service_filters(
+    *, team: str | None, tier: str | None, status: str | None
+) -> dict[str, str | None]:
+    """The page's filters as governance's inventory takes them, so a filter sees every model,
+    not only one page's. A dash (no team, no tier) has no value to ask for: :func:`matches`
+    applies it to the page instead."""
+
+    def given(value: str | None) -> str | None:
+        return value if value and value != DASH else None
+
+    return {
+        "team": given(team),
+        "risk_tier": given(tier),
+        "status": given(status.replace(" ", "_") if status else None),
+    }
 
 
 def matches(row: Row, *, team: str | None, tier: str | None, status: str | None) -> bool:

@@ -27,7 +27,10 @@
         // the threshold the alert names (0.924, not 0.92).
         series[0].markLine = { symbol: "none", precision: 6,
           lineStyle: { type: "dashed", color: "#b3261e" },
-          data: data.thresholds.map((t) => ({ yAxis: t.value, name: t.name })),
+          // Thresholds can lie close together (an alert line and an estimate's): their
+          // labels alternate between the two ends so one never covers the other.
+          data: data.thresholds.map((t, i) => ({ yAxis: t.value, name: t.name,
+            label: { position: i % 2 ? "insideStartTop" : "insideEndTop" } })),
           label: { position: "insideEndTop", fontSize: 11,
             formatter: (p) => p.name + " " + Number(p.value).toFixed(3) } };
       }

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from modelbus.demo.rows import Rows
-from shared.bus.kafka import client_options
-from shared.events.envelope import CONTENT_TYPE, encode, new_event
+from shared.bus.kafka import client_options, send_event
+from shared.events.envelope import new_event
 from shared.events.monitoring import Label, LabelsReceived
 from shared.settings import Settings
 
@@ -34,18 +34,32 @@ class Outcome:
 class TrafficStats:
     outcomes: list[Outcome] = field(default_factory=list)
     failures: int = 0
-    # When each request failed (monotonic) and when each succeeded: to tell which
-    # failures fell while the deployer was down.
+    # When each request failed (monotonic) and why, and when each succeeded: to tell
+    # which failures fell while the deployer was down, and what the others were.
     failed_at: list[float] = field(default_factory=list)
+    failed_why: list[str] = field(default_factory=list)
     served_at: list[float] = field(default_factory=list)
 
-    def failed(self) -> None:
+    def failed(self, why: str) -> None:
         self.failures += 1
         self.failed_at.append(time.monotonic())
+        self.failed_why.append(why)
 
     def accuracy(self, *, version: int, shifted: bool) -> tuple[float, int]:
         hits = [o.correct for o in self.outcomes if o.version == version and o.shifted == shifted]
         return (float(np.mean(hits)) if hits else float("nan"), len(hits))
+
+
+def _error_code(response: httpx.Response) -> str:
+    """What the deployer said went wrong: its error code, else the start of its message."""
+    try:
+        doc = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    said = doc.get("code") or doc.get("error") or ""
+    return str(said)[:80]
 
 
 class Traffic:
@@ -93,11 +107,11 @@ class Traffic:
         body = {"id": request_id, "inputs": inputs, "outputs": [{"name": "label"}]}
         try:
             response = await self.http.post(f"/v2/models/{self.model_name}/infer", json=body)
-        except httpx.HTTPError:
-            self.stats.failed()
+        except httpx.HTTPError as exc:
+            self.stats.failed(type(exc).__name__)
             return
         if response.status_code != 200:
-            self.stats.failed()
+            self.stats.failed(f"{response.status_code} {_error_code(response)}")
             return
         self.stats.served_at.append(time.monotonic())
         doc = response.json()
@@ -124,9 +138,4 @@ class Traffic:
         event = new_event(
             LabelsReceived(model_name=self.model_name, labels=labels), source="demo-business-system"
         )
-        await self._producer.send_and_wait(
-            "labels.received",
-            encode(event),
-            key=self.model_name.encode(),
-            headers=[("content-type", CONTENT_TYPE.encode())],
-        )
+        await send_event(self._producer, event)

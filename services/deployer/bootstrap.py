@@ -63,7 +63,7 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
             grpc_server = GrpcServer(
                 InferenceService(table, inference, infra.auth), config, infra.settings.http_host
             )
-            await grpc_server.start()  # a taken port stops the start here, saying so
+            grpc_server.bind()  # a taken port stops the start here, saying so
             workers.append(grpc_server.serve)
 
         return ServiceParts(

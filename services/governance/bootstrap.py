@@ -13,8 +13,8 @@ from services.governance.recording import Governance
 from services.governance.settings import SHIPPED_POLICIES, GovernanceSettings, load_settings
 from shared.bus.relay import OutboxRelay
 from shared.events.topics import consumed_by
-from shared.http.auth import AUTH_SCHEMA
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
+from shared.store.auth_outbox import AUTH_SCHEMA
 from shared.store.db import create_pool
 
 

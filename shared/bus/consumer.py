@@ -47,6 +47,7 @@ from shared.errors import InvalidEvent, Refused
 from shared.events.envelope import Event, decode_on
 from shared.events.signing import DecisionVerifier, UntrustedDecision
 from shared.events.topics import SIGNED, TOPICS
+from shared.logging import HANDLING
 from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
@@ -318,10 +319,11 @@ class BatchProcessor:
                 await handler.apply([i.event for i in items], UnitOfWork(conn, self.service))
             else:
                 event = items[0].event
-                with structlog.contextvars.bound_contextvars(
-                    event_id=event.id, correlation_id=event.correlationid, model=event.subject
-                ):
+                handling = HANDLING.set((event.id, event.correlationid, event.subject))
+                try:
                     await handler(event, UnitOfWork(conn, self.service, cause=event))
+                finally:
+                    HANDLING.reset(handling)
         except Exception as exc:
             if is_transient(exc):
                 raise

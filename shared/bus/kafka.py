@@ -8,6 +8,7 @@ so ``MODELBUS_KAFKA_SECURITY_PROTOCOL`` and the SASL settings apply to all of th
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -26,7 +27,8 @@ from faststream.security import (
     SASLScram512,
 )
 
-from shared.events.topics import TOPICS, Topic
+from shared.events.envelope import CONTENT_TYPE, Event, encode
+from shared.events.topics import TOPICS, Topic, topic_for_payload
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -120,6 +122,28 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(**producer_options(settings, idempotent=False))
     await producer.start()
     return producer
+
+
+async def send_event(producer: AIOKafkaProducer, event: Event[Any]) -> None:
+    """Put one event on its topic from a client outside the services (the demo's business
+    system, the benches, the tests): keyed and labelled as a service's relay sends it."""
+    await producer.send_and_wait(
+        topic_for_payload(event.data).name,
+        encode(event),
+        key=event.key.encode(),
+        headers=[("content-type", CONTENT_TYPE.encode())],
+    )
+
+
+async def send_events(settings: Settings, events: Iterable[Event[Any]]) -> None:
+    """:func:`send_event` for each of ``events``, in order, through a producer of its own."""
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await send_event(producer, event)
+    finally:
+        await producer.stop()
 
 
 def topic_names(topics: list[Topic] | None = None) -> list[str]:

@@ -11,8 +11,9 @@ next to a dying one):
   publishes the rows again: delivery is at least once, and consumers deduplicate by event id.
 
 Refusals: an outage (broker unreachable, leader moving) rolls the batch back and is waited
-out. A row the broker itself refuses (too large for the topic, not authorised, ...) is
-counted instead; the batch's other rows are marked sent, except later rows of the same key
+out. A row the broker itself refuses (too large for a request, refused before sending; or
+in a record batch the broker refuses, not authorised, ..., every row of that batch) is
+counted instead; the pass's other rows are marked sent, except later rows of the same key
 (sent again after it, so the key's order holds). A row refused ``max_refusals`` times is
 moved to ``outbox_quarantine`` whole, with the broker's last answer, and a dead letter about
 it is queued for ``<topic>.dlq`` (``modelbus_outbox_quarantined_total`` counts them): the
@@ -37,10 +38,15 @@ import asyncpg
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from asyncpg.pool import PoolConnectionProxy
 
 from shared import metrics
 from shared.bus import outbox
+from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES
 from shared.bus.outbox import SLOTS
 from shared.bus.retry import Backoff, is_transient, keep_running
 from shared.events.topics import TOPICS
@@ -48,16 +54,24 @@ from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
 
+# The first rows by id of the slots this relay holds. Only their ids are sorted (a backlog's
+# values never go through a sort, which spilled to disk and made each pass cost as much as
+# the whole backlog), then those rows are read and locked.
 _CLAIM = f"""
 WITH mine AS MATERIALIZED (
     SELECT s AS slot FROM generate_series(0, {SLOTS - 1}) AS s
     WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.slot = s AND o.sent_at IS NULL)
       AND pg_try_advisory_xact_lock($1, s)
+),
+first AS (
+    SELECT id FROM outbox
+    WHERE sent_at IS NULL AND slot IN (SELECT slot FROM mine)
+    ORDER BY id
+    LIMIT $2
 )
 SELECT id, topic, key, value, headers, refusals FROM outbox
-WHERE sent_at IS NULL AND slot IN (SELECT slot FROM mine)
+WHERE id IN (SELECT id FROM first) AND sent_at IS NULL
 ORDER BY id
-LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
 
@@ -118,23 +132,54 @@ class OutboxRelay:
 
     async def _send(self, rows: list[asyncpg.Record]) -> dict[int, BaseException]:
         """Send every row; return the ones the broker refused, by id. An outage raises
-        (the batch is rolled back and sent again later)."""
-        outcomes: dict[int, Any] = {}
+        (the batch is rolled back and sent again later).
+
+        Rows go out as one record batch per partition (in id order, so a key's order
+        holds), not one ``send`` each: the producer's per-record bookkeeping (a future, a
+        partitioner hash, a callback) was most of the relay's work. The partition of a key
+        is the producer's own (murmur2 of the key), so a key stays on its partition.
+        """
+        refused: dict[int, BaseException] = {}
+        partitions: dict[str, list[int]] = {}
+        partition_of: dict[tuple[str, bytes], int] = {}
+        filling: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+        submitted: list[tuple[list[int], Any]] = []  # (row ids, delivery of their batch)
+
+        async def submit(topic: str, partition: int, builder: BatchBuilder, ids: list[int]) -> None:
+            delivery = await self.producer.send_batch(builder, topic, partition=partition)
+            submitted.append((ids, delivery))
+
         for row in rows:
+            topic, value, key, headers = _message(row)
             try:
-                outcomes[row["id"]] = await self.producer.send(*_message(row))
+                if topic not in partitions:
+                    partitions[topic] = sorted(await self.producer.partitions_for(topic))
+                _check_size(key, value, headers)
             except Exception as exc:  # refused before sending: larger than a request may be
                 if is_transient(exc):
                     raise
-                outcomes[row["id"]] = exc
-        ids = [i for i, o in outcomes.items() if not isinstance(o, BaseException)]
-        results = await asyncio.gather(*(outcomes[i] for i in ids), return_exceptions=True)
-        refused = {i: o for i, o in outcomes.items() if isinstance(o, BaseException)}
-        for row_id, result in zip(ids, results, strict=True):
+                refused[row["id"]] = exc
+                continue
+            partition = partition_of.get((topic, key))
+            if partition is None:
+                partition = _PARTITIONER(key, partitions[topic], partitions[topic])
+                partition_of[(topic, key)] = partition
+            builder, ids = filling.get((topic, partition)) or (self.producer.create_batch(), [])
+            if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                # Full: it leaves now, and a new batch (which takes any one record) goes on.
+                await submit(topic, partition, builder, ids)
+                builder, ids = self.producer.create_batch(), []
+                builder.append(key=key, value=value, timestamp=None, headers=headers)
+            ids.append(row["id"])
+            filling[(topic, partition)] = (builder, ids)
+        for (topic, partition), (builder, ids) in filling.items():
+            await submit(topic, partition, builder, ids)
+        results = await asyncio.gather(*(d for _, d in submitted), return_exceptions=True)
+        for (ids, _), result in zip(submitted, results, strict=True):
             if isinstance(result, BaseException):
                 if is_transient(result) or not isinstance(result, Exception):
                     raise result
-                refused[row_id] = result
+                refused.update(dict.fromkeys(ids, result))
         return refused
 
     async def _refused(self, conn: Connection, row: asyncpg.Record, error: BaseException) -> None:
@@ -244,6 +289,20 @@ class OutboxRelay:
         self._wake.set()
 
 
-def _message(row: asyncpg.Record) -> tuple[Any, ...]:
+def _message(row: asyncpg.Record) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
+    """(topic, value, key, headers) of an outbox row as the producer sends them."""
     headers = [(k, str(v).encode()) for k, v in orjson.loads(row["headers"]).items()]
-    return (row["topic"], bytes(row["value"]), row["key"].encode(), None, None, headers)
+    return row["topic"], bytes(row["value"]), row["key"].encode(), headers
+
+
+_PARTITIONER = DefaultPartitioner()
+
+
+def _check_size(key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+    """Refuse a record larger than a produce request may be, as ``producer.send`` would."""
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+    if size > TOPIC_MAX_MESSAGE_BYTES:
+        raise MessageSizeTooLargeError(
+            f"The message is {size} bytes when serialized which is larger than the maximum"
+            f" request size of {TOPIC_MAX_MESSAGE_BYTES} bytes"
+        )

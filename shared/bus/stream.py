@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,10 @@ class StreamConsumer:
         self._consumer = consumer
         consumer.subscribe([self.topic], listener=_SeekToStored(self))
         await consumer.start()
+        # What the service built before its first fetch (modules, compiled references)
+        # leaves the collector's generations: a fetch allocates tens of thousands of
+        # objects, and every full collection would otherwise walk all of that again.
+        gc.freeze()
         try:
             await keep_running(self._step, log=log, what="stream")
         finally:
@@ -219,15 +224,15 @@ class StreamConsumer:
             if not fresh:
                 return stored if stored is not None else records[-1].offset + 1
             decoded: list[tuple[Record, Event[Any]]] = []
-            expected = TOPICS[tp.topic]
+            expected, limit = TOPICS[tp.topic], self.max_event_bytes
             for record in fresh:
+                value = record.value
                 try:
-                    if record.value is not None and len(record.value) > self.max_event_bytes:
+                    if value is not None and len(value) > limit:
                         raise InvalidEvent(
-                            f"value of {len(record.value)} bytes exceeds the event limit of "
-                            f"{self.max_event_bytes} bytes"
+                            f"value of {len(value)} bytes exceeds the event limit of {limit} bytes"
                         )
-                    decoded.append((record, decode_on(record.value, expected)))
+                    decoded.append((record, decode_on(value, expected)))
                 except InvalidEvent as exc:
                     await self._dead_letter(conn, DeadLetter(record, exc))
             if isolate:

@@ -50,7 +50,7 @@ def storable_headers(record: Any) -> Any:
     processor sees it, so one such header would fail the whole batch, which would be
     fetched again forever: every partition in it would stall."""
     headers = record.headers or ()
-    if all(isinstance(v, bytes) and _is_utf8(v) for _, v in headers):
+    if all(isinstance(v, bytes) and (v.isascii() or _is_utf8(v)) for _, v in headers):
         return record
     safe = tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in headers)
     return dataclasses.replace(record, headers=safe)

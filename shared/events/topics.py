@@ -209,6 +209,10 @@ _TABLE = [
         (EXTERNAL,),
         ("monitor",),
         "Ground truth for earlier predictions, joined by request id.",
+        # As many as predictions.logged: a model's labels land on the same partition
+        # number as its predictions (same key, same count), what co-partitioned
+        # consumers need to see both on one replica.
+        partitions=6,
     ),
     Topic(
         "drift.detected",

@@ -36,6 +36,7 @@ from shared.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from shared.events.envelope import new_event
 from shared.events.identity import TokenIssued, TokenRevoked
 from shared.http.token_cache import AnswerCache, FailureLimiter
+from shared.store.auth_outbox import AUTH_SCHEMA, migrate_auth_outbox
 from shared.store.db import is_connection_error
 
 Role = Literal["viewer", "data-scientist", "approver", "admin"]
@@ -50,7 +51,8 @@ GRANTS: dict[Role, frozenset[Role]] = {
 }
 
 # The token store, inside an existing ``auth`` schema (shared.store.roles creates it for
-# the token command's role; :meth:`TokenAuthority.ensure_schema` when one role owns all).
+# the token command's role; :meth:`TokenAuthority.ensure_schema` when one role owns all),
+# after its outbox (shared.store.auth_outbox: the shared migrations, as in every schema).
 # Services verify through ``principal_for`` only: it answers for a token id and the hash
 # of its secret, so a service that may call it still cannot read or list tokens.
 AUTH_DDL = """
@@ -63,40 +65,6 @@ CREATE TABLE IF NOT EXISTS auth.tokens (
     created_by  text,
     revoked_at  timestamptz
 );
--- Issuing and revoking a token is audited: the event is written here in the transaction
--- that changes the token, and governance relays it (shared/bus/relay.py) to its audit log.
-CREATE TABLE IF NOT EXISTS auth.outbox (
-    id         bigserial   PRIMARY KEY,
-    topic      text        NOT NULL,
-    key        text        NOT NULL,
-    slot       integer     NOT NULL,
-    value      bytea       NOT NULL,
-    headers    jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    sent_at    timestamptz,
-    refusals   integer     NOT NULL DEFAULT 0,
-    last_error text
-);
-CREATE INDEX IF NOT EXISTS outbox_unsent ON auth.outbox (slot, id) WHERE sent_at IS NULL;
-CREATE OR REPLACE FUNCTION auth.outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('modelbus_outbox_auth', '');
-    RETURN NULL;
-END
-$$;
-CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON auth.outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION auth.outbox_notify();
-CREATE TABLE IF NOT EXISTS auth.outbox_quarantine (
-    id             bigint      PRIMARY KEY,
-    topic          text        NOT NULL,
-    key            text        NOT NULL,
-    value          bytea       NOT NULL,
-    headers        jsonb       NOT NULL,
-    created_at     timestamptz NOT NULL,
-    refusals       integer     NOT NULL,
-    error          text        NOT NULL,
-    quarantined_at timestamptz NOT NULL DEFAULT now()
-);
 CREATE OR REPLACE FUNCTION auth.principal_for(token_id text, token_hash text)
 RETURNS TABLE (name text, role text)
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -107,7 +75,6 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION auth.principal_for(text, text) FROM PUBLIC;
 """
-AUTH_SCHEMA = "auth"
 # Read from the catalog tables under the statement's snapshot, not through to_regclass's
 # catalog cache: a process that waited on the advisory lock below may not yet have seen
 # the invalidation from the one that created the schema, and would then create it twice.
@@ -190,6 +157,7 @@ class TokenAuthority:
                     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth-schema'))")
                     if not await conn.fetchval(_HAS_AUTH):
                         await conn.execute("CREATE SCHEMA IF NOT EXISTS auth")
+                        await migrate_auth_outbox(conn)
                         await conn.execute(AUTH_DDL)
             except asyncpg.UniqueViolationError:
                 # Another process created it while this one was checking: seen with

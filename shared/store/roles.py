@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from shared.settings import DEFAULT_PORTS
 from shared.store.artifacts import BLOBS_DDL
+from shared.store.auth_outbox import migrate_auth_outbox
 from shared.store.db import Connection
 
 SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)
@@ -135,6 +136,7 @@ async def provision(conn: Connection, passwords: Mapping[str, str], auth_ddl: st
 
         await _ensure_owned_schema(conn, "auth", TOKENS_ROLE)
         await _exec(conn, "SET LOCAL ROLE %I", TOKENS_ROLE)
+        await migrate_auth_outbox(conn)  # the token events' outbox, as every schema has it
         await conn.execute(auth_ddl)
         await conn.execute("RESET ROLE")
         await conn.execute("REVOKE ALL ON ALL TABLES IN SCHEMA auth FROM PUBLIC")

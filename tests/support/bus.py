@@ -10,10 +10,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.bus.kafka import client_options
+from shared.bus.kafka import client_options, send_events
 from shared.events.common import Payload
-from shared.events.envelope import CONTENT_TYPE, Event, decode, encode, new_event
-from shared.events.topics import topic_for_payload
+from shared.events.envelope import Event, decode, new_event
 from shared.settings import Settings
 from tests.support.events import is_decision, signed
 
@@ -37,18 +36,7 @@ async def publish(
         else new_event(i, source=source)
         for i in items
     ]
-    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                topic_for_payload(event.data).name,
-                encode(event),
-                key=event.key.encode(),
-                headers=[("content-type", CONTENT_TYPE.encode())],
-            )
-    finally:
-        await producer.stop()
+    await send_events(Settings(kafka_bootstrap=bootstrap), events)
     return events
 
 

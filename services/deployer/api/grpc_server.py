@@ -1,7 +1,7 @@
 """The gRPC server beside the REST one, in the deployer's own event loop (``grpc.aio``).
 
-Bound while the service starts, so a port that is taken stops the start with a message
-saying which and how to choose another, before anything serves. Messages are bounded like
+Bound while the service is built, so a port that is taken stops the start with a message
+saying which and how to choose another, before anything serves; served by a worker. Messages are bounded like
 REST bodies and calls in flight by ``grpc_max_in_flight`` (past it a call is refused with
 RESOURCE_EXHAUSTED at once instead of queueing). Stopping gives accepted calls
 ``grpc_grace_s`` to finish.
@@ -41,18 +41,20 @@ class GrpcServer:
         self.server.add_generic_rpc_handlers((service.handler(),))
         self.port = 0
 
-    async def start(self) -> None:
+    def bind(self) -> None:
+        """Take the port, or say why not: while the service is built, before anything runs."""
         try:
             self.port = self.server.add_insecure_port(self.address)
         except RuntimeError as exc:
             raise self._unavailable() from exc
         if not self.port:
             raise self._unavailable()
-        await self.server.start()
-        log.info("grpc.started", address=self.address, port=self.port)
 
     async def serve(self) -> None:
-        """A worker: serve until cancelled, then let accepted calls finish."""
+        """A worker: serve until cancelled, then let accepted calls finish. Started here and
+        not when bound, so a service built but never run leaves no server to stop."""
+        await self.server.start()
+        log.info("grpc.started", address=self.address, port=self.port)
         try:
             await self.server.wait_for_termination()
         finally:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from services.governance.inventory.card import render_card
@@ -15,6 +15,8 @@ from services.governance.store import audit_queries, inventory_queries
 from shared.errors import InvalidInput
 from shared.http.auth import Viewer
 from shared.http.params import Version
+
+MAX_PAGE = 1000  # models per inventory page
 
 
 def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
@@ -26,9 +28,34 @@ def router(pool: asyncpg.Pool, governance: Governance) -> APIRouter:
         return {"name": principal.name, "role": principal.role, "id": principal.id}
 
     @routes.get("/models")
-    async def inventory(_: Viewer) -> list[dict[str, Any]]:
+    async def inventory(
+        _: Viewer,
+        request: Request,
+        response: Response,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+        after: Annotated[str | None, Query(description="the last name of the page before")] = None,
+        name: Annotated[str | None, Query(description="part of the model name")] = None,
+        team: str | None = None,
+        risk_tier: str | None = None,
+        status: Annotated[
+            str | None, Query(description="serving, in_review, or a version's status")
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        """Models in name order, a page at a time: a full page has a ``Link`` header with
+        ``rel="next"`` naming the page after it."""
+        query = inventory_queries.InventoryQuery(limit, after, name, team, risk_tier, status)
         async with pool.acquire() as conn:
-            return await inventory_queries.inventory(conn)
+            page = await inventory_queries.inventory(conn, query)
+        if len(page) == limit:
+            following = request.url.include_query_params(after=page[-1]["name"])
+            response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        return page
+
+    @routes.get("/model-facets")
+    async def model_facets(_: Viewer) -> dict[str, list[str]]:
+        """The values the inventory's filters take: every team, risk tier and status."""
+        async with pool.acquire() as conn:
+            return await inventory_queries.facets(conn)
 
     @routes.get("/models/{name}")
     async def model(name: str, _: Viewer) -> dict[str, Any]:

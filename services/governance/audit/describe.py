@@ -26,7 +26,12 @@ from shared.events.governance import (
     ReviewRequested,
 )
 from shared.events.identity import TokenIssued, TokenRevoked
-from shared.events.monitoring import AlertResolved, DriftDetected, PerformanceDegraded
+from shared.events.monitoring import (
+    AlertResolved,
+    DriftDetected,
+    MultivariateDrift,
+    PerformanceDegraded,
+)
 from shared.events.registry import ModelRegistered, ModelRegistrationFailed, RiskTierLowered
 from shared.events.topics import BY_EVENT_TYPE
 from shared.events.training import TrainingCompleted, TrainingFailed
@@ -151,7 +156,13 @@ def _summary(data: Any) -> dict[str, Any]:
         case DeploymentFailed():
             return {"stage": data.stage, "reason": data.reason, "still_serving": data.still_serving}
         case DriftDetected():
-            return {"alert_id": data.alert_id, "arm": data.arm, "top_features": data.top_features}
+            return {
+                "alert_id": data.alert_id,
+                "arm": data.arm,
+                "top_features": data.top_features,
+                # The features together drifted: an alert may hold no single drifted feature.
+                "multivariate": _multivariate(data.multivariate),
+            }
         case PerformanceDegraded():
             return {
                 "alert_id": data.alert_id,
@@ -167,3 +178,16 @@ def _summary(data: Any) -> dict[str, Any]:
         case TokenRevoked():
             return {"token_id": data.token_id}
     return {}
+
+
+def _multivariate(drift: MultivariateDrift | None) -> dict[str, Any] | None:
+    """What the multivariate test found (absent when the monitor ran none)."""
+    if drift is None:
+        return None
+    return {
+        "method": drift.method,
+        "drifted": drift.drifted,
+        "statistic": drift.statistic,
+        "threshold": drift.threshold,
+        "p_value": drift.p_value,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from services.governance.inventory.card import CardFacts
@@ -14,14 +15,33 @@ from shared.events.governance import Decision
 from shared.events.registry import ModelRegistered
 from shared.store.db import Connection
 
+# One word for a model (``status``): serving beats in review beats its latest version's.
 _MODELS = """
-SELECT m.*, latest.version AS latest_version, latest.status AS latest_status,
-       (SELECT coalesce(array_agg(r.version ORDER BY r.version), '{}') FROM reviews r
-         WHERE r.model_name = m.name AND r.status = 'open') AS open_reviews
+SELECT * FROM (
+SELECT m.*, latest.version AS latest_version, reviews.open AS open_reviews,
+       CASE WHEN m.serving <> '{}'::jsonb THEN 'serving'
+            WHEN reviews.open <> '{}' THEN 'in_review'
+            ELSE coalesce(latest.status, 'unregistered') END AS status
 FROM models m
 LEFT JOIN LATERAL (SELECT v.version, v.status FROM versions v WHERE v.model_name = m.name
                    ORDER BY v.version DESC LIMIT 1) AS latest ON true
+CROSS JOIN LATERAL (SELECT coalesce(array_agg(r.version ORDER BY r.version), '{}') AS open
+                    FROM reviews r WHERE r.model_name = m.name AND r.status = 'open') AS reviews
+) m
 """
+
+
+@dataclass(frozen=True)
+class InventoryQuery:
+    """One page of the inventory, in name order: models after ``after`` matching every
+    filter given (``name`` is a part of the name, the others are equalities)."""
+
+    limit: int
+    after: str | None = None
+    name: str | None = None
+    team: str | None = None
+    risk_tier: str | None = None
+    status: str | None = None
 
 
 async def champion(conn: Connection, model: str, excluding: int) -> Champion | None:
@@ -38,21 +58,13 @@ async def champion(conn: Connection, model: str, excluding: int) -> Champion | N
 
 def _entry(row: Any) -> dict[str, Any]:
     serving = serving_versions(json.loads(row["serving"]))
-    # One word for a model: serving beats in review beats its latest version's status.
-    status = (
-        "serving"
-        if serving
-        else "in_review"
-        if row["open_reviews"]
-        else row["latest_status"] or "unregistered"
-    )
     return {
         "name": row["name"],
         "owner": row["owner"],
         "team": row["team"],
         "risk_tier": row["risk_tier"],
         "task": row["task"],
-        "status": status,
+        "status": row["status"],
         "latest_version": row["latest_version"],
         "serving": serving,
         "open_reviews": list(row["open_reviews"]),
@@ -61,8 +73,33 @@ def _entry(row: Any) -> dict[str, Any]:
     }
 
 
-async def inventory(conn: Connection) -> list[dict[str, Any]]:
-    return [_entry(r) for r in await conn.fetch(_MODELS + " ORDER BY m.name")]
+async def inventory(conn: Connection, query: InventoryQuery) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        _MODELS + " WHERE ($1::text IS NULL OR m.name > $1)"
+        " AND ($2::text IS NULL OR strpos(m.name, $2) > 0)"
+        " AND ($3::text IS NULL OR m.team = $3)"
+        " AND ($4::text IS NULL OR m.risk_tier = $4)"
+        " AND ($5::text IS NULL OR m.status = $5)"
+        " ORDER BY m.name LIMIT $6",
+        query.after,
+        query.name,
+        query.team,
+        query.risk_tier,
+        query.status,
+        query.limit,
+    )
+    return [_entry(r) for r in rows]
+
+
+async def facets(conn: Connection) -> dict[str, list[str]]:
+    """Every team, risk tier and status the inventory holds: what its filters can ask for."""
+    row = await conn.fetchrow(
+        "SELECT array_agg(DISTINCT team) FILTER (WHERE team IS NOT NULL) AS teams,"
+        " array_agg(DISTINCT risk_tier) FILTER (WHERE risk_tier IS NOT NULL) AS risk_tiers,"
+        " array_agg(DISTINCT status) AS statuses FROM (" + _MODELS + ") AS inventory"
+    )
+    assert row is not None  # an aggregate always has its one row
+    return {key: sorted(row[key] or []) for key in ("teams", "risk_tiers", "statuses")}
 
 
 async def model_detail(conn: Connection, model: str) -> dict[str, Any]:

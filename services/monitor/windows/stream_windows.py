@@ -26,7 +26,7 @@ import orjson
 from services.monitor import ingest_metrics
 from services.monitor.analysis.monitored import Stream
 from services.monitor.analysis.open_window import OpenWindow, WindowCache, absorb, fresh
-from services.monitor.analysis.tensors import feature_matrix
+from services.monitor.analysis.prediction_batch import feature_rows
 from services.monitor.settings import MonitorSettings
 from services.monitor.store import ingest, streams, windows
 from services.monitor.store.versions import VersionCache
@@ -60,7 +60,9 @@ class _Rows:
 
 def _by_stream(events: list[Event[PredictionLogged]]) -> dict[Stream, _Rows]:
     grouped: dict[Stream, _Rows] = {}
-    for event in events:
+    features = feature_rows([e.data.inputs for e in events])  # one conversion per batch
+    dumps = orjson.dumps
+    for event, (matrix, problem) in zip(events, features, strict=True):
         p = event.data
         stream = Stream(p.model_name, p.version, p.arm)
         rows = grouped.get(stream)
@@ -69,18 +71,17 @@ def _by_stream(events: list[Event[PredictionLogged]]) -> dict[Stream, _Rows]:
         if p.request_id in rows.seen:
             continue  # the same request twice in one batch: the first counts
         rows.seen.add(p.request_id)
-        matrix, problem = feature_matrix(p.inputs)
         n_rows, n_cols = matrix.shape if matrix is not None else (1, 0)
-        features = matrix.astype("<f8").tobytes() if matrix is not None else None
-        outputs = orjson.dumps(p.outputs).decode()
+        packed = matrix.astype("<f8").tobytes() if matrix is not None else None
+        outputs = dumps(p.outputs).decode()
         when, ok = _event_time(p, event.time), p.status == "ok"
         rows.staged.append(
-            (p.model_name, p.version, p.arm, p.request_id, when, n_rows, n_cols, features,
+            (p.model_name, p.version, p.arm, p.request_id, when, n_rows, n_cols, packed,
              outputs, p.latency_ms, ok, problem)
         )  # fmt: skip
         rows.counted.append(
             {"request_id": p.request_id, "event_time": when, "n_cols": n_cols, "ok": ok,
-             "features": features, "outputs": outputs, "latency_ms": p.latency_ms,
+             "features": packed, "outputs": outputs, "latency_ms": p.latency_ms,
              "schema_error": problem}
         )  # fmt: skip
     return grouped

@@ -105,18 +105,17 @@ def _preload() -> None:
 
 def main(argv: list[str]) -> int:
     limit(int(argv[1]), int(argv[2]))
-    # Whatever a model names relative to the working directory, there is nothing here.
+    _preload()
+    # Whatever a model names relative to the working directory, there is nothing there: the
+    # directory is removed as soon as the process stands in it, so nothing can be made in it
+    # and nothing is left behind, however the process ends (SIGKILL at a limit included).
     empty = tempfile.mkdtemp(prefix="modelbus-sandbox-cwd-")
     os.chdir(empty)
-    try:
-        return _serve_one(empty)
-    finally:
-        os.chdir("/")
-        os.rmdir(empty)
+    os.rmdir(empty)
+    return _serve_one()
 
 
-def _serve_one(empty: str) -> int:
-    _preload()
+def _serve_one() -> int:
     line = sys.stdin.buffer.readline().strip()
     if not line:
         return 3  # the registry went away before it had a job for this process

@@ -122,10 +122,13 @@ async def read_topic(
 
 
 @asynccontextmanager
-async def relaying(settings: Settings, pool: asyncpg.Pool, schema: str) -> AsyncIterator[None]:
-    """The real :class:`OutboxRelay` publishing ``schema``'s outbox while the block runs."""
+async def relaying(
+    settings: Settings, pool: asyncpg.Pool, schema: str, **options: Any
+) -> AsyncIterator[None]:
+    """The real :class:`OutboxRelay` publishing ``schema``'s outbox while the block runs
+    (``options`` as the relay takes them, e.g. ``max_refusals``)."""
     producer = await start_producer(settings)
-    task = asyncio.create_task(OutboxRelay(pool, producer, schema=schema).run())
+    task = asyncio.create_task(OutboxRelay(pool, producer, schema=schema, **options).run())
     try:
         yield
     finally:

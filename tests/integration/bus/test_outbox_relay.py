@@ -12,6 +12,9 @@ import asyncpg
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
+from shared.bus import outbox
+from shared.bus.kafka import start_producer
+from shared.bus.relay import OutboxRelay
 from shared.bus.unit_of_work import Transactions
 from shared.events.envelope import Event, decode
 from shared.settings import Settings
@@ -27,7 +30,14 @@ from tests.integration.bus.harness import (
     seq_of,
     unsent,
 )
-from tests.integration.bus.kafka_io import consuming, read_topic, relaying, start_group_at_end
+from tests.integration.bus.kafka_io import (
+    consuming,
+    end_offsets,
+    produce,
+    read_topic,
+    relaying,
+    start_group_at_end,
+)
 from tests.integration.bus.processes import exit_code, spawn, stop, wait_for_line
 from tests.support.polling import eventually
 
@@ -169,3 +179,52 @@ async def test_two_relays_on_one_outbox_keep_each_keys_order(
     # Duplicates would be allowed (at least once); a reordering never is.
     assert first_occurrences(records) == {key: list(range(per_key)) for key in keys}
     assert len({decode(r.value).id for r in records}) == len(events)
+
+
+async def test_relayed_rows_keep_the_producers_partition_and_each_keys_order_past_a_batch(
+    bus_settings: Settings, pool: asyncpg.Pool, schema: str
+) -> None:
+    """The relay sends a partition's rows as record batches: each key lands where the
+    producer's own ``send`` puts it, and rows past one batch's size leave in more batches,
+    in order, each exactly once."""
+    bootstrap = bus_settings.kafka_bootstrap
+    keys = [f"{schema}-k{i}" for i in range(6)]
+    # Where the producer puts each key: one probe record per key through producer.send.
+    probes = await produce(bootstrap, *((k.encode(), b"probe") for k in keys))
+    expected = {k.encode(): p.partition for k, p in zip(keys, probes, strict=True)}
+    since = await end_offsets(bootstrap, TOPIC.name)
+    value = b"v" * 300_000  # 4 per key: every partition's rows fill more than one 1 MiB batch
+    async with pool.acquire() as conn, conn.transaction():
+        for seq in range(4):
+            for key in keys:
+                await outbox.add_raw(
+                    conn, topic=TOPIC.name, key=key, value=value, headers={"seq": str(seq)}
+                )
+
+    async with relaying(bus_settings, pool, schema):
+        await eventually(lambda: drained(pool), timeout=60, what="outbox drained")
+
+    records = [r for r in await read_topic(bootstrap, TOPIC.name, since) if r.key in expected]
+    assert {r.key: r.partition for r in records} == expected
+    order: dict[bytes, list[int]] = {}
+    for r in records:
+        order.setdefault(r.key, []).append(int(dict(r.headers)["seq"]))
+    assert order == {k.encode(): [0, 1, 2, 3] for k in keys}
+    assert all(r.value == value for r in records)
+
+
+async def test_a_pass_over_a_backlog_publishes_its_oldest_rows_up_to_a_batch(
+    bus_settings: Settings, pool: asyncpg.Pool, schema: str
+) -> None:
+    keys = [f"{schema}-k{i}" for i in range(5)]
+    await write_events(pool, schema, keys, 6, per_transaction=3)  # 30 rows, ids in order
+    producer = await start_producer(bus_settings)
+    try:
+        relay = OutboxRelay(pool, producer, schema=schema, batch_size=12)
+        assert await relay.publish_once() == 12
+    finally:
+        await producer.stop()
+    sent = await pool.fetch("SELECT id FROM outbox WHERE sent_at IS NOT NULL ORDER BY id")
+    oldest = await pool.fetch("SELECT id FROM outbox ORDER BY id LIMIT 12")
+    assert sent == oldest
+    assert await unsent(pool) == 18

@@ -11,17 +11,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import asyncpg
 import orjson
 import pytest
+from aiokafka.admin import NewTopic
 
 from shared.bus import outbox
 from shared.bus.consumer import BatchProcessor
-from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES, start_producer
-from shared.bus.relay import OutboxRelay
+from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES, admin_client
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import Unavailable
 from shared.events.envelope import Event, encode
@@ -36,7 +35,7 @@ from tests.integration.bus.harness import (
     recording_handler,
     seq_of,
 )
-from tests.integration.bus.kafka_io import end_offsets, read_topic
+from tests.integration.bus.kafka_io import end_offsets, read_topic, relaying
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -140,16 +139,8 @@ async def test_a_row_the_broker_refuses_is_quarantined_and_the_outbox_moves_on(
     async with pool.acquire() as conn:
         await outbox.add(conn, *good)
 
-    producer = await start_producer(bus_settings)
-    relay = OutboxRelay(pool, producer, schema=schema, max_refusals=3)
-    task = asyncio.create_task(relay.run())
-    try:
+    async with relaying(bus_settings, pool, schema, max_refusals=3):
         await eventually(lambda: drained(pool), timeout=60, what="every row sent or quarantined")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await producer.stop()
 
     [quarantined] = await pool.fetch(
         "SELECT topic, key, value, refusals, error FROM outbox_quarantine"
@@ -180,3 +171,39 @@ async def test_a_row_the_broker_refuses_is_quarantined_and_the_outbox_moves_on(
     assert headers["modelbus.dlq.error_class"] == "MessageSizeTooLargeError"
     assert headers["modelbus.dlq.value_truncated_from"] == str(len(huge))
     assert headers["modelbus.event_id"] == "refused-1"
+
+
+async def test_a_record_batch_the_broker_refuses_counts_against_each_of_its_rows(
+    bus_settings: Settings, pool: asyncpg.Pool, schema: str
+) -> None:
+    """Rows leave as one record batch per partition, and the broker answers per batch: when
+    it refuses one (here: larger than its topic allows), every row in it is refused, and the
+    rows of other batches are published."""
+    small = f"test.{schema}.small"
+    admin = admin_client(bus_settings)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(small, 1, 1, topic_configs={"max.message.bytes": "2048"})]
+        )
+    finally:
+        await admin.close()
+    since = await end_offsets(bus_settings.kafka_bootstrap, TOPIC.name)
+    good = metrics_event(f"{schema}-other", 0)
+    async with pool.acquire() as conn, conn.transaction():
+        for n in range(2):
+            await outbox.add_raw(
+                conn, topic=small, key=schema, value=b"x" * 3000, headers={"n": str(n)}
+            )
+        await outbox.add(conn, good)
+
+    async with relaying(bus_settings, pool, schema, max_refusals=1):
+        await eventually(lambda: drained(pool), timeout=60, what="every row sent or quarantined")
+
+    quarantined = await pool.fetch("SELECT topic, headers, error FROM outbox_quarantine")
+    assert sorted(orjson.loads(r["headers"])["n"] for r in quarantined) == ["0", "1"]
+    assert all(r["topic"] == small and "TooLarge" in r["error"] for r in quarantined)
+    published = await read_topic(bus_settings.kafka_bootstrap, TOPIC.name, since)
+    assert [orjson.loads(r.value)["id"] for r in published if r.key == good.key.encode()] == [
+        good.id
+    ]

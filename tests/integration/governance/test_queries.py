@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.integration.governance.conftest import FOREIGN_REPLIES, LOOP, Governance
-from tests.support.events import deployed, drift, promoted, registered
+from tests.support.events import HIGH_RISK, deployed, drift, promoted, registered
 
 pytestmark = [pytest.mark.integration, LOOP]
 
@@ -27,7 +27,7 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
         await governance.wait_for(lambda e=event: governance.audited(e), payload.__class__.__name__)
 
     async with governance.client("vic") as viewer:
-        inventory = (await viewer.get("/v1/models")).json()
+        inventory = (await viewer.get("/v1/models", params={"name": name})).json()
         [entry] = [m for m in inventory if m["name"] == name]
         assert entry["owner"] == "olivia" and entry["risk_tier"] == "low"
         assert entry["status"] == "serving" and entry["latest_version"] == 2
@@ -81,3 +81,40 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
 
         tail = (await viewer.get("/v1/audit", params={"model": name, "limit": 2})).json()
         assert [r["seq"] for r in tail] == [r["seq"] for r in trail[-2:]]
+
+
+async def test_the_inventory_pages_and_filters_over_every_model(
+    governance: Governance, unique: str
+) -> None:
+    team = f"team-{unique}"
+    names = [f"page-{unique}-{i}" for i in range(3)]
+    for name in names[:2]:
+        await governance.publish(registered(name, metadata={"team": team}))
+    # High risk: a review waits for two approvers.
+    await governance.publish(registered(names[2], metadata={**HIGH_RISK, "team": team}))
+    for name in names[:2]:
+        await governance.next_event("model.approved", name)
+    await governance.next_event("review.requested", names[2])
+
+    async with governance.client("vic") as viewer:
+        first = await viewer.get("/v1/models", params={"name": unique, "limit": 2})
+        assert [m["name"] for m in first.json()] == names[:2]
+        link = first.headers["link"]
+        assert link.endswith('; rel="next"') and f"after={names[1]}" in link
+        following = await viewer.get(link.removeprefix("<").split(">;")[0])
+        assert [m["name"] for m in following.json()] == names[2:]
+        assert "link" not in following.headers  # not a full page: nothing after it
+
+        async def shown(**filters: str) -> list[str]:
+            page = await viewer.get("/v1/models", params={"name": unique, **filters})
+            return [m["name"] for m in page.json()]
+
+        assert await shown(team=team) == names
+        assert await shown(team=team, risk_tier="high") == names[2:]
+        assert await shown(status="in_review") == names[2:]
+        assert await shown(team="no-such-team") == []
+        assert (await viewer.get("/v1/models", params={"limit": 0})).status_code == 400
+
+        facets = (await viewer.get("/v1/model-facets")).json()
+        assert team in facets["teams"] and {"low", "high"} <= set(facets["risk_tiers"])
+        assert "in_review" in facets["statuses"]

@@ -7,7 +7,9 @@ import socket
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
+import structlog
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 
@@ -15,6 +17,7 @@ from shared.bus.consumer import BatchProcessor, DeadLetter, Decoded
 from shared.bus.retry import Backoff, is_transient
 from shared.errors import Conflict, InvalidEvent, InvalidInput, Unavailable
 from shared.events.envelope import encode, new_event
+from shared.logging import configure_logging
 from tests.support.events import SAMPLES
 
 
@@ -121,3 +124,37 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
     assert delays[-1] >= 0.5  # capped, jittered down by at most half
     backoff.reset()
     assert backoff.next_delay() <= 0.1
+
+
+async def test_what_a_handler_logs_names_the_event_it_handles_and_nothing_after(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("svc")
+    try:
+        logger = structlog.get_logger("handler")
+
+        async def handler(event: Any, uow: Any) -> None:
+            logger.info("handling", step=1)
+
+        event = new_event(SAMPLES["labels.received"], source="test")
+        handled = BatchProcessor(
+            None,  # type: ignore[arg-type]  # the handler does not touch the database
+            service="svc",
+            consumer="svc",
+            handlers={"labels.received": handler},
+        )
+        item = handled.decode(record("labels.received", encode(event)))
+        assert isinstance(item, Decoded)
+        await handled._handle(None, [item])  # type: ignore[arg-type]
+        logger.info("between events")
+        inside, after = (orjson.loads(line) for line in capsys.readouterr().err.splitlines())
+    finally:
+        structlog.reset_defaults()
+    assert (inside["event"], inside["step"], inside["service"]) == ("handling", 1, "svc")
+    assert (inside["event_id"], inside["correlation_id"], inside["model"]) == (
+        event.id,
+        event.correlationid,
+        event.subject,
+    )
+    assert after["event"] == "between events"
+    assert not {"event_id", "correlation_id", "model"} & set(after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
@@ -11,7 +12,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from shared.bus.consumer import Record
 from shared.bus.kafka import TOPIC_MAX_MESSAGE_BYTES
-from shared.bus.subscriber import subscribe
+from shared.bus.subscriber import storable_headers, subscribe
 from shared.settings import Settings
 
 
@@ -75,3 +76,27 @@ def test_offsets_are_committed_by_us_after_processing() -> None:
     assert subscriber.group_id == "monitor"
     assert subscriber.max_records == 123
     assert sorted(t.name for t in subscriber.topics) == processor.topics
+
+
+@dataclasses.dataclass(frozen=True)
+class HeaderRecord:
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        (b"application/cloudevents+json", b"application/cloudevents+json"),  # ASCII
+        ("modèle".encode(), "modèle".encode()),  # UTF-8 beyond ASCII
+        (b"\xff\xfeab", "\ufffd\ufffdab".encode()),  # no UTF-8
+        (None, b""),
+    ],
+)
+def test_header_values_are_kept_when_utf8_and_made_valid_otherwise(
+    value: bytes | None, kept: bytes
+) -> None:
+    record = HeaderRecord(headers=(("content-type", b"text/plain"), ("x", value)))
+    stored = storable_headers(record)
+    assert stored.headers == (("content-type", b"text/plain"), ("x", kept))
+    if value == kept:
+        assert stored is record  # nothing to make valid: the record as fetched

@@ -145,3 +145,17 @@ def test_estimated_performance_stands_beside_the_measured_on_one_time_axis() -> 
     multivariate = monitoring.multivariate_chart(data)
     assert multivariate["lines"] == [{"name": "reconstruction_error", "values": [None, 1.2]}]
     assert {t["name"] for t in multivariate["thresholds"]} == {"drift above", "reference"}
+
+
+def test_the_inventory_asks_governance_for_its_filters_and_links_its_pages() -> None:
+    asked = inventory.service_filters(team="fraud", tier=inventory.DASH, status="in review")
+    assert asked == {"team": "fraud", "risk_tier": None, "status": "in_review"}
+    filters = {"team": "fraud & risk", "tier": None, "status": "serving"}
+    assert inventory.pages(filters, after=None, last="m-200") == {
+        "first": None,
+        "next": "/?team=fraud+%26+risk&status=serving&after=m-200",
+    }
+    assert inventory.pages(filters, after="m-200", last=None) == {
+        "first": "/?team=fraud+%26+risk&status=serving",
+        "next": None,
+    }

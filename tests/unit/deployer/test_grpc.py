@@ -90,4 +90,4 @@ async def test_a_taken_port_stops_the_start_saying_which_and_what_to_do() -> Non
         service = InferenceService(ServingTable(), None, None)  # type: ignore[arg-type]
         server = GrpcServer(service, DeployerSettings(grpc_port=port), "127.0.0.1")
         with pytest.raises(GrpcPortUnavailable, match=f"127.0.0.1:{port}.*GRPC_PORT"):
-            await server.start()
+            server.bind()

@@ -36,7 +36,7 @@ class RecordingConnection:
 async def kafka_message_for(event: Event[Any]) -> tuple[str, KafkaMessage]:
     conn = RecordingConnection()
     await outbox.add(conn, event)  # type: ignore[arg-type]
-    topic, value, key, _partition, _timestamp, headers = _message(conn.rows[0])  # type: ignore[arg-type]
+    topic, value, key, headers = _message(conn.rows[0])  # type: ignore[arg-type]
     return topic, KafkaMessage(headers=dict(headers), key=key, value=value)
 
 

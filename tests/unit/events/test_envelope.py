@@ -10,7 +10,7 @@ import pytest
 from shared.errors import InvalidEvent
 from shared.events.envelope import Event, decode, encode, new_event
 from shared.events.topics import TOPICS
-from tests.support.events import MODEL, SAMPLES
+from tests.support.events import MODEL, SAMPLES, signed
 
 
 def test_every_topic_has_a_sample() -> None:
@@ -32,6 +32,17 @@ def test_round_trip(name: str) -> None:
     assert decoded.subject == decoded.key == key
     assert key == MODEL or TOPICS[name].key != "model_name"
     assert (decoded.correlationid, decoded.causationid) == (cause.correlationid, cause.id)
+
+
+def test_unset_envelope_attributes_are_absent_and_payload_nulls_stay() -> None:
+    payload = SAMPLES["model.submitted"].model_copy(update={"algorithm": None})
+    event = new_event(payload, source="ci")
+    doc = orjson.loads(encode(event))
+    assert event.causationid is None and event.govseq is None
+    assert not {"causationid", "govseq", "govkeyid", "govsig"} & set(doc)
+    assert "algorithm" in doc["data"] and doc["data"]["algorithm"] is None
+    decision = signed(SAMPLES["model.approved"], govseq=7)
+    assert orjson.loads(encode(decision))["govseq"] == 7
 
 
 def test_first_event_of_a_chain_correlates_with_itself() -> None:

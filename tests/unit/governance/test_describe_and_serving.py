@@ -8,9 +8,10 @@ from services.governance.audit.describe import describe
 from services.governance.inventory.serving import approved_after, next_serving, serving_after
 from shared.events.envelope import new_event
 from shared.events.governance import Decision, ModelApproved, ModelSuspended
+from shared.events.monitoring import MultivariateDrift
 from shared.events.registry import RiskTierLowered
 from shared.events.topics import consumed_by
-from tests.support.events import SHA, deployed, promoted, registered, rolled_back
+from tests.support.events import SHA, deployed, drift, promoted, registered, rolled_back
 
 LIFECYCLE = {
     "training.completed",
@@ -111,3 +112,29 @@ def test_a_lowered_risk_tier_is_audited_with_who_lowered_it_and_why() -> None:
     about = describe(new_event(lowered, source="registry"))
     assert (about.actor, about.action) == ("ann", "model.risk_tier_lowered")
     assert about.summary == {"risk_tier": "low", "previous": "high", "reason": "internal use only"}
+
+
+def test_a_drift_description_says_whether_the_features_drifted_together() -> None:
+    together = MultivariateDrift(
+        statistic=2.4,
+        reference=1.0,
+        threshold=1.6,
+        p_value=0.0001,
+        drifted=True,
+        components=3,
+        columns=5,
+        reference_n=500,
+        current_n=300,
+    )
+    alert = drift("m", features=[]).model_copy(update={"multivariate": together})
+    about = describe(new_event(alert, source="monitor"))
+    assert about.summary["top_features"] == []  # no single feature drifted
+    assert about.summary["multivariate"] == {
+        "method": "pca_reconstruction",
+        "drifted": True,
+        "statistic": 2.4,
+        "threshold": 1.6,
+        "p_value": 0.0001,
+    }
+    # Without a multivariate test the description is what it always was.
+    assert "multivariate" not in describe(new_event(drift("m"), source="monitor")).summary

@@ -35,6 +35,7 @@ EXPECTED = {
         for path in (
             "/v1/models",
             "/v1/models/{name}",
+            "/v1/model-facets",
             "/v1/models/{name}/audit",
             "/v1/models/{name}/versions/{version}/card",
             "/v1/reviews",

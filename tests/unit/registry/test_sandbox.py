@@ -3,6 +3,10 @@ stopped at its deadline (a real child process; no broker, no database)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
+
 import onnxruntime
 import pytest
 
@@ -65,3 +69,20 @@ async def test_the_registry_process_never_builds_a_session(
         two_inputs_fp64_onnx(), job, Evaluation(data.encode(), reference.encode())
     )
     assert outcome.measured is not None and outcome.measured.parity_passed is True
+
+
+async def test_the_sandbox_stands_in_a_directory_that_is_already_gone() -> None:
+    """Nothing can be made where the process stands, and a killed process leaves nothing."""
+    process = await Sandbox(RegistrySettings())._start()
+    try:
+        cwd = f"/proc/{process.pid}/cwd"
+        deadline = time.monotonic() + 60
+        while not os.readlink(cwd).startswith("/tmp/"):  # importing, still in /
+            assert time.monotonic() < deadline, "the sandbox never left /"
+            await asyncio.sleep(0.05)
+        where = os.readlink(cwd)
+        assert where.endswith(" (deleted)")
+        assert not await asyncio.to_thread(os.path.exists, where.removesuffix(" (deleted)"))
+    finally:
+        process.kill()
+        await process.wait()
