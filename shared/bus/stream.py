@@ -140,7 +140,12 @@ class StreamConsumer:
         for tp in mine:
             if tp.partition in stored:
                 consumer.seek(tp, stored[tp.partition])
-        log.info("stream.assigned", topic=self.topic, partitions=sorted(stored))
+        log.info(
+            "stream.assigned",
+            topic=self.topic,
+            partitions=sorted(tp.partition for tp in mine),
+            resumed=sorted(stored),  # the rest start from the earliest offset
+        )
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(

@@ -7,6 +7,7 @@ of the document as ``rules`` and the reference table (CSV) as ``reference``."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -134,7 +135,12 @@ def router(transactions: Transactions, registrar: Registrar) -> APIRouter:
         drift); without one it is not drift-monitored, and its metadata says so."""
         raw, table = await _parts(request)
         card = parse_scorecard(raw)
-        profile = None if table is None else reference.reference_profile(card, table)
+        # Reading up to 100,000 rows and deciding each is CPU work: off the event loop.
+        profile = (
+            None
+            if table is None
+            else await asyncio.to_thread(reference.reference_profile, card, table)
+        )
         rows = None if profile is None else profile.rows
         encoded = None if profile is None else profile.to_json()
         # The same document with another table is another origin (another profile).

@@ -110,11 +110,6 @@ def _register(name: str, rules: Path, *extra: str) -> int:
     return main(["models", "register-rules", name, str(rules), *extra])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the monitor records the version and its profile, but no drift.detected arrives "
-    "within the deadline: its predictions.logged stream reader was assigned no partitions",
-)
 async def test_a_scorecard_with_a_reference_table_has_drift_named_for_the_shifted_input(
     platform: Platform,
     unique: str,
@@ -150,18 +145,20 @@ async def test_a_scorecard_with_a_reference_table_has_drift_named_for_the_shifte
         row["country"] = "PL"
     headers = {"Authorization": f"Bearer {platform.admin}"}
     base = f"http://127.0.0.1:{platform.deployer.port}"
+    # One application per request: a window holds window_size predictions (requests).
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
-        for start in range(0, len(traffic), 50):
-            answer = await client.post(
-                f"/v2/models/{name}/infer", json=_body(traffic[start : start + 50])
-            )
+        for row in traffic:
+            answer = await client.post(f"/v2/models/{name}/infer", json=_body([row]))
             assert answer.status_code == 200, answer.text
 
     [alert] = await collect(platform.bootstrap, "drift.detected", until=lambda found: len(found) >= 1,
                             where=lambda e: e.data.model_name == name, timeout=120)  # fmt: skip
-    drifted = {f.feature for f in alert.data.features if f.drifted}
-    assert "country" in drifted and "country" in alert.data.top_features
-    assert drifted & set(FIELDS) == {"country"}  # the unshifted inputs did not drift
+    # A feature drifts when its test and a distance agree: only the shifted input did.
+    assert alert.data.top_features == ["country"]
+    assert {f.method for f in alert.data.features if f.feature == "country" and f.drifted} >= {
+        "chi2",
+        "psi",
+    }
 
 
 async def test_a_scorecard_without_a_reference_table_says_it_is_not_drift_monitored(
