@@ -78,6 +78,7 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
                 ),
                 "drift.detected": partial(handlers.on_alert, config=config, poke=poke),
                 "performance.degraded": partial(handlers.on_alert, config=config, poke=poke),
+                "monitor.metrics": partial(handlers.on_metrics, config=config, poke=poke),
             },
             routers=[
                 api.router(

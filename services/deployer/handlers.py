@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from services.deployer import labelled_rollout
 from services.deployer.settings import DeployerSettings
 from services.deployer.store.approvals import record_approval, refuse
 from services.deployer.store.registrations import record_registration, release_awaiting
@@ -24,7 +25,7 @@ from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import NotFound
 from shared.events.envelope import Event
 from shared.events.governance import ModelApproved, VersionWithdrawn
-from shared.events.monitoring import Alert, DriftDetected, PerformanceDegraded
+from shared.events.monitoring import Alert, DriftDetected, MonitorMetrics, PerformanceDegraded
 from shared.events.registry import ModelRegistered
 
 log = structlog.get_logger(__name__)
@@ -116,6 +117,19 @@ async def on_alert(
     except NotFound:
         return  # never deployed here
     if outcome.changed:
+        poke()
+
+
+async def on_metrics(
+    event: Event[MonitorMetrics], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
+) -> None:
+    """A performance window of a rollout that asks for labelled evidence may complete it:
+    the candidate is then promoted or rolled back (:mod:`services.deployer.labelled_rollout`)."""
+    window = event.data
+    if not config.serves(window.model_name):
+        return
+    outcome = await labelled_rollout.record(uow, event.id, window)
+    if outcome is not None and outcome.changed:
         poke()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from services.deployer import labelled_rollout
 from services.deployer.serving.table import ServedModel, ServedVersion, ServingTable, Stopped
 from services.deployer.store.desired_state import DesiredState, RouteRecord, load_desired_state
 
@@ -77,8 +78,14 @@ async def deployment_status(
 ) -> dict[str, Any]:
     state = await load_desired_state(pool)
     routes = [r for n, r in sorted(state.routes.items()) if model is None or n == model]
-    return {
-        "replica": replica,
-        "ready": table.ready,
-        "models": [describe(r, state, table) for r in routes],
-    }
+    models = [describe(r, state, table) for r in routes]
+    async with pool.acquire() as conn:
+        for route, described in zip(routes, models, strict=True):
+            version = route.candidate_version
+            candidate = state.versions.get((route.model_name, version)) if version else None
+            if candidate is None or described["candidate"] is None:
+                continue
+            labelled = await labelled_rollout.progress(conn, route, candidate)
+            if labelled is not None:  # the rollout asks for labelled evidence
+                described["candidate"]["labelled_evidence"] = labelled
+    return {"replica": replica, "ready": table.ready, "models": models}

@@ -83,6 +83,13 @@ class DeploymentStrategy(Payload):
     promote_after_requests: int = Field(default=200, ge=1)
     max_error_rate_delta: float = 0.01
     max_latency_ratio: float = 2.0
+    # Labelled evidence (0: none): the candidate is promoted only once the monitor has
+    # scored this many labelled predictions of it and of the stable version during the
+    # rollout, and it is no worse than the stable by more than ``max_quality_drop``
+    # (accuracy points for a classifier, a fraction of the stable's mean absolute error for
+    # a regressor); worse than that, it is rolled back.
+    min_labelled: int = Field(default=0, ge=0, le=1_000_000)
+    max_quality_drop: float = Field(default=0.02, ge=0.0, le=1.0)
 
 
 class Window(Payload):

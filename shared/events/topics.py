@@ -239,8 +239,9 @@ _TABLE = [
         "monitor.metrics",
         MonitorMetrics,
         ("monitor",),
-        (EXTERNAL,),
-        "Windowed metrics per model version and arm.",
+        ("deployer", EXTERNAL),
+        "Windowed metrics per model version and arm; performance windows are a rollout's "
+        "labelled evidence.",
     ),
     Topic(
         "governance.audit",

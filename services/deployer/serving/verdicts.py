@@ -14,6 +14,7 @@ from functools import partial
 
 import structlog
 
+from services.deployer import labelled_rollout
 from services.deployer.serving.evidence import RolloutVerdict
 from services.deployer.store.transitions import Transition, promote, rollback
 from shared.bus.retry import retry_transient
@@ -50,6 +51,12 @@ class VerdictQueue:
         transition: Transition = (
             promote if verdict.kind == "promote" else partial(rollback, candidate_only=True)
         )
+        async with self.transactions.begin() as uow:
+            held = verdict.kind == "promote" and await labelled_rollout.hold(uow, verdict)
+        if held:  # the rollout also asks for labelled evidence, which decides from here on
+            log.info("decision.held", model=verdict.model_name, version=verdict.version)
+            await self.applied()  # it may have been complete, and the route changed
+            return
         async with self.transactions.begin() as uow:
             try:
                 outcome = await transition(

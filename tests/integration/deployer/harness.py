@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,8 +14,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from modelbus.embedded import pick_free_port
 from services.deployer.settings import DeployerSettings
-from shared.events.common import ArtifactRef, DeploymentStrategy, Payload
+from shared.events.common import ArtifactRef, DeploymentStrategy, Payload, Window
 from shared.events.envelope import Event, decode
+from shared.events.monitoring import MonitorMetrics
 from shared.events.topics import TOPICS
 from shared.runtime import ServiceProcess
 from shared.store.artifacts import FileArtifactStore
@@ -63,6 +65,28 @@ class Lifecycle:
     async def drift(self, model: str, version: int) -> Event[Any]:
         alert = drift(model, version, arm="canary", features=[feature_drift("f0", 0.9)])
         return await self._publish(alert, "monitor")
+
+    async def window(
+        self,
+        model: str,
+        version: int,
+        arm: str,
+        labelled: int,
+        at: datetime | None = None,
+        **metrics: float,
+    ) -> Event[Any]:
+        """The monitor's performance window of one arm, scored on ``labelled`` predictions
+        made at ``at`` (now); with ``labelled=0``, a data window (no labels scored)."""
+        when = (at or datetime.now(UTC)).isoformat()
+        scores = {"labelled": float(labelled), "labels_unusable": 0.0} if labelled else {}
+        scored = MonitorMetrics(
+            model_name=model,
+            version=version,
+            arm=arm,
+            window=Window(start=when, end=when, count=labelled or 500),
+            metrics={**metrics, **scores},
+        )
+        return await self._publish(scored, "monitor")
 
     async def _publish(self, payload: Payload, source: str) -> Event[Any]:
         (event,) = await publish(self.bootstrap, payload, source=source)

@@ -187,3 +187,37 @@ def test_the_review_queue_filters_by_tier_and_model(client: TestClient) -> None:
     other_tier = client.get("/reviews", params={"tier": "high"}).text
     assert "0 of 1 waiting" in other_tier and "No review waiting matches the filter" in other_tier
     assert 'data-review="m/1"' not in other_tier
+
+
+class HeldCanary(FakeServices):
+    """A deployer whose canary passed its requests and waits for labelled evidence."""
+
+    async def get(self, service: str, path: str, token: str, **params: Any) -> Any:
+        if path != "/v1/deployments":
+            return await super().get(service, path, token, **params)
+        candidate = {"version": 2, "status": "active", "reason": None, "mode": "canary",
+                     "weight": 0.1, "sticky_header": None}  # fmt: skip
+        candidate["labelled_evidence"] = {
+            "candidate_labelled": 120.0,
+            "stable_labelled": 640.0,
+            "min_labelled": 500,
+            "max_quality_drop": 0.01,
+            "requests_passed": True,
+            "says": "waiting for 500 labelled predictions per arm (candidate 120, stable 640)",
+        }
+        stable = {"version": 1, "status": "active", "reason": None, "weight": 0.9}
+        model = {"model_name": "credit", "revision": 3, "stable": stable,
+                 "candidate": candidate, "previous_version": None, "pending": [],
+                 "serving_here": None}  # fmt: skip
+        return {"replica": "r1", "ready": True, "models": [model]}
+
+
+def test_a_canary_held_for_labels_says_how_many_it_has_and_needs() -> None:
+    app = create_app(ConsoleSettings(refresh_s=0))
+    app.state.console.services = HeldCanary()
+    client = TestClient(app, base_url="http://testserver")
+    sign_in(client)
+    page = client.get("/deployments").text
+    assert "candidate 120 and stable 640 of 500 labelled predictions each" in page
+    assert "The request evidence has passed; the candidate waits for its labels." in page
+    assert "waiting for 500 labelled predictions per arm (candidate 120, stable 640)" in page
