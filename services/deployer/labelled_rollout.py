@@ -23,6 +23,7 @@ from services.deployer.store.desired_state import RouteRecord, VersionRecord
 from services.deployer.store.rows import get_version, lock_route
 from services.deployer.store.transitions import CLOCK_SKEW, Outcome, promote, rollback
 from shared.bus.unit_of_work import UnitOfWork
+from shared.errors import InvalidEvent
 from shared.events.monitoring import MonitorMetrics
 from shared.store.db import Connection
 
@@ -69,7 +70,10 @@ async def record(uow: UnitOfWork, event_id: str, window: MonitorMetrics) -> Outc
     if gated is None:
         return None
     route, candidate = gated
-    start = datetime.fromisoformat(window.window.start)
+    try:
+        start = datetime.fromisoformat(window.window.start)
+    except ValueError:
+        raise InvalidEvent("monitor.metrics: the window's start is not an ISO 8601 time") from None
     start = start if start.tzinfo is not None else start.replace(tzinfo=UTC)
     if window.version not in (route.candidate_version, route.stable_version):
         return None

@@ -17,6 +17,7 @@ reliably and as fast as the stable version; it cannot say it answers as *well*. 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +27,7 @@ from shared.events.common import DeploymentStrategy
 # The metric a window is compared on, and whether higher is better: accuracy for a
 # classifier, mean absolute error for a regressor (the first the window carries).
 METRICS = (("accuracy", True), ("mae", False))
+MAX_LABELLED = 10_000_000  # one window never scores more (the monitor's windows are far smaller)
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,16 @@ class Measured:
 def measured(metrics: Mapping[str, float]) -> Measured | None:
     """The metric a performance window is compared on, or None for a data window (no
     ``labelled`` count) or one with nothing scored."""
-    labelled = int(metrics.get("labelled", 0))
-    if labelled <= 0:
+    count = metrics.get("labelled", 0.0)
+    if not (0 < count <= MAX_LABELLED):  # also NaN
         return None
     for name, _ in METRICS:
         value = metrics.get(name)
-        if value is not None and value == value:  # NaN: the window could not score it
-            return Measured(name, float(value), labelled)
+        if value is None or not math.isfinite(value):  # NaN: the window could not score it
+            continue
+        if value < 0 or (name == "accuracy" and value > 1):
+            return None  # not a value the monitor could have measured
+        return Measured(name, float(value), int(count))
     return None
 
 

@@ -27,7 +27,10 @@ def test_a_performance_window_is_measured_on_accuracy_or_else_mean_absolute_erro
 @pytest.mark.parametrize(
     "metrics",
     [{"psi_max": 0.1, "rows": 500.0}, {"labelled": 0.0, "accuracy": 1.0},
-     {"labelled": 50.0, "accuracy": math.nan}, {"labelled": 50.0, "r2": 0.4}],
+     {"labelled": 50.0, "accuracy": math.nan}, {"labelled": 50.0, "r2": 0.4},
+     {"labelled": math.nan, "accuracy": 0.9}, {"labelled": 1e12, "accuracy": 0.9},
+     {"labelled": 50.0, "accuracy": 1.5}, {"labelled": 50.0, "mae": -1.0},
+     {"labelled": 50.0, "mae": math.inf}],
 )  # fmt: skip
 def test_windows_without_a_comparable_labelled_metric_are_no_evidence(
     metrics: dict[str, float],
