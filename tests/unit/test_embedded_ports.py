@@ -153,4 +153,6 @@ def test_the_deployers_grpc_port_is_checked_and_stepped_per_replica(
     assert all(i.grpc_port is None for i in two.instances() if i.service != "deployer")
     anywhere = settings.model_copy(update={"deployer_grpc_port": 0, "replicas": 2})
     assert {i.grpc_port for i in anywhere.instances() if i.service == "deployer"} == {0}
-    assert port_conflicts(anywhere) == []
+    # Only the gRPC port is asserted: a replica's stepped HTTP port is a random free port
+    # plus the step, which another program may hold by chance.
+    assert not [p for p in port_conflicts(anywhere) if "gRPC" in p]
