@@ -14,7 +14,7 @@ scores carry no more).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -139,9 +139,11 @@ def build_reference_profile(
     target_name: str | None = None,
     target: ArrayLike | None = None,
     holdout: HoldoutScores | None = None,
+    words: Collection[str] = (),
 ) -> ReferenceProfile:
     """The profile of ``features`` (rows x columns, in input order; an object array may mix
-    text and numeric columns); ``predictions`` should
+    text and numeric columns); the columns named in ``words`` hold the word counts of free
+    text and are marked so; ``predictions`` should
     come from rows the model was not fit on (on its own training rows a model is
     overconfident, unlike on live traffic)."""
 
@@ -155,7 +157,12 @@ def build_reference_profile(
         format=FORMAT,
         task=task,
         rows=int(features.shape[0]),
-        features=tuple(describe_values(n, features[:, j]) for j, n in enumerate(feature_names)),
+        features=tuple(
+            describe_values(n, features[:, j]).model_copy(
+                update={"measure": "words" if n in words else None}
+            )
+            for j, n in enumerate(feature_names)
+        ),
         target=None
         if target_name is None
         else TargetProfile(

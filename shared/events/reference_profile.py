@@ -16,6 +16,9 @@ number of values present and ``missing_rate`` the fraction missing:
 - categorical: ``categories``, the integer count of each category keyed by its canonical
   label (:func:`canonical_label`: ``"1"``, never ``"1.0"``), summing to ``count``.
 
+Either kind may say ``"measure": "words"``: the column is free text, described (and
+monitored) by the number of words of each value, never by the text itself.
+
 A classifier's profile may carry ``holdout`` (:class:`HoldoutScores`): its class scores,
 predicted and true labels on rows it was not fit on, which the monitor calibrates on to
 estimate accuracy and ROC AUC before labels arrive. At most :data:`HOLDOUT_ROWS` rows and
@@ -54,6 +57,9 @@ class _Column(Payload):
     name: str = Field(min_length=1)
     count: NonNegativeInt  # values present
     missing_rate: float = Field(ge=0.0, le=1.0)
+    # "words": the entry counts the words of a free-text input (shared.text_features),
+    # and live values are measured the same way; absent: the values themselves.
+    measure: Literal["words"] | None = None
 
 
 class NumericColumn(_Column):

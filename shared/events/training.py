@@ -33,7 +33,7 @@ class DatasetSpec(Payload):
     builtin: BuiltinDataset | None = None
     artifact: ArtifactRef | None = None
     format: Literal["csv", "parquet"] | None = None
-    schema_: dict[str, Literal["float", "int", "str", "bool"]] | None = Field(
+    schema_: dict[str, Literal["float", "int", "str", "bool", "text"]] | None = Field(
         default=None, alias="schema"
     )
 

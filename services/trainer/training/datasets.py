@@ -24,6 +24,7 @@ from services.trainer.training.tables import (
     ColumnType,
     category_column,
     is_categorical,
+    is_text,
     label_column,
     numeric_column,
     read_columns,
@@ -47,6 +48,7 @@ class Dataset:
     # How errors name each feature column (see load_file); empty: by its name.
     labels: tuple[str, ...] = ()
     categorical: frozenset[str] = frozenset()
+    text: frozenset[str] = frozenset()  # the categorical features that are free text
 
     @property
     def rows(self) -> int:
@@ -57,7 +59,7 @@ class Dataset:
         """How the features split into kinds; None when all are numeric."""
         if not self.categorical:
             return None
-        return mixed.Layout(tuple(self.feature_names), self.categorical)
+        return mixed.Layout(tuple(self.feature_names), self.categorical, self.text)
 
     def missing(self, i: int) -> np.ndarray:
         """Where feature ``i`` has no value."""
@@ -111,13 +113,15 @@ def load_file(
     digest: str,
     features: list[str] | None = None,
     categorical: frozenset[str] | None = None,
+    text: frozenset[str] | None = None,
     max_cells: int | None = None,
 ) -> Dataset:
     """Read a CSV/Parquet file; ``features`` (else the declared schema, else every column but
     the target) fixes which columns are features and in which order, ``categorical`` (else
     the schema, else the values: :func:`~services.trainer.training.tables.is_categorical`)
-    which of them are categorical. A file of more than ``max_cells`` cells is refused while
-    it is read."""
+    which of them are categorical, and ``text`` (else the schema, else the values:
+    :func:`~services.trainer.training.tables.is_text`) which of those are free text. A file
+    of more than ``max_cells`` cells is refused while it is read."""
     fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
     columns = read_columns(path, fmt, max_cells=max_cells)
     schema: dict[str, ColumnType] = dict(spec.schema_ or {})
@@ -138,6 +142,8 @@ def load_file(
     labels = {n: _label(n, i, named) for i, n in enumerate(columns, start=1)}
     if categorical is None:
         categorical = frozenset(n for n in features if is_categorical(columns[n], schema.get(n)))
+    if text is None:
+        text = frozenset(n for n in categorical if is_text(columns[n], schema.get(n)))
     make_target = label_column if task == "classification" else value_column
     y = make_target(labels[target], columns[target], schema.get(target))
     shown = tuple(labels[n] for n in features)
@@ -152,9 +158,9 @@ def load_file(
         else numeric_column(labels[n], columns[n], schema.get(n))
         for n in features
     }
-    layout = mixed.Layout(tuple(features), categorical)
+    layout = mixed.Layout(tuple(features), categorical, text)
     return Dataset(
-        mixed.frame(typed, layout), y, list(features), target, digest, shown, categorical
+        mixed.frame(typed, layout), y, list(features), target, digest, shown, categorical, text
     )
 
 

@@ -51,9 +51,15 @@ def fairness(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     classes: np.ndarray,
+    text: frozenset[str] = frozenset(),
 ) -> dict[str, float]:
     if attribute not in feature_names:
         raise RequestError(
             f"sensitive_attribute {attribute!r} is not a feature (features: {feature_names})"
+        )
+    if attribute in text:
+        raise RequestError(
+            f"sensitive_attribute {attribute!r} is free text; fairness compares the groups of a "
+            "categorical or numeric feature"
         )
     return fairness_gaps(mixed.column(X, feature_names.index(attribute)), y_true, y_pred, classes)

@@ -74,13 +74,17 @@ random_forest.add_tree_to_attribute_pairs_hist_gradient_boosting = _hgb_tree_for
 def to_onnx(
     pipeline: Pipeline, n_features: int, *, classifier: bool, layout: mixed.Layout | None = None
 ) -> bytes:
-    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if classifier else None
+    options: dict[int, dict[str, Any]] = (
+        {id(pipeline.steps[-1][1]): {"zipmap": False}} if classifier else {}
+    )
+    if layout is not None:
+        options |= mixed.onnx_options(pipeline.named_steps["prepare"])
     inputs = (
         mixed.initial_types(layout)
         if layout is not None
         else [(INPUT_NAME, FloatTensorType([None, n_features]))]
     )
-    model = convert_sklearn(pipeline, initial_types=inputs, options=options)
+    model = convert_sklearn(pipeline, initial_types=inputs, options=options or None)
     onnx.checker.check_model(model, full_check=True)
     return bytes(model.SerializeToString())
 

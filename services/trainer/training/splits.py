@@ -82,6 +82,7 @@ def prepare(
         digest=request.extra_data.sha256,
         features=data.feature_names,
         categorical=data.categorical,
+        text=data.text,
         max_cells=max_cells,
     )
     if extra.y.dtype.kind != y_train.dtype.kind:

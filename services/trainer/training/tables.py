@@ -1,7 +1,8 @@
 """Reading a CSV or Parquet file into typed columns, checking a declared schema on the way.
 
-A feature is numeric (``float``, ``int``, ``bool``) or categorical (``str``): declared so
-in the schema, or else categorical when a value present is not a number. Empty cells and
+A feature is numeric (``float``, ``int``, ``bool``), categorical (``str``) or free text
+(``text``): declared so in the schema, or else categorical when a value present is not a
+number, and text when such a column reads as prose (:func:`is_text`). Empty cells and
 ``NA``/``NaN``/``null`` are missing values (NaN in a numeric column, the empty string in a
 categorical one).
 
@@ -22,8 +23,9 @@ import numpy as np
 
 from services.trainer.training.errors import DataError
 from shared.events.reference_profile import canonical_label
+from shared.text_features import word_count
 
-ColumnType = Literal["float", "int", "str", "bool"]
+ColumnType = Literal["float", "int", "str", "bool", "text"]
 Columns = dict[str, list[Any]]
 
 MISSING = frozenset({"", "na", "nan", "null", "none"})
@@ -130,7 +132,7 @@ def is_categorical(values: list[Any], declared: ColumnType | None) -> bool:
     """Whether a feature column is categorical: declared ``str``, or undeclared with a value
     present that is not a number."""
     if declared is not None:
-        return declared == "str"
+        return declared in ("str", "text")
     for value in values:
         if isinstance(value, bool | int | float) or is_missing(value):
             continue
@@ -139,6 +141,25 @@ def is_categorical(values: list[Any], declared: ColumnType | None) -> bool:
         except (TypeError, ValueError):
             return True
     return False
+
+
+# An undeclared string column is free text when its values are mostly distinct and hold
+# several words each: one-hot encoding it would give a column per sentence.
+TEXT_MIN_VALUES = 20
+TEXT_MIN_DISTINCT = 0.5  # distinct values / values present
+TEXT_MIN_WORDS = 3.0  # mean words per value present
+
+
+def is_text(values: list[Any], declared: ColumnType | None) -> bool:
+    """Whether a categorical feature column is free text: declared ``text``, or undeclared
+    with at least :data:`TEXT_MIN_VALUES` values present, mostly distinct and of
+    :data:`TEXT_MIN_WORDS` words on average."""
+    if declared is not None:
+        return declared == "text"
+    present = [str(v) for v in values if not is_missing(v)]
+    if len(present) < TEXT_MIN_VALUES or len(set(present)) < TEXT_MIN_DISTINCT * len(present):
+        return False
+    return sum(word_count(v) for v in present) / len(present) >= TEXT_MIN_WORDS
 
 
 def category_column(values: list[Any], missing: str) -> np.ndarray:

@@ -117,10 +117,11 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
             y_true=split.y_hold,
             y_pred=predictions,
             classes=pipeline.classes_ if classifier else np.array([]),
+            text=split.data.text,
         )
     # Features as trained on; predictions on the holdout, which the model has not seen,
     # and for a classifier its holdout scores with the truth, to calibrate estimates on.
-    trained_on = split.X_train if layout is None else mixed.as_objects(split.X_train)
+    trained_on = split.X_train if layout is None else mixed.as_objects(split.X_train, layout)
     profile = build_reference_profile(
         trained_on,
         names,
@@ -128,6 +129,7 @@ def train(inputs: Inputs, progress: Progress) -> Outputs:
         predictions=predictions,
         target_name=split.data.target,
         target=split.y_train,
+        words=split.data.text,
         holdout=None
         if probabilities is None
         else holdout_scores(

@@ -18,8 +18,10 @@ import tritonclient.http as triton
 from services.deployer.api.v2 import PUBLIC_PATHS
 from services.deployer.settings import DeployerSettings
 from services.trainer.training import mixed
+from services.trainer.training.candidates import build_pipeline
 from shared.runtime import ServiceProcess
 from tests.integration.deployer.harness import Lifecycle, admin_token, serving, v2_body
+from tests.support import loan_notes
 from tests.support.credit_serving import (
     applications,
     exported,
@@ -218,3 +220,28 @@ async def test_errors_follow_the_protocol(
         assert denied.status_code == 401 and "bearer" in denied.json()["error"]
         assert (await anonymous.get("/v2")).status_code == 401
         assert (await anonymous.get(f"/v2/models/{model}")).status_code == 401
+
+
+async def test_a_model_of_free_text_answers_tritonclient_as_scikit_learn_does(
+    deployer: ServiceProcess, client: httpx.AsyncClient, lifecycle: Lifecycle
+) -> None:
+    rows = loan_notes.applications(600, seed=8)
+    layout = loan_notes.LAYOUT
+    pipeline = build_pipeline(
+        "logistic_regression", "classification", seed=0, params={}, impute=True, layout=layout
+    ).fit(loan_notes.frame(rows), [r[loan_notes.TARGET] for r in rows])
+    model = lifecycle.name("notes")
+    await lifecycle.approve(model, 1, exported(pipeline, layout))
+    await serving(client, model, 1)
+    token = await admin_token(deployer)
+    asked = loan_notes.applications(40, seed=9)
+    asked[1]["note"] = "Words it never saw: ünïcode, ✓ and OVERDUE"
+    frame = loan_notes.frame(asked)
+
+    answer = await asyncio.to_thread(served_answers, deployer.port, token, model, frame, layout)
+
+    inputs = {i["name"]: i["datatype"] for i in answer["metadata"]["inputs"]}
+    assert inputs == {"note": "BYTES", "channel": "BYTES", "income": "FP32"}
+    expected = mixed.as_float32(frame, layout)
+    assert np.asarray(answer["label"]).ravel().tolist() == list(pipeline.predict(expected))
+    np.testing.assert_allclose(answer["probabilities"], pipeline.predict_proba(expected), atol=1e-4)
