@@ -18,6 +18,7 @@ from services.monitor.analysis.accumulator import WindowAccumulator
 from services.monitor.analysis.monitored import Stream, Version
 from services.monitor.analysis.reference import CompiledReference
 from services.monitor.analysis.tensors import predicted_values, scored_rows
+from shared.text_features import MAX_WORDS
 
 _NO_REFERENCE = CompiledReference([], None)  # a version without profile: no feature counts
 
@@ -47,6 +48,13 @@ def absorb(window: OpenWindow, version: Version, rows: list[Any]) -> None:
     if ref is not None and good:
         width = len(ref.features)
         matrix = np.frombuffer(b"".join(r["features"] for r in good), "<f8").reshape(-1, width)
+        if ref.words:
+            # Stored before the version was known, a text is a category code, not a count.
+            matrix = matrix.copy()
+            columns = list(ref.words)
+            counts = matrix[:, columns]
+            counts[counts > MAX_WORDS] = np.nan
+            matrix[:, columns] = counts
         predicted = None
         if ref.prediction is not None or ref.estimator is not None:
             outputs = [orjson.loads(r["outputs"]) for r in good]

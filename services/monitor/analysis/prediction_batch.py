@@ -9,7 +9,7 @@ both convert the same nested lists elementwise the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,11 +19,11 @@ from services.monitor.analysis.tensors import feature_matrix
 Features = tuple[np.ndarray[Any, Any] | None, str | None]
 
 
-def feature_rows(inputs: Sequence[dict[str, Any]]) -> list[Features]:
-    """:func:`feature_matrix` of each request's inputs, converted in one pass when the
-    requests share one input name and shape."""
+def feature_rows(inputs: Sequence[dict[str, Any]], words: Collection[int] = ()) -> list[Features]:
+    """:func:`feature_matrix` of each request's inputs (``words``: its free-text columns),
+    converted in one pass when the requests share one numeric input name and shape."""
     names = {tuple(i) for i in inputs}
-    if len(names) == 1 and len(name := next(iter(names))) == 1:
+    if not words and len(names) == 1 and len(name := next(iter(names))) == 1:
         values = [i[name[0]] for i in inputs]
         if all(type(v) is list for v in values):  # an OIP {"data": ...} object is read per request
             try:
@@ -34,4 +34,4 @@ def feature_rows(inputs: Sequence[dict[str, Any]]) -> list[Features]:
                 rows = 1 if batch.ndim == 2 else batch.shape[1]
                 matrix = batch.reshape(len(values), rows, -1)
                 return [(m, None) for m in matrix]
-    return [feature_matrix(i) for i in inputs]
+    return [feature_matrix(i, words) for i in inputs]

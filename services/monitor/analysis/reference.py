@@ -125,6 +125,7 @@ class CompiledReference:
     prediction: FeatureReference | None
     reconstruction: ReconstructionModel | None = None
     estimator: Estimator | None = None
+    words: tuple[int, ...] = ()  # the columns of free text, measured by their word counts
 
     @property
     def names(self) -> list[str]:
@@ -225,4 +226,5 @@ def compile_reference(profile: ReferenceProfile, sample: FloatArray | None) -> C
         prediction,
         fit_reconstruction(sample, features) if sample is not None else None,
         compile_estimator(profile.holdout) if profile.holdout is not None else None,
+        tuple(i for i, f in enumerate(profile.features) if f.measure == "words"),
     )

@@ -5,19 +5,22 @@
 inputs are placed side by side in their order (the deployer logs them in the model's
 input order), so columns map to the registered feature names by position. A text (BYTES)
 element is stored as its category code (:func:`~services.monitor.analysis.reference.category_code`),
-so a categorical input's rows are floats like any other. Outputs follow skl2onnx names: the predicted value is the first of
+so a categorical input's rows are floats like any other; a free-text column of the
+model's reference (``words``) is stored as each value's word count instead. Outputs follow skl2onnx names: the predicted value is the first of
 :data:`VALUE_OUTPUTS` present (else the first output that is not a probability), and
 class scores are the output whose name contains ``prob``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 
 from services.monitor.analysis.reference import category_code
 from services.monitor.analysis.stats import FloatArray
+from shared.text_features import word_count
 
 VALUE_OUTPUTS = (
     "label",
@@ -35,19 +38,30 @@ def _data(value: Any) -> Any:
     return value["data"] if isinstance(value, dict) and "data" in value else value
 
 
-def feature_matrix(inputs: dict[str, Any]) -> tuple[FloatArray | None, str | None]:
-    """The inputs as one float matrix (rows x columns), or why they cannot be one."""
+def feature_matrix(
+    inputs: dict[str, Any], words: Collection[int] = ()
+) -> tuple[FloatArray | None, str | None]:
+    """The inputs as one float matrix (rows x columns), or why they cannot be one; the
+    columns in ``words`` are free text, each value counted by its words."""
     if not inputs:
         return None, "no inputs"
-    parts = []
+    parts, width = [], 0
     for name, value in inputs.items():
+        data = _data(value)
         try:
-            array = _as_floats(_data(value))
+            array = _as_floats(data)
         except (TypeError, ValueError) as exc:
             return None, f"input {name!r} is not a numeric or text tensor: {exc}"
         if array.ndim == 0 or array.size == 0:
             return None, f"input {name!r} is empty or a scalar"
-        parts.append(array.reshape(1, -1) if array.ndim == 1 else array.reshape(len(array), -1))
+        part = array.reshape(1, -1) if array.ndim == 1 else array.reshape(len(array), -1)
+        text = [j for j in range(part.shape[1]) if width + j in words]
+        if text:
+            raw = np.asarray(data, dtype=object).reshape(part.shape)
+            for j in text:
+                part[:, j] = [word_count(v) for v in raw[:, j]]
+        parts.append(part)
+        width += part.shape[1]
     if len({p.shape[0] for p in parts}) != 1:
         return None, "inputs disagree on the number of rows"
     return (parts[0] if len(parts) == 1 else np.hstack(parts)), None

@@ -19,16 +19,18 @@ from shared.store.db import Connection
 
 
 def _text(version: Version) -> list[dict[float, str] | None]:
-    """Per feature, the labels of a text feature by category code (None: write the number)."""
-    if version.reference is None or len(version.reference.features) != len(
-        version.feature_names or []
-    ):
+    """Per feature, the labels of a text feature by category code (None: write the number;
+    empty: a free-text feature, whose text the monitor never kept, written as missing)."""
+    reference = version.reference
+    if reference is None or len(reference.features) != len(version.feature_names or []):
         return []
     return [
-        dict(zip(f.values.tolist(), f.labels, strict=True))
+        {}
+        if i in reference.words
+        else dict(zip(f.values.tolist(), f.labels, strict=True))
         if isinstance(f, CategoricalReference) and not f.numeric
         else None
-        for f in version.reference.features
+        for i, f in enumerate(reference.features)
     ]
 
 

@@ -55,22 +55,32 @@ class _Rows:
 
     staged: list[tuple[Any, ...]] = field(default_factory=list)
     counted: list[dict[str, Any]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
 
 
-def _by_stream(events: list[Event[PredictionLogged]]) -> dict[Stream, _Rows]:
-    grouped: dict[Stream, _Rows] = {}
-    features = feature_rows([e.data.inputs for e in events])  # one conversion per batch
+def _by_stream(
+    events: list[Event[PredictionLogged]],
+) -> dict[Stream, list[Event[PredictionLogged]]]:
+    """The batch's predictions per stream, in log order; the same request twice in one
+    batch: the first counts."""
+    grouped: dict[Stream, list[Event[PredictionLogged]]] = {}
+    seen: set[tuple[Stream, str]] = set()
+    for event in events:
+        p = event.data
+        stream = Stream(p.model_name, p.version, p.arm)
+        if (stream, p.request_id) in seen:
+            continue
+        seen.add((stream, p.request_id))
+        grouped.setdefault(stream, []).append(event)
+    return grouped
+
+
+def _rows(events: list[Event[PredictionLogged]], words: tuple[int, ...]) -> _Rows:
+    """One stream's predictions as staged rows; ``words``: its free-text columns."""
+    rows = _Rows()
+    features = feature_rows([e.data.inputs for e in events], words)  # one conversion
     dumps = orjson.dumps
     for event, (matrix, problem) in zip(events, features, strict=True):
         p = event.data
-        stream = Stream(p.model_name, p.version, p.arm)
-        rows = grouped.get(stream)
-        if rows is None:
-            rows = grouped[stream] = _Rows()
-        if p.request_id in rows.seen:
-            continue  # the same request twice in one batch: the first counts
-        rows.seen.add(p.request_id)
         n_rows, n_cols = matrix.shape if matrix is not None else (1, 0)
         packed = matrix.astype("<f8").tobytes() if matrix is not None else None
         outputs = dumps(p.outputs).decode()
@@ -84,7 +94,7 @@ def _by_stream(events: list[Event[PredictionLogged]]) -> dict[Stream, _Rows]:
              "features": packed, "outputs": outputs, "latency_ms": p.latency_ms,
              "schema_error": problem}
         )  # fmt: skip
-    return grouped
+    return rows
 
 
 class StreamFolder:
@@ -107,7 +117,11 @@ class StreamFolder:
     async def fold(
         self, events: list[Event[PredictionLogged]], uow: UnitOfWork, partition: int
     ) -> None:
-        grouped = _by_stream(events)
+        grouped: dict[Stream, _Rows] = {}
+        for stream, stream_events in _by_stream(events).items():
+            version = await self.versions.get(uow.conn, stream.model_name, stream.version)
+            words = version.reference.words if version and version.reference else ()
+            grouped[stream] = _rows(stream_events, words)
         staged: list[tuple[Any, ...]] = []
         ranges: dict[Stream, int] = {}
         for stream, rows in grouped.items():
