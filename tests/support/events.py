@@ -51,6 +51,7 @@ from shared.events.monitoring import (
     Label,
     LabelsReceived,
     MonitorMetrics,
+    MultivariateDrift,
     PerformanceDegraded,
 )
 from shared.events.registry import (
@@ -266,6 +267,7 @@ def drift(
     arm: str = "stable",
     alert_id: str | None = None,
     features: list[FeatureDrift] | None = None,
+    multivariate: MultivariateDrift | None = None,
 ) -> DriftDetected:
     found = [feature_drift()] if features is None else features
     return DriftDetected(
@@ -276,6 +278,7 @@ def drift(
         window=WINDOW,
         features=found,
         top_features=[f.feature for f in found],
+        multivariate=multivariate,
     )
 
 

@@ -161,7 +161,7 @@ def _summary(data: Any) -> dict[str, Any]:
                 "arm": data.arm,
                 "top_features": data.top_features,
                 # The features together drifted: an alert may hold no single drifted feature.
-                "multivariate": _multivariate(data.multivariate),
+                "multivariate": multivariate_summary(data.multivariate),
             }
         case PerformanceDegraded():
             return {
@@ -180,7 +180,7 @@ def _summary(data: Any) -> dict[str, Any]:
     return {}
 
 
-def _multivariate(drift: MultivariateDrift | None) -> dict[str, Any] | None:
+def multivariate_summary(drift: MultivariateDrift | None) -> dict[str, Any] | None:
     """What the multivariate test found (absent when the monitor ran none)."""
     if drift is None:
         return None

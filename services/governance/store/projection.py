@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from services.governance.audit.describe import describe
+from services.governance.audit.describe import describe, multivariate_summary
 from services.governance.inventory.serving import next_serving
 from shared.events.common import Payload
 from shared.events.deployment import ModelDeployed, ModelPromoted, ModelRolledBack
@@ -89,6 +89,8 @@ async def project(conn: Connection, event: Event[Payload]) -> None:
                         "alert_id": data.alert_id,
                         "arm": data.arm,
                         "top_features": data.top_features,
+                        # The features together may drift with no single one drifted.
+                        "multivariate": multivariate_summary(data.multivariate),
                     }
                 ),
             )

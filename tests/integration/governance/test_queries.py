@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.events.monitoring import MultivariateDrift
 from tests.integration.governance.conftest import FOREIGN_REPLIES, LOOP, Governance
 from tests.support.events import HIGH_RISK, deployed, drift, promoted, registered
 
@@ -22,7 +23,13 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
     serving_v1_only = datetime.now(UTC)
     await governance.publish(registered(name, 2, accuracy=0.93))
     await governance.next_event("model.approved", name, count=2)
-    for payload in (deployed(name, 2, "canary", 0.1), promoted(name, 2, 1), drift(name, 2)):
+    together = MultivariateDrift(
+        statistic=2.5, reference=1.0, threshold=1.4, p_value=1e-6, drifted=True,
+        components=3, columns=4, reference_n=500, current_n=200,
+    )  # fmt: skip
+    # A correlation flip: the features together drift, no single one does.
+    flip = drift(name, 2, features=[], multivariate=together)
+    for payload in (deployed(name, 2, "canary", 0.1), promoted(name, 2, 1), flip):
         [event] = await governance.publish(payload, source="deployer")
         await governance.wait_for(lambda e=event: governance.audited(e), payload.__class__.__name__)
 
@@ -35,7 +42,11 @@ async def test_inventory_point_in_time_trail_and_card(governance: Governance, un
         assert entry["open_reviews"] == []
         assert entry["last_approval"]["version"] == 2
         assert entry["last_drift"]["version"] == 2
-        assert entry["last_drift"]["top_features"] == ["petal_length"]
+        assert entry["last_drift"]["top_features"] == []
+        assert entry["last_drift"]["multivariate"] == {
+            "method": "pca_reconstruction", "drifted": True, "statistic": 2.5,
+            "threshold": 1.4, "p_value": 1e-6,
+        }  # fmt: skip
 
         detail = (await viewer.get(f"/v1/models/{name}")).json()
         assert [(v["version"], v["status"]) for v in detail["versions"]] == [
