@@ -44,6 +44,7 @@ def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:
             capacity=config.prediction_log_buffer,
             enabled=config.prediction_log_enabled,
             source=infra.service,
+            max_event_bytes=infra.settings.kafka_max_message_bytes,
         )
         inference = Inference(
             table, predictions, verdicts.submit, shadow_max_in_flight=config.shadow_max_in_flight

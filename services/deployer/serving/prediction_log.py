@@ -8,7 +8,10 @@ The request path only appends a tuple to a bounded buffer. When the buffer is fu
 is dropped and counted (``modelbus_prediction_logs_dropped_total{reason="buffer_full"}``):
 logging never blocks or fails a request. A publisher task drains the buffer into Kafka
 record batches, one per partition, and awaits their delivery; a batch that cannot be
-delivered is counted as dropped (``reason="publish_failed"``) and logged.
+delivered is counted as dropped (``reason="publish_failed"``) and logged. A record larger
+than the bus's event limit (a batch-scoring request of tens of thousands of rows) is not
+sent, since every consumer would dead-letter it: it is counted (``reason="too_large"``)
+and logged with its size.
 """
 
 from __future__ import annotations
@@ -34,9 +37,12 @@ log = structlog.get_logger(__name__)
 
 
 class PredictionLog:
-    def __init__(self, *, capacity: int, enabled: bool, source: str) -> None:
+    def __init__(
+        self, *, capacity: int, enabled: bool, source: str, max_event_bytes: int = 1_048_576
+    ) -> None:
         self.capacity = capacity
         self.enabled = enabled
+        self.max_event_bytes = max_event_bytes
         self.source = f"/modelbus/{source}"
         self._buffer: deque[PredictionRecord] = deque()
         self._partitions: dict[str, int] = {}
@@ -78,23 +84,29 @@ class PredictionLog:
         """Publish up to ``limit`` buffered records and wait for the broker's acknowledgement."""
         records = [self._buffer.popleft() for _ in range(min(limit, len(self._buffer)))]
         try:
-            await self._send(producer, records)
+            sent = await self._send(producer, records)
         except Exception as exc:
             self.dropped += len(records)
             PREDICTION_LOGS_DROPPED.labels("publish_failed").inc(len(records))
             log.warning("prediction_log.publish_failed", records=len(records), error=repr(exc))
             return
-        self.published += len(records)
-        PREDICTION_LOGS_PUBLISHED.inc(len(records))
+        self.published += sent
+        PREDICTION_LOGS_PUBLISHED.inc(sent)
 
-    async def _send(self, producer: AIOKafkaProducer, records: list[PredictionRecord]) -> None:
+    async def _send(self, producer: AIOKafkaProducer, records: list[PredictionRecord]) -> int:
+        """Send the records that fit the event limit; returns how many were sent."""
         batches: dict[int, Any] = {}
         deliveries = []
+        sent = 0
         for record in records:
+            value = encode_record(record, self.source)
+            if len(value) > self.max_event_bytes:
+                self._too_large(record, len(value))
+                continue
+            sent += 1
             partition = self._partitions.get(record.model_name)
             if partition is None:
                 partition = await self._partition(producer, record.model_name)
-            value = encode_record(record, self.source)
             headers = HEADERS
             key = record.model_name.encode()
             builder = batches.get(partition)
@@ -111,6 +123,19 @@ class PredictionLog:
         for partition, builder in batches.items():
             deliveries.append(await producer.send_batch(builder, TOPIC.name, partition=partition))
         await asyncio.gather(*deliveries)
+        return sent
+
+    def _too_large(self, record: PredictionRecord, size: int) -> None:
+        self.dropped += 1
+        PREDICTION_LOGS_DROPPED.labels("too_large").inc()
+        log.warning(
+            "prediction_log.too_large",
+            model=record.model_name,
+            version=record.version,
+            request_id=record.request_id,
+            bytes=size,
+            limit=self.max_event_bytes,
+        )
 
     async def _partition(self, producer: AIOKafkaProducer, model_name: str) -> int:
         """The partition the default partitioner gives the model name (then cached)."""

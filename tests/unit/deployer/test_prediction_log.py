@@ -158,3 +158,13 @@ async def test_logging_can_be_switched_off() -> None:
     log = PredictionLog(capacity=10, enabled=False, source="deployer")
     log.add(record())
     assert len(log) == 0 and log.dropped == 0
+
+
+async def test_a_record_beyond_the_event_limit_is_counted_not_sent() -> None:
+    log = PredictionLog(capacity=100, enabled=True, source="deployer", max_event_bytes=2000)
+    log.add(record())
+    log.add(record()._replace(inputs={"X": [[0.5] * 30] * 200}))  # a batch-scoring request
+    producer = FakeProducer()
+    await log.publish(producer, limit=100)  # type: ignore[arg-type]
+    assert (log.published, log.dropped) == (1, 1)
+    assert sum(len(b.records) for _, b in producer.sent) == 1
