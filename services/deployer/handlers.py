@@ -98,9 +98,15 @@ async def on_alert(
     event: Event[Alert], uow: UnitOfWork, *, config: DeployerSettings, poke: Poke
 ) -> None:
     """Drift or degraded performance on a candidate rolls it back; on a stable version it is
-    the trainer's and governance's business, not a deployment decision."""
+    the trainer's and governance's business, not a deployment decision. A candidate held to
+    labelled evidence is judged on its labels, not on drift of its inputs."""
     alert = event.data
     if not config.serves(alert.model_name):
+        return
+    if isinstance(alert, DriftDetected) and await labelled_rollout.judged_on_labels(
+        uow, alert.model_name, alert.version
+    ):
+        log.info("rollout.drift_left_to_labels", version=alert.version, alert_id=alert.alert_id)
         return
     reason, evidence = _grounds(alert)
     try:

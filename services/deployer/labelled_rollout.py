@@ -42,6 +42,17 @@ async def _gated(uow: UnitOfWork, model_name: str) -> tuple[RouteRecord, Version
     return route, candidate
 
 
+async def judged_on_labels(uow: UnitOfWork, model_name: str, version: int) -> bool:
+    """Whether ``version`` is the candidate of a rollout that asks for labelled evidence.
+
+    Drift on such a candidate's inputs is then no ground to roll it back: its traffic is
+    the stable version's, and a retrained candidate sees precisely the shift it was
+    retrained for. Its labels, against the stable version's on the same traffic, say
+    whether it predicts worse."""
+    gated = await _gated(uow, model_name)
+    return gated is not None and gated[1].version == version
+
+
 def _since(candidate: VersionRecord) -> datetime:
     """Windows count from the rollout's start: the stable's earlier traffic is not evidence."""
     return candidate.approved_at - CLOCK_SKEW

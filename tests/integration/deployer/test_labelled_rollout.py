@@ -68,6 +68,21 @@ async def test_a_candidate_as_good_is_promoted_once_its_labels_complete_the_evid
     await serving(client, model, 2)
 
 
+async def test_drift_on_a_candidate_held_to_labels_is_left_to_its_labels(
+    client: httpx.AsyncClient, lifecycle: Lifecycle, kafka_bootstrap: str
+) -> None:
+    model = await candidate_of(client, lifecycle, "drifting")
+    # The traffic shifted (why the candidate was trained): the alert alone decides nothing.
+    await lifecycle.drift(model, 2)
+    await exactly(kafka_bootstrap, "model.rolled_back", model, 0)
+    assert set(await traffic(client, model, 120)) == {200}
+    await lifecycle.window(model, 1, "stable", 150, accuracy=0.80)
+    await lifecycle.window(model, 2, "canary", 150, accuracy=0.92)
+    (event,) = await exactly(kafka_bootstrap, "model.promoted", model, 1)
+    assert event.data.version == 2
+    await exactly(kafka_bootstrap, "model.rolled_back", model, 0)
+
+
 async def test_windows_from_before_the_rollout_and_of_other_versions_are_not_evidence(
     client: httpx.AsyncClient, lifecycle: Lifecycle, kafka_bootstrap: str
 ) -> None:
