@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import orjson
@@ -10,10 +12,12 @@ from sklearn.model_selection import train_test_split
 
 from services.trainer.training.candidates import build_pipeline
 from services.trainer.training.datasets import load_builtin
+from shared.events.reference_profile import parse_reference_profile
 from shared.events.training import TrainingCompleted
 from shared.runtime import ServiceProcess
 from shared.settings import Settings
-from tests.integration.trainer.helpers import outcomes, request
+from tests.integration.trainer.helpers import csv_dataset, outcomes, request
+from tests.support import loan_notes
 from tests.support.bus import publish
 
 pytestmark = pytest.mark.integration
@@ -96,3 +100,27 @@ async def test_bundled_datasets_train_to_onnx_that_matches_scikit_learn(
         assert set(done.feature_importance) == set(data.feature_names)
         sample = (await store.get(done.reference_sample)).decode().splitlines()
         assert sample[0].split(",")[: len(data.feature_names)] == data.feature_names
+
+
+async def test_a_table_with_a_free_text_column_trains_through_the_service(
+    trainer: ServiceProcess, settings: Settings, unique: str, tmp_path: Path
+) -> None:
+    assert trainer.infra is not None
+    rows = loan_notes.applications(600, seed=4)
+    dataset = csv_dataset(tmp_path / "notes.csv", loan_notes.to_csv(rows).decode())
+    ask = request(
+        f"notes-{unique}",
+        dataset,
+        target=loan_notes.TARGET,
+        candidates=[{"algorithm": "logistic_regression"}],
+    )
+    await publish(settings.kafka_bootstrap, ask)
+    [event] = await outcomes(settings.kafka_bootstrap, "training.completed", ask.request_id)
+    done: TrainingCompleted = event.data
+    assert done.parity_passed
+    assert done.params["inputs"] == {"note": "text", "channel": "categorical", "income": "numeric"}
+    assert done.reference_profile is not None and done.reference_sample is not None
+    profile = parse_reference_profile(await trainer.infra.artifacts.get(done.reference_profile))
+    assert [f.measure for f in profile.features] == ["words", None, None]
+    sample = await trainer.infra.artifacts.get(done.reference_sample)
+    assert not any(word.encode() in sample for word in loan_notes.WORDS)  # counts, no text
