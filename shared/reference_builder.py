@@ -95,6 +95,11 @@ def describe_values(name: str, values: NDArray[Any]) -> ColumnProfile:
     )
 
 
+def _words(entry: ColumnProfile) -> ColumnProfile:
+    """The entry of a column of word counts, marked so."""
+    return entry.model_copy(update={"measure": "words"})
+
+
 def describe_labels(name: str, labels: ArrayLike) -> ColumnProfile:
     """A categorical entry for class labels, of any type (none missing)."""
     values = np.asarray(labels)
@@ -153,16 +158,12 @@ def build_reference_profile(
     describe: Callable[[str, ArrayLike], ColumnProfile] = (
         describe_labels if task == "classification" else numeric
     )
+    entries = (describe_values(n, features[:, j]) for j, n in enumerate(feature_names))
     return ReferenceProfile(
         format=FORMAT,
         task=task,
         rows=int(features.shape[0]),
-        features=tuple(
-            describe_values(n, features[:, j]).model_copy(
-                update={"measure": "words" if n in words else None}
-            )
-            for j, n in enumerate(feature_names)
-        ),
+        features=tuple(_words(e) if e.name in words else e for e in entries),
         target=None
         if target_name is None
         else TargetProfile(

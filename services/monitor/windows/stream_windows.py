@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from services.monitor import ingest_metrics
-from services.monitor.analysis.monitored import Stream
+from services.monitor.analysis.monitored import Stream, Version
 from services.monitor.analysis.open_window import OpenWindow, WindowCache, absorb, fresh
 from services.monitor.analysis.prediction_batch import feature_rows
 from services.monitor.settings import MonitorSettings
@@ -117,20 +117,20 @@ class StreamFolder:
     async def fold(
         self, events: list[Event[PredictionLogged]], uow: UnitOfWork, partition: int
     ) -> None:
-        grouped: dict[Stream, _Rows] = {}
+        grouped: dict[Stream, tuple[Version | None, _Rows]] = {}
         for stream, stream_events in _by_stream(events).items():
             version = await self.versions.get(uow.conn, stream.model_name, stream.version)
             words = version.reference.words if version and version.reference else ()
-            grouped[stream] = _rows(stream_events, words)
+            grouped[stream] = version, _rows(stream_events, words)
         staged: list[tuple[Any, ...]] = []
         ranges: dict[Stream, int] = {}
-        for stream, rows in grouped.items():
+        for stream, (_, rows) in grouped.items():
             base = ranges[stream] = len(staged)
             staged.extend([(base + i, *row) for i, row in enumerate(rows.staged)])
         await ingest.stage(uow.conn, staged)
         progress: dict[str, tuple[datetime | None, int]] = {}
-        for stream, rows in grouped.items():
-            newest, folded = await self._stream(uow, stream, rows, ranges[stream])
+        for stream, (version, rows) in grouped.items():
+            newest, folded = await self._stream(uow, stream, version, rows, ranges[stream])
             before = progress.get(stream.model_name, (None, 0))
             times = [t for t in (before[0], newest) if t is not None]
             progress[stream.model_name] = (max(times) if times else None, before[1] + folded)
@@ -139,13 +139,12 @@ class StreamFolder:
             ingest_metrics.folded(model, partition, newest)
 
     async def _stream(
-        self, uow: UnitOfWork, stream: Stream, rows: _Rows, first: int
+        self, uow: UnitOfWork, stream: Stream, version: Version | None, rows: _Rows, first: int
     ) -> tuple[datetime | None, int]:
         """Insert and fold one stream's rows (staged from ``first``); returns the newest
         time folded and how many were new."""
         conn, horizon = uow.conn, self.settings.label_horizon_s
         end = first + len(rows.counted)
-        version = await self.versions.get(conn, stream.model_name, stream.version)
         if version is None:  # not registered (yet): stored, counted once it is
             await ingest.insert(conn, first, end, None, horizon)
             return None, 0
