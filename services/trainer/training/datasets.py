@@ -32,6 +32,7 @@ from services.trainer.training.tables import (
 )
 from shared.events.common import Task
 from shared.events.training import BUILTIN_TASKS, BuiltinDataset, DatasetSpec
+from shared.text_features import word_count
 
 BUILTIN_TARGET = "target"
 
@@ -177,6 +178,17 @@ def check(data: Dataset, task: Task, *, cv_folds: int, holdout_fraction: float) 
     all_missing = [data.label(i) for i in range(len(data.feature_names)) if data.missing(i).all()]
     if all_missing:
         raise DataError(f"feature columns with no values at all: {', '.join(all_missing)}")
+    wordless = [
+        data.label(i)
+        for i, name in enumerate(data.feature_names)
+        if name in data.text and not any(word_count(v) > 0 for v in mixed.column(data.X, i))
+    ]
+    if wordless:
+        # TF-IDF would have nothing to weigh: say so before a model is tried.
+        raise DataError(
+            f"free-text columns with no word (two or more letters or digits) in any value: "
+            f"{', '.join(wordless)}"
+        )
     holdout_rows = int(np.ceil(data.rows * holdout_fraction))
     if data.rows - holdout_rows < 2 * cv_folds or holdout_rows < 2:
         raise DataError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -12,35 +11,22 @@ import orjson
 
 from services.trainer.training.train import Inputs, train
 from shared.datasets.credit import CATEGORICAL, NUMERIC, TARGET, credit_applications, to_csv
-from shared.events.common import ArtifactRef
 from shared.events.reference_profile import parse_reference_profile
-from shared.events.training import DatasetSpec, TrainingRequested
+from tests.unit.trainer.file_requests import csv_request
 
 
-def _request(tmp_path: Path, algorithm: str) -> tuple[TrainingRequested, Path]:
+def _request(tmp_path: Path, algorithm: str) -> Inputs:
     data = to_csv(credit_applications(900, seed=5))
-    path = tmp_path / "credit.csv"
-    path.write_bytes(data)
-    artifact = ArtifactRef(
-        uri=path.as_uri(), sha256=hashlib.sha256(data).hexdigest(), size=len(data)
-    )
-    request = TrainingRequested(
-        request_id="r1",
-        model_name="credit",
-        task="classification",
-        target=TARGET,
-        dataset=DatasetSpec(artifact=artifact, format="csv"),
-        candidates=[{"algorithm": algorithm}],
+    return csv_request(
+        tmp_path / "credit.csv", data, model="credit", target=TARGET, algorithm=algorithm,
         metadata={"sensitive_attribute": "age_band"},
-    )
-    return request, path
+    )  # fmt: skip
 
 
 def test_a_table_with_text_columns_trains_into_a_graph_of_raw_named_inputs(
     tmp_path: Path,
 ) -> None:
-    request, path = _request(tmp_path, "logistic_regression")
-    out = train(Inputs(request, path), lambda message, done: None)
+    out = train(_request(tmp_path, "logistic_regression"), lambda message, done: None)
 
     model = onnx.load_model_from_string(out.model)
     types = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
@@ -73,7 +59,6 @@ def test_a_table_with_text_columns_trains_into_a_graph_of_raw_named_inputs(
 
 
 def test_tree_models_on_text_columns_keep_parity(tmp_path: Path) -> None:
-    request, path = _request(tmp_path, "hist_gradient_boosting")
-    out = train(Inputs(request, path), lambda message, done: None)
+    out = train(_request(tmp_path, "hist_gradient_boosting"), lambda message, done: None)
     assert out.summary["algorithm"] == "hist_gradient_boosting"
     assert out.summary["metrics"]["onnx_max_abs_diff"] < 1e-4

@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 
+from services.trainer.training.errors import DataError
 from services.trainer.training.tables import is_text
 from services.trainer.training.train import Inputs, train
-from shared.events.common import ArtifactRef
 from shared.events.reference_profile import parse_reference_profile
-from shared.events.training import DatasetSpec, TrainingRequested
 from shared.text_features import word_count
 from tests.support import loan_notes
+from tests.unit.trainer.file_requests import csv_request
 
 
-def _request(tmp_path: Path, algorithm: str, schema: dict[str, str] | None = None) -> Inputs:
-    data = loan_notes.to_csv(loan_notes.applications(800, seed=3))
-    path = tmp_path / "notes.csv"
-    path.write_bytes(data)
-    artifact = ArtifactRef(
-        uri=path.as_uri(), sha256=hashlib.sha256(data).hexdigest(), size=len(data)
-    )
-    request = TrainingRequested(
-        request_id="r1",
-        model_name="notes",
-        task="classification",
-        target="defaulted",
-        dataset=DatasetSpec(artifact=artifact, format="csv", schema=schema),
-        candidates=[{"algorithm": algorithm}],
-    )
-    return Inputs(request, path)
+def _request(
+    tmp_path: Path, algorithm: str, schema: dict[str, str] | None = None, rows: Any = None
+) -> Inputs:
+    data = loan_notes.to_csv(rows or loan_notes.applications(800, seed=3))
+    return csv_request(
+        tmp_path / "notes.csv", data, model="notes", target=loan_notes.TARGET,
+        algorithm=algorithm, schema=schema,
+    )  # fmt: skip
 
 
 def _feed(note: str, channel: str = "online", income: float = 3000.0) -> dict[str, np.ndarray]:
@@ -81,6 +73,16 @@ def test_a_column_declared_str_stays_categorical(tmp_path: Path) -> None:
     schema = {"note": "str", "channel": "str", "income": "float", "defaulted": "int"}
     out = train(_request(tmp_path, "logistic_regression", schema), lambda m, d: None)
     assert out.summary["params"]["inputs"]["note"] == "categorical"
+
+
+def test_a_text_column_without_a_word_is_refused_naming_it(tmp_path: Path) -> None:
+    rows = loan_notes.applications(200, seed=3)
+    for row in rows:
+        row["note"] = "a b c - ?"  # present, but no token of two word characters
+    schema = {"note": "text", "channel": "str", "income": "float", "defaulted": "int"}
+    with pytest.raises(DataError, match="free-text columns with no word") as refused:
+        train(_request(tmp_path, "logistic_regression", schema, rows), lambda m, d: None)
+    assert "'note'" in str(refused.value) and "a b c" not in str(refused.value)
 
 
 def test_which_string_columns_read_as_text() -> None:
