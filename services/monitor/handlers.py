@@ -16,9 +16,9 @@ import structlog
 from services.monitor.enrolment import enrol
 from services.monitor.settings import MonitorSettings
 from services.monitor.store import deployments, labels, versions
-from services.monitor.windows.stream_windows import StreamFolder
+from services.monitor.windows.stream_windows import Logged, StreamFolder
 from shared.bus.unit_of_work import UnitOfWork
-from shared.events.deployment import ModelDeployed, PredictionLogged
+from shared.events.deployment import ModelDeployed
 from shared.events.envelope import Event
 from shared.events.monitoring import LabelsReceived
 from shared.events.registry import ModelRegistered
@@ -45,7 +45,7 @@ async def on_model_deployed(event: Event[ModelDeployed], uow: UnitOfWork) -> Non
 
 
 async def on_predictions_logged(
-    events: list[Event[PredictionLogged]], uow: UnitOfWork, partition: int, *, folder: StreamFolder
+    events: list[Logged], uow: UnitOfWork, partition: int, *, folder: StreamFolder
 ) -> None:
     """One partition's run of prediction records, folded into their windows as they come
     (a stream handler: this is the highest-volume topic on the bus, consumed with offsets

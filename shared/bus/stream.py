@@ -8,8 +8,8 @@ instead keeps, per partition, the next offset to apply in ``stream_offsets``
 1. ``getmany`` with auto-commit off; the partitions of one fetch are applied concurrently,
    each in log order in one transaction;
 2. in it: the partition's stored offset is locked, records before it are skipped (another
-   owner applied them), each record is decoded (``decode_on``: one pass from bytes) and an
-   invalid one is queued as a dead letter exactly as the inbox consumer does, the rest go
+   owner applied them), each record is decoded (:func:`~shared.events.struct_decode.struct_decoder`:
+   one pass from bytes into a struct with the event's fields) and an invalid one is queued as a dead letter exactly as the inbox consumer does, the rest go
    to the handler at once, and the next offset is saved;
 3. on start and on every assignment the consumer seeks to the stored offsets, so a
    restart, a crash or a rebalance resumes exactly where the last commit stopped: nothing
@@ -42,15 +42,17 @@ from shared.bus.kafka import client_options
 from shared.bus.retry import is_transient, keep_running, retry_transient
 from shared.bus.unit_of_work import UnitOfWork
 from shared.errors import InvalidEvent
-from shared.events.envelope import Event, decode_on
+from shared.events.struct_decode import struct_decoder
 from shared.events.topics import TOPICS
 from shared.settings import Settings
 from shared.store.db import Connection
 
 log = structlog.get_logger(__name__)
 
-# (events of one partition in log order, their unit of work, the partition)
-StreamApply = Callable[[list[Event[Any]], UnitOfWork, int], Awaitable[None]]
+# (events of one partition in log order, their unit of work, the partition). An event is
+# what struct_decoder gives: a struct with the fields of Event[payload], or, for one that
+# only pydantic's lax mode accepts, the Event itself; a handler reads only their fields.
+StreamApply = Callable[[list[Any], UnitOfWork, int], Awaitable[None]]
 
 _LAG: dict[tuple[str, int], int] = {}
 
@@ -228,8 +230,8 @@ class StreamConsumer:
             fresh = [r for r in records if stored is None or r.offset >= stored]
             if not fresh:
                 return stored if stored is not None else records[-1].offset + 1
-            decoded: list[tuple[Record, Event[Any]]] = []
-            expected, limit = TOPICS[tp.topic], self.max_event_bytes
+            decoded: list[tuple[Record, Any]] = []
+            decode, limit = struct_decoder(TOPICS[tp.topic]), self.max_event_bytes
             for record in fresh:
                 value = record.value
                 try:
@@ -237,7 +239,7 @@ class StreamConsumer:
                         raise InvalidEvent(
                             f"value of {len(value)} bytes exceeds the event limit of {limit} bytes"
                         )
-                    decoded.append((record, decode_on(value, expected)))
+                    decoded.append((record, decode(value)))
                 except InvalidEvent as exc:
                     await self._dead_letter(conn, DeadLetter(record, exc))
             if isolate:
@@ -257,9 +259,7 @@ class StreamConsumer:
     def max_event_bytes(self) -> int:
         return self.settings.kafka_max_message_bytes
 
-    async def _isolated(
-        self, conn: Connection, record: Record, event: Event[Any], partition: int
-    ) -> None:
+    async def _isolated(self, conn: Connection, record: Record, event: Any, partition: int) -> None:
         """One event in a savepoint; if its handler fails for good, it alone is dead-lettered."""
         try:
             async with conn.transaction():

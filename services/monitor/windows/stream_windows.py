@@ -33,15 +33,17 @@ from services.monitor.store.versions import VersionCache
 from services.monitor.windows import data_windows
 from services.monitor.windows.labelled_export import LabelledExport
 from shared.bus.unit_of_work import UnitOfWork
-from shared.events.deployment import PredictionLogged
-from shared.events.envelope import Event
+
+# A decoded ``predictions.logged`` event: the struct the stream consumer decodes into, or
+# an ``Event[PredictionLogged]`` (the same fields) for one only pydantic's lax mode reads.
+Logged = Any
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _event_time(p: PredictionLogged, fallback: datetime) -> datetime:
+def _event_time(p: Any, fallback: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(p.time)
     except ValueError:
@@ -57,24 +59,17 @@ class _Rows:
     counted: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _by_stream(
-    events: list[Event[PredictionLogged]],
-) -> dict[Stream, list[Event[PredictionLogged]]]:
+def _by_stream(events: list[Logged]) -> dict[Stream, list[Logged]]:
     """The batch's predictions per stream, in log order; the same request twice in one
     batch: the first counts."""
-    grouped: dict[Stream, list[Event[PredictionLogged]]] = {}
-    seen: set[tuple[Stream, str]] = set()
+    grouped: dict[tuple[str, int, str], dict[str, Logged]] = {}
     for event in events:
         p = event.data
-        stream = Stream(p.model_name, p.version, p.arm)
-        if (stream, p.request_id) in seen:
-            continue
-        seen.add((stream, p.request_id))
-        grouped.setdefault(stream, []).append(event)
-    return grouped
+        grouped.setdefault((p.model_name, p.version, p.arm), {}).setdefault(p.request_id, event)
+    return {Stream(*key): list(firsts.values()) for key, firsts in grouped.items()}
 
 
-def _rows(events: list[Event[PredictionLogged]], words: tuple[int, ...]) -> _Rows:
+def _rows(events: list[Logged], words: tuple[int, ...]) -> _Rows:
     """One stream's predictions as staged rows; ``words``: its free-text columns."""
     rows = _Rows()
     features = feature_rows([e.data.inputs for e in events], words)  # one conversion
@@ -114,9 +109,7 @@ class StreamFolder:
         self.export = export
         self.clock = clock
 
-    async def fold(
-        self, events: list[Event[PredictionLogged]], uow: UnitOfWork, partition: int
-    ) -> None:
+    async def fold(self, events: list[Logged], uow: UnitOfWork, partition: int) -> None:
         grouped: dict[Stream, tuple[Version | None, _Rows]] = {}
         for stream, stream_events in _by_stream(events).items():
             version = await self.versions.get(uow.conn, stream.model_name, stream.version)
