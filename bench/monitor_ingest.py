@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -39,6 +40,7 @@ from typing import Any
 import asyncpg
 import httpx
 import numpy as np
+import psutil
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 
@@ -194,6 +196,15 @@ class Monitors:
                     total += int(float(line.rsplit(" ", 1)[1]))
         return total
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU the monitor processes have used so far."""
+        total = 0.0
+        for proc in self.procs:
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(proc.pid).cpu_times()
+                total += times.user + times.system
+        return total
+
     def stop(self) -> None:
         for proc in self.procs:
             proc.terminate()
@@ -214,19 +225,21 @@ async def until(probe: Any, what: str, timeout: float = 900) -> None:
 
 async def monitor_run(
     settings: Settings, env: dict[str, str], n: int, replicas: int, profile: Path | None
-) -> float:
-    """Seconds from the first monitor being ready until all ``n`` predictions are applied."""
+) -> tuple[float, float]:
+    """Seconds from the first monitor being ready until all ``n`` predictions are applied,
+    and the CPU seconds the monitors used meanwhile (steadier than the wall time on a
+    shared machine)."""
     monitors = Monitors(env, replicas, profile)
     try:
         async with httpx.AsyncClient(timeout=5) as client:
             await until(lambda: monitors.any_ready(client), "a monitor ready", 120)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), monitors.cpu_seconds()
 
             async def done() -> bool:
                 return await monitors.consumed(client) >= n
 
             await until(done, f"{n} predictions applied")
-            return time.perf_counter() - started
+            return time.perf_counter() - started, monitors.cpu_seconds() - cpu
     finally:
         monitors.stop()
 
@@ -308,7 +321,7 @@ async def bench(settings: Settings, env: dict[str, str], kind: str, args: Any) -
     started = time.perf_counter()
     await produce(settings, TOPIC.name, records)
     print(f"  produced in {time.perf_counter() - started:.1f} s")
-    monitor_s = await monitor_run(settings, env, args.events, args.replicas, args.profile)
+    monitor_s, cpu_s = await monitor_run(settings, env, args.events, args.replicas, args.profile)
     stored, counted = await exactly_once(settings, args.events)
     raw_s = await raw_run(settings, args.events)
     monitor_rate, raw_rate = args.events / monitor_s, args.events / raw_s
@@ -318,6 +331,7 @@ async def bench(settings: Settings, env: dict[str, str], kind: str, args: Any) -
         f"monitor x{args.replicas} (decode, fold, COPY)  {monitor_rate:9.0f} predictions/s "
         f"({monitor_s:.1f} s), {monitor_rate / args.replicas:.0f} per process"
     )
+    print(f"  monitor CPU: {cpu_s / args.events * 1e6:.1f} µs per prediction ({cpu_s:.1f} s)")
     print(f"ratio monitor/raw: {monitor_rate / raw_rate:.3f}")
     if stored != args.events or counted != args.events:
         raise SystemExit("exactly once violated: see the counts above")

@@ -92,6 +92,7 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.owner.finish(revoked)
         for tp in revoked:
             _LAG.pop((tp.topic, tp.partition), None)
             metrics.STREAM_LAG.labels(self.owner.service, tp.topic, str(tp.partition)).set(0)
@@ -124,7 +125,11 @@ class StreamConsumer:
         self.concurrency = concurrency
         self.joined = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self._limit = asyncio.Semaphore(concurrency)
+        # Batches in flight (partition, first and last offset), each partition's newest,
+        # and the last offset fetched of each partition.
+        self._pending: dict[asyncio.Task[int], tuple[TopicPartition, int, int]] = {}
+        self._chains: dict[TopicPartition, asyncio.Task[int]] = {}
+        self._read_to: dict[TopicPartition, int] = {}
 
     async def seek_to_stored(self, assigned: set[TopicPartition]) -> None:
         consumer = self._consumer
@@ -169,25 +174,26 @@ class StreamConsumer:
         try:
             await keep_running(self._step, log=log, what="stream")
         finally:
+            await self._drain()
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
     async def _step(self) -> None:
+        """Fetch, and hand each partition's records to the chain of tasks applying that
+        partition in log order, while other partitions' chains run: one partition waiting
+        on Postgres is another's decoding. At most ``concurrency`` batches are in flight."""
         consumer = self._consumer
         assert consumer is not None
-        fetched = await consumer.getmany(timeout_ms=1000, max_records=self.batch_size)
-        applied: dict[TopicPartition, int] = {}
-        if len(fetched) == 1:
-            ((tp, records),) = fetched.items()
-            applied[tp] = await self._partition(tp, records)
-        elif fetched:
-            async with asyncio.TaskGroup() as group:
-                tasks = {tp: group.create_task(self._limited(tp, rs)) for tp, rs in fetched.items()}
-            applied = {tp: t.result() for tp, t in tasks.items()}
-        for tp, next_offset in applied.items():
-            if next_offset != fetched[tp][-1].offset + 1:  # another owner applied further
-                with contextlib.suppress(IllegalStateError):
-                    consumer.seek(tp, next_offset)
+        if len(self._pending) >= self.concurrency:
+            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        applied = await self._reap()
+        wait_ms = 100 if self._pending else 1000  # come back soon to reap what is in flight
+        fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=self.batch_size)
+        for tp, records in fetched.items():
+            task = asyncio.create_task(self._chained(self._chains.get(tp), tp, records))
+            self._chains[tp] = task
+            self._pending[task] = (tp, records[0].offset, records[-1].offset)
+            self._read_to[tp] = records[-1].offset
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
             if high is None:
@@ -203,9 +209,64 @@ class StreamConsumer:
             with contextlib.suppress(CommitFailedError, IllegalStateError):
                 await consumer.commit(applied)  # a copy for lag tools; Postgres is the truth
 
-    async def _limited(self, tp: TopicPartition, records: Sequence[Record]) -> int:
-        async with self._limit:
-            return await self._partition(tp, records)
+    async def _reap(self) -> dict[TopicPartition, int]:
+        """The next offset of each partition whose batches finished. A batch that failed
+        (after its own retries) stops every chain in flight, and each partition is read
+        again from its first unfinished record: a later batch must never be applied past
+        an earlier one, and what was applied is skipped by the stored offsets."""
+        consumer = self._consumer
+        assert consumer is not None
+        applied: dict[TopicPartition, int] = {}
+        failed: BaseException | None = None
+        for task in [t for t in self._pending if t.done()]:
+            if task.cancelled() or task.exception() is not None:
+                failed = failed or task.exception() or RuntimeError("a stream batch was cancelled")
+                continue
+            tp, _, last = self._forget(task)
+            next_offset = task.result()
+            applied[tp] = max(next_offset, applied.get(tp, 0))
+            if next_offset > self._read_to.get(tp, last) + 1:  # another owner applied further
+                with contextlib.suppress(IllegalStateError):
+                    consumer.seek(tp, next_offset)
+        if failed is not None:
+            rewind: dict[TopicPartition, int] = {}
+            for tp, first, _ in self._pending.values():
+                rewind[tp] = min(first, rewind.get(tp, first))
+            await self._drain()
+            for tp, offset in rewind.items():
+                with contextlib.suppress(IllegalStateError):
+                    consumer.seek(tp, offset)
+            raise failed
+        return applied
+
+    def _forget(self, task: asyncio.Task[int]) -> tuple[TopicPartition, int, int]:
+        tp, first, last = self._pending.pop(task)
+        if self._chains.get(tp) is task:
+            del self._chains[tp]
+        return tp, first, last
+
+    async def _chained(
+        self, previous: asyncio.Task[int] | None, tp: TopicPartition, records: Sequence[Record]
+    ) -> int:
+        if previous is not None:
+            await previous  # its failure is this batch's too: never applied past it
+        return await self._partition(tp, records)
+
+    async def _drain(self) -> None:
+        """Cancel the batches in flight and wait for their transactions to roll back."""
+        tasks = list(self._pending)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            self._forget(task)
+
+    async def finish(self, partitions: set[TopicPartition]) -> None:
+        """Let the batches in flight of ``partitions`` commit (a rebalance takes them away:
+        the next owner then starts from what they stored)."""
+        chains = [self._chains[tp] for tp in partitions if tp in self._chains]
+        if chains:
+            await asyncio.wait(chains)
 
     async def _partition(self, tp: TopicPartition, records: Sequence[Record]) -> int:
         """Apply one partition's fetched records; returns the next offset to read."""
