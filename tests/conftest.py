@@ -20,6 +20,8 @@ _broker_kind: list[str] = []
 # Many deployers run in one test process, and test stacks beside a developer's own: each
 # binds its gRPC port anew, wherever is free (a test that needs the number reads it back).
 os.environ.setdefault("MODELBUS_DEPLOYER_GRPC_PORT", "0")
+# Many monitors share the test process too: each would freeze the others' garbage.
+os.environ.setdefault("MODELBUS_MONITOR_GC_YOUNG_THRESHOLD", "0")
 
 # The browser tier (Chromium, the whole platform) is its own run: ./run browser.
 collect_ignore = [] if os.environ.get("MODELBUS_BROWSER_TESTS") == "1" else ["browser"]

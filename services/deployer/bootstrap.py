@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from functools import partial
 from importlib import resources
 
@@ -17,16 +16,8 @@ from services.deployer.serving.prediction_log import PredictionLog
 from services.deployer.serving.table import ServingTable
 from services.deployer.serving.verdicts import VerdictQueue
 from services.deployer.settings import DeployerSettings
+from shared.gc_tuning import tune_garbage_collector
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
-
-
-def tune_garbage_collector(young_threshold: int) -> None:
-    """Freeze what start-up created (imports, settings: never garbage, yet walked by every
-    full collection) and collect young objects less often; measured in bench/serving.py.
-    0 leaves the collector as it is (tests, which run many services in one process)."""
-    if young_threshold:
-        gc.freeze()
-        gc.set_threshold(young_threshold, 50, 100)
 
 
 def definition(settings: DeployerSettings | None = None) -> ServiceDefinition:

@@ -13,6 +13,7 @@ from services.monitor.windows.labelled_export import LabelledExport
 from services.monitor.windows.stream_windows import StreamFolder
 from services.monitor.worker import StreamWorker
 from shared.bus.stream import stream
+from shared.gc_tuning import tune_garbage_collector
 from shared.runtime import Infrastructure, ServiceDefinition, ServiceParts
 
 
@@ -21,6 +22,7 @@ def definition(settings: MonitorSettings | None = None) -> ServiceDefinition:
 
     async def build(infra: Infrastructure) -> ServiceParts:
         config = settings or MonitorSettings()
+        tune_garbage_collector(config.gc_young_threshold)
         export = LabelledExport(infra.artifacts, config.export_rows)
         # Shared by the worker and the stream folder: one stream, one cached open window.
         versions, windows = VersionCache(), WindowCache()

@@ -15,3 +15,5 @@ class MonitorSettings(BaseSettings):
     max_profile_bytes: int = 64 * 1024 * 1024
     batch_rows: int = Field(5_000, ge=1)  # predictions read per worker step
     export_rows: int = Field(10_000, ge=1)  # labelled rows attached to an alert
+    # The collector's young threshold (shared/gc_tuning.py); 0 leaves it as it is.
+    gc_young_threshold: int = Field(10_000, ge=0)

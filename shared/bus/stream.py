@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -167,10 +166,6 @@ class StreamConsumer:
         self._consumer = consumer
         consumer.subscribe([self.topic], listener=_SeekToStored(self))
         await consumer.start()
-        # What the service built before its first fetch (modules, compiled references)
-        # leaves the collector's generations: a fetch allocates tens of thousands of
-        # objects, and every full collection would otherwise walk all of that again.
-        gc.freeze()
         try:
             await keep_running(self._step, log=log, what="stream")
         finally:
