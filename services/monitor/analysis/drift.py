@@ -133,20 +133,40 @@ def _fine_positions(c: FeatureCounts, grid: FloatArray) -> tuple[FloatArray, Flo
     return positions[filled], counts[filled]
 
 
+def _ks_cells(c: FeatureCounts, ref: NumericReference) -> tuple[FloatArray, FloatArray]:
+    """The cells KS and Wasserstein compare: the reference sample's fine grid when there is
+    one, else the quantile bins."""
+    if ref.grid is not None and ref.grid_counts is not None and c.fine_counts is not None:
+        return ref.grid_counts, c.fine_counts
+    return ref.bin_counts, c.counts
+
+
+def _ks_tests(counts: list[FeatureCounts]) -> dict[int, tuple[float, float]]:
+    """KS statistic and p-value of each numeric feature among ``counts`` (by ``id``), the
+    p-values computed in one call."""
+    numeric = [c for c in counts if isinstance(c.reference, NumericReference)]
+    tests = [stats.ks_statistic_from_cells(*_ks_cells(c, c.reference)) for c in numeric]  # type: ignore[arg-type]
+    if not tests:
+        return {}
+    d, n_ref, n_cur = (np.array(column) for column in zip(*tests, strict=True))
+    p = stats.ks_pvalues(d, n_ref, n_cur)
+    return {id(c): (float(d[i]), float(p[i])) for i, c in enumerate(numeric)}
+
+
 def _numeric(
-    c: FeatureCounts, ref: NumericReference, t: Thresholds, alpha: float
+    c: FeatureCounts, ref: NumericReference, t: Thresholds, alpha: float, ks: tuple[float, float]
 ) -> list[FeatureDrift]:
     n, name = int(c.counts.sum()), ref.name
     bins_n = int(ref.bin_counts.sum())
-    if ref.grid is not None and ref.grid_counts is not None and c.fine_counts is not None:
-        d, p = stats.ks_from_cells(ref.grid_counts, c.fine_counts)
-        ks_n = int(ref.grid_counts.sum())
+    d, p = ks
+    ref_cells, _ = _ks_cells(c, ref)
+    ks_n = int(ref_cells.sum())
+    if ref_cells is ref.grid_counts:
+        assert ref.grid is not None
         w = stats.wasserstein_weighted(
             ref.grid, ref.grid_counts[1::2], *_fine_positions(c, ref.grid)
         )
     else:
-        d, p = stats.ks_from_cells(ref.bin_counts, c.counts)
-        ks_n = bins_n
         w = stats.wasserstein_weighted(
             ref.bin_positions, ref.bin_counts, ref.bin_positions, c.counts
         )
@@ -180,12 +200,14 @@ def _categorical(
     ]
 
 
-def _judge(c: FeatureCounts, t: Thresholds, alpha: float) -> FeatureResult:
+def _judge(
+    c: FeatureCounts, t: Thresholds, alpha: float, ks: dict[int, tuple[float, float]]
+) -> FeatureResult:
     ref = c.reference
     if isinstance(ref, CategoricalReference):
         entries = _categorical(c, ref, t, alpha)
     else:
-        entries = _numeric(c, ref, t, alpha)
+        entries = _numeric(c, ref, t, alpha, ks[id(c)])
     test = next(e for e in entries if e.method in ("ks", "chi2"))
     shift = any(e.drifted for e in entries if e is not test)
     psi_value = next(e.statistic for e in entries if e.method == "psi")
@@ -207,9 +229,10 @@ def evaluate(window: WindowAccumulator, t: Thresholds) -> DriftReport | None:
     if tests == 0:
         return None
     alpha = t.significance / tests
+    ks = _ks_tests([*candidates, *([pred] if pred is not None else [])])
     return DriftReport(
-        [_judge(c, t, alpha) for c in candidates],
-        _judge(pred, t, alpha) if pred is not None else None,
+        [_judge(c, t, alpha, ks) for c in candidates],
+        _judge(pred, t, alpha, ks) if pred is not None else None,
         multivariate.judge(model, counts, t, alpha)
         if together and model is not None and counts is not None
         else None,

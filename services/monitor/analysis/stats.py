@@ -44,8 +44,15 @@ def psi(ref_counts: ArrayLike, cur_counts: ArrayLike, floor: float = PSI_FLOOR) 
 
 def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
     """Two-sided asymptotic p-value of the two-sample KS statistic (scipy's ``asymp``)."""
+    return float(ks_pvalues(np.array([statistic]), np.array([n_ref]), np.array([n_cur]))[0])
+
+
+def ks_pvalues(statistics: FloatArray, n_ref: ArrayLike, n_cur: ArrayLike) -> FloatArray:
+    """:func:`ks_pvalue` of many statistics in one call (a window's features: scipy's
+    per-call overhead is most of the cost of one)."""
+    n_ref, n_cur = np.asarray(n_ref, np.float64), np.asarray(n_cur, np.float64)
     effective_n = np.round(n_ref * n_cur / (n_ref + n_cur))
-    return float(np.clip(sps.kstwo.sf(statistic, effective_n), 0.0, 1.0))
+    return np.clip(np.asarray(sps.kstwo.sf(statistics, effective_n), np.float64), 0.0, 1.0)
 
 
 def ks(ref_sample: ArrayLike, cur_sample: ArrayLike) -> tuple[float, float]:
@@ -61,11 +68,17 @@ def ks(ref_sample: ArrayLike, cur_sample: ArrayLike) -> tuple[float, float]:
 
 def ks_from_cells(ref_counts: ArrayLike, cur_counts: ArrayLike) -> tuple[float, float]:
     """KS on counts over the same ordered cells: the largest gap between the two CDFs."""
+    statistic, n_ref, n_cur = ks_statistic_from_cells(ref_counts, cur_counts)
+    return statistic, ks_pvalue(statistic, n_ref, n_cur)
+
+
+def ks_statistic_from_cells(ref_counts: ArrayLike, cur_counts: ArrayLike) -> tuple[float, int, int]:
+    """:func:`ks_from_cells`' statistic and the two sample sizes, for :func:`ks_pvalues`."""
     r = np.asarray(ref_counts, dtype=np.float64)
     c = np.asarray(cur_counts, dtype=np.float64)
     n_ref, n_cur = int(r.sum()), int(c.sum())
     statistic = float(np.max(np.abs(np.cumsum(r) / n_ref - np.cumsum(c) / n_cur)))
-    return statistic, ks_pvalue(statistic, n_ref, n_cur)
+    return statistic, n_ref, n_cur
 
 
 def chi2_homogeneity(ref_counts: ArrayLike, cur_counts: ArrayLike) -> tuple[float, float]:
