@@ -257,11 +257,14 @@ class StreamConsumer:
             self._forget(task)
 
     async def finish(self, partitions: set[TopicPartition]) -> None:
-        """Let the batches in flight of ``partitions`` commit (a rebalance takes them away:
-        the next owner then starts from what they stored)."""
+        """Let the batches in flight of ``partitions`` commit, for a while: a rebalance takes
+        them away, and the next owner starts from what they stored. Not waiting longer is
+        safe (the next owner's batch waits on the partition's offset row, then skips what
+        these applied); waiting for ever, on a database that is down, would hold up the
+        whole group's rebalance."""
         chains = [self._chains[tp] for tp in partitions if tp in self._chains]
         if chains:
-            await asyncio.wait(chains)
+            await asyncio.wait(chains, timeout=self.settings.kafka_session_timeout_ms / 2000)
 
     async def _partition(self, tp: TopicPartition, records: Sequence[Record]) -> int:
         """Apply one partition's fetched records; returns the next offset to read."""
