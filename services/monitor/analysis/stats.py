@@ -49,10 +49,28 @@ def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
 
 def ks_pvalues(statistics: FloatArray, n_ref: ArrayLike, n_cur: ArrayLike) -> FloatArray:
     """:func:`ks_pvalue` of many statistics in one call (a window's features: scipy's
-    per-call overhead is most of the cost of one)."""
+    per-call overhead is most of the cost of one).
+
+    Each value is remembered: a statistic on counts is a difference of two fractions with
+    the samples' sizes as denominators, so windows of one size against one reference keep
+    meeting the same few hundred values, and the exact distribution (a matrix power for
+    small statistics) is computed once for each. The memo holds at most
+    :data:`KS_MEMO_SIZE` values and starts again when full."""
     n_ref, n_cur = np.asarray(n_ref, np.float64), np.asarray(n_cur, np.float64)
     effective_n = np.round(n_ref * n_cur / (n_ref + n_cur))
-    return np.clip(np.asarray(sps.kstwo.sf(statistics, effective_n), np.float64), 0.0, 1.0)
+    keys = list(zip(np.asarray(statistics, np.float64).tolist(), effective_n.tolist(), strict=True))
+    missing = [k for k in dict.fromkeys(keys) if k not in _KS_MEMO]
+    if missing:
+        if len(_KS_MEMO) + len(missing) > KS_MEMO_SIZE:
+            _KS_MEMO.clear()
+        d, n = np.array(missing, np.float64).T
+        computed = np.clip(np.asarray(sps.kstwo.sf(d, n), np.float64), 0.0, 1.0)
+        _KS_MEMO.update(zip(missing, computed.tolist(), strict=True))
+    return np.array([_KS_MEMO[k] for k in keys], np.float64)
+
+
+KS_MEMO_SIZE = 100_000
+_KS_MEMO: dict[tuple[float, float], float] = {}
 
 
 def ks(ref_sample: ArrayLike, cur_sample: ArrayLike) -> tuple[float, float]:

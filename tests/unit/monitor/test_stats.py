@@ -95,3 +95,22 @@ def test_wasserstein_equals_scipy() -> None:
     assert stats.wasserstein_weighted(u, uw, v, vw) == pytest.approx(
         sps.wasserstein_distance(u, v, uw, vw), rel=1e-10
     )
+
+
+def test_ks_pvalues_are_scipys_whether_remembered_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stats, "KS_MEMO_SIZE", 8)
+    monkeypatch.setattr(stats, "_KS_MEMO", {})
+    d = np.array([0.004, 0.01, 0.03, 0.08, 0.3, 0.01])
+    n_ref, n_cur = np.full(6, 5000), np.array([1000, 1000, 1000, 800, 50, 1000])
+    expected = sps.kstwo.sf(d, np.round(n_ref * n_cur / (n_ref + n_cur)))
+
+    first, again = stats.ks_pvalues(d, n_ref, n_cur), stats.ks_pvalues(d, n_ref, n_cur)
+
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(again, expected)
+    assert len(stats._KS_MEMO) == 5  # the repeated (0.01, 833) once
+    more = np.linspace(0.02, 0.2, 6)
+    np.testing.assert_array_equal(
+        stats.ks_pvalues(more, np.full(6, 5000), np.full(6, 1000)), sps.kstwo.sf(more, 833)
+    )
+    assert len(stats._KS_MEMO) <= 8  # full: started again
