@@ -5,12 +5,14 @@ monitor's windows) a per-event inbox row costs more than the effect. A stream co
 instead keeps, per partition, the next offset to apply in ``stream_offsets``
 (:mod:`shared.bus.stream_offsets`), written in the transaction that applies the records:
 
-1. ``getmany`` with auto-commit off; the partitions of one fetch are applied concurrently,
-   each in log order in one transaction;
+1. ``getmany`` with auto-commit off; each fetched partition's records are one batch,
+   applied in one transaction after the partition's earlier batches (a chain of tasks per
+   partition), while the next fetch is read and other partitions' batches run;
 2. in it: the partition's stored offset is locked, records before it are skipped (another
-   owner applied them), each record is decoded (:func:`~shared.events.struct_decode.struct_decoder`:
-   one pass from bytes into a struct with the event's fields) and an invalid one is queued as a dead letter exactly as the inbox consumer does, the rest go
-   to the handler at once, and the next offset is saved;
+   owner applied them), each record is decoded
+   (:func:`~shared.events.struct_decode.struct_decoder`: one pass from bytes into a struct
+   with the event's fields) and an invalid one is queued as a dead letter exactly as the
+   inbox consumer does, the rest go to the handler at once, and the next offset is saved;
 3. on start and on every assignment the consumer seeks to the stored offsets, so a
    restart, a crash or a rebalance resumes exactly where the last commit stopped: nothing
    is applied twice, nothing is skipped. The group's committed offset is only a copy, for
@@ -18,7 +20,9 @@ instead keeps, per partition, the next offset to apply in ``stream_offsets``
 
 A transient failure (database, broker) rolls the partition's records back and retries
 them with backoff; a handler failing otherwise rolls them back once, and they are then
-applied one at a time in savepoints, the failing event alone dead-lettered.
+applied one at a time in savepoints, the failing event alone dead-lettered. A batch that
+still fails stops every batch in flight, and each partition is read again from its first
+record not applied.
 """
 
 from __future__ import annotations
