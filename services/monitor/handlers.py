@@ -16,9 +16,9 @@ import structlog
 from services.monitor.enrolment import enrol
 from services.monitor.settings import MonitorSettings
 from services.monitor.store import deployments, labels, versions
-from services.monitor.windows.stream_windows import Logged, StreamFolder
+from services.monitor.windows.stream_windows import StreamFolder
 from shared.bus.unit_of_work import UnitOfWork
-from shared.events.deployment import ModelDeployed
+from shared.events.deployment import ModelDeployed, PredictionLogged
 from shared.events.envelope import Event
 from shared.events.monitoring import LabelsReceived
 from shared.events.registry import ModelRegistered
@@ -45,11 +45,16 @@ async def on_model_deployed(event: Event[ModelDeployed], uow: UnitOfWork) -> Non
 
 
 async def on_predictions_logged(
-    events: list[Logged], uow: UnitOfWork, partition: int, *, folder: StreamFolder
+    events: list[Event[PredictionLogged]],
+    uow: UnitOfWork,
+    partition: int,
+    *,
+    folder: StreamFolder,
 ) -> None:
     """One partition's run of prediction records, folded into their windows as they come
     (a stream handler: this is the highest-volume topic on the bus, consumed with offsets
-    kept beside the window state instead of the inbox)."""
+    kept beside the window state instead of the inbox). The events are the stream
+    consumer's structs with the fields of ``Event[PredictionLogged]``, read by field only."""
     await folder.fold(events, uow, partition)
 
 
