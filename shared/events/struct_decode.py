@@ -13,7 +13,7 @@ than pydantic's lax mode (no numeric strings, no integral floats for an int, no
 timestamps as numbers, no ``NaN``), and whatever it refuses is handed to
 :func:`~shared.events.envelope.decode_on`, which either accepts it as a pydantic event
 (with the same attributes) or refuses it with the reason. A model using anything this
-module cannot express exactly (a pattern, a validator, a type outside the table below)
+module cannot express exactly (a pattern, a validator, a type :func:`_type` does not map)
 gets no struct decoder at all, rather than a looser one.
 """
 

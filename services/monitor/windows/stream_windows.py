@@ -33,17 +33,19 @@ from services.monitor.store.versions import VersionCache
 from services.monitor.windows import data_windows
 from services.monitor.windows.labelled_export import LabelledExport
 from shared.bus.unit_of_work import UnitOfWork
+from shared.events.deployment import PredictionLogged
+from shared.events.envelope import Event
 
-# A decoded ``predictions.logged`` event: the struct the stream consumer decodes into, or
-# an ``Event[PredictionLogged]`` (the same fields) for one only pydantic's lax mode reads.
-Logged = Any
+# The stream consumer hands over structs with the fields of Event[PredictionLogged] (or
+# the Event itself, for one only pydantic's lax mode reads); they are read by field only.
+Logged = Event[PredictionLogged]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _event_time(p: Any, fallback: datetime) -> datetime:
+def _event_time(p: PredictionLogged, fallback: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(p.time)
     except ValueError:
